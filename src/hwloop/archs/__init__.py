@@ -1,0 +1,45 @@
+"""Architecture specs: JSON documents that name every layer and build into torch modules."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hwloop.archs._builtin import builtin_archs, resolve_arch
+from hwloop.archs._precision import FixedPoint, LayerPrecision
+from hwloop.archs._spec import (
+    ACTIVATIONS,
+    FORMAT,
+    NORMS,
+    ArchSpec,
+    Conv2d,
+    ConvAttention,
+    Flatten,
+    Layer,
+    Linear,
+)
+
+if TYPE_CHECKING:
+    from hwloop.archs._torch import SpecModule
+
+__all__ = [
+    "ACTIVATIONS",
+    "FORMAT",
+    "NORMS",
+    "ArchSpec",
+    "Conv2d",
+    "ConvAttention",
+    "FixedPoint",
+    "Flatten",
+    "Layer",
+    "LayerPrecision",
+    "Linear",
+    "builtin_archs",
+    "resolve_arch",
+]
+
+
+def build_model(spec: ArchSpec) -> SpecModule:
+    """Build the torch module (imports torch lazily so specs work without it)."""
+    from hwloop.archs._torch import build_model as _build
+
+    return _build(spec)

@@ -1,0 +1,275 @@
+"""Arch specs: an architecture as a plain JSON document that names every layer.
+
+A spec is a list of layers applied in order to an input of ``input_shape`` (C, H, W) or (F,).
+Layer ops: ``conv2d`` (with optional norm and activation), ``conv_attention`` (BraggNN's
+non-local block with a residual skip and a skip activation), ``flatten`` and ``linear``.
+Specs are immutable, hashable by content (``spec.digest``) and round-trip through JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from hwloop import HwloopError
+from hwloop.archs._precision import LayerPrecision
+
+FORMAT = "hwloop.arch/1"
+NORMS = ("batch", "layer")
+ACTIVATIONS = ("relu", "leaky_relu", "gelu")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+Norm = Literal["batch", "layer"] | None
+Act = Literal["relu", "leaky_relu", "gelu"] | None
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Conv2d:
+    name: str
+    out_channels: int
+    kernel: int
+    padding: int = 0
+    norm: Norm = None
+    act: Act = None
+    precision: LayerPrecision | None = None
+    op: str = field(default="conv2d", init=False)
+
+
+@dataclass(frozen=True)
+class ConvAttention:
+    """Non-local attention: q, k, v = 1x1 convs to ``hidden`` channels.
+
+    Output: ``act(x + proj(softmax(q k^T) v))``.
+    """
+
+    name: str
+    hidden: int
+    act: Act = None
+    precision: LayerPrecision | None = None
+    op: str = field(default="conv_attention", init=False)
+
+
+@dataclass(frozen=True)
+class Flatten:
+    name: str
+    op: str = field(default="flatten", init=False)
+
+
+@dataclass(frozen=True)
+class Linear:
+    name: str
+    out_features: int
+    norm: Norm = None
+    act: Act = None
+    precision: LayerPrecision | None = None
+    op: str = field(default="linear", init=False)
+
+
+Layer = Conv2d | ConvAttention | Flatten | Linear
+_OPS: dict[str, Any] = {
+    "conv2d": Conv2d,
+    "conv_attention": ConvAttention,
+    "flatten": Flatten,
+    "linear": Linear,
+}
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A whole network. ``name``/``description``/``source`` are metadata, not part of the digest."""
+
+    input_shape: Shape
+    layers: tuple[Layer, ...]
+    name: str = ""
+    task: str = ""
+    description: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        names = [layer.name for layer in self.layers]
+        for n in names:
+            if not _NAME.match(n):
+                raise HwloopError(f"arch {self.name!r}: bad layer name {n!r}")
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise HwloopError(f"arch {self.name!r}: duplicate layer names {sorted(dup)}")
+        if not self.layers:
+            raise HwloopError(f"arch {self.name!r}: has no layers")
+        self.shapes()  # validates shapes
+
+    # ---- shapes -------------------------------------------------------------------------------
+    def shapes(self) -> list[tuple[Shape, Shape]]:
+        """(input shape, output shape) of every layer, without batch; raises on a mismatch."""
+        out: list[tuple[Shape, Shape]] = []
+        shape = tuple(self.input_shape)
+        for layer in self.layers:
+            new = _out_shape(layer, shape, self.name)
+            out.append((shape, new))
+            shape = new
+        return out
+
+    @property
+    def output_size(self) -> int:
+        last = self.shapes()[-1][1]
+        if len(last) != 1:
+            raise HwloopError(f"arch {self.name!r}: output is not a vector: {last}")
+        return last[0]
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    # ---- JSON ---------------------------------------------------------------------------------
+    def structure(self) -> dict[str, Any]:
+        return {
+            "input_shape": list(self.input_shape),
+            "layers": [_layer_to_json(layer) for layer in self.layers],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"format": FORMAT, "name": self.name, "task": self.task}
+        if self.description:
+            doc["description"] = self.description
+        if self.source:
+            doc["source"] = self.source
+        doc.update(self.structure())
+        return doc
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2) + "\n"
+
+    @property
+    def digest(self) -> str:
+        """Content hash of the structure (layers, shapes, precisions), 16 hex digits."""
+        canon = json.dumps(self.structure(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+    def with_name(self, name: str) -> ArchSpec:
+        return replace(self, name=name)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.dumps())
+
+    @classmethod
+    def from_json(cls, doc: Any) -> ArchSpec:
+        if not isinstance(doc, dict):
+            raise HwloopError("arch spec must be a JSON object")
+        fmt = doc.get("format", FORMAT)
+        if fmt != FORMAT:
+            raise HwloopError(f"arch spec format {fmt!r} is not supported (expected {FORMAT!r})")
+        name = str(doc.get("name", ""))
+        shape = doc.get("input_shape")
+        if not (isinstance(shape, list) and shape and all(_posint(v) for v in shape)):
+            raise HwloopError(f"arch {name!r}: 'input_shape' must be a list of positive ints")
+        raw = doc.get("layers")
+        if not isinstance(raw, list):
+            raise HwloopError(f"arch {name!r}: 'layers' must be a list")
+        layers = tuple(_layer_from_json(entry, name, i) for i, entry in enumerate(raw))
+        return cls(
+            tuple(shape),
+            layers,
+            name=name,
+            task=str(doc.get("task", "")),
+            description=str(doc.get("description", "")),
+            source=str(doc.get("source", "")),
+        )
+
+    @classmethod
+    def loads(cls, text: str) -> ArchSpec:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise HwloopError(f"arch spec is not valid JSON: {exc}") from None
+        return cls.from_json(doc)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ArchSpec:
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise HwloopError(f"cannot read arch spec {p}: {exc.strerror}") from None
+        try:
+            return cls.loads(text)
+        except HwloopError as exc:
+            raise HwloopError(f"{p}: {exc}") from None
+
+
+def _posint(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _out_shape(layer: Layer, shape: Shape, arch: str) -> Shape:
+    where = f"arch {arch!r}, layer {layer.name!r}"
+    if isinstance(layer, Conv2d):
+        if len(shape) != 3:
+            raise HwloopError(f"{where}: conv2d needs a (C, H, W) input, got {shape}")
+        _, h, w = shape
+        ho, wo = h + 2 * layer.padding - layer.kernel + 1, w + 2 * layer.padding - layer.kernel + 1
+        if ho < 1 or wo < 1:
+            raise HwloopError(f"{where}: kernel {layer.kernel} does not fit a {h}x{w} input")
+        return (layer.out_channels, ho, wo)
+    if isinstance(layer, ConvAttention):
+        if len(shape) != 3:
+            raise HwloopError(f"{where}: conv_attention needs a (C, H, W) input, got {shape}")
+        return shape
+    if isinstance(layer, Flatten):
+        n = 1
+        for d in shape:
+            n *= d
+        return (n,)
+    if len(shape) != 1:
+        raise HwloopError(f"{where}: linear needs a flat input (add a flatten layer), got {shape}")
+    return (layer.out_features,)
+
+
+def _layer_to_json(layer: Layer) -> dict[str, Any]:
+    doc: dict[str, Any] = {"op": layer.op, "name": layer.name}
+    for key, value in layer.__dict__.items():
+        if key in ("op", "name") or value is None:
+            continue
+        if isinstance(value, LayerPrecision):
+            if value.to_json():
+                doc["precision"] = value.to_json()
+            continue
+        if key == "padding" and value == 0:
+            continue
+        doc[key] = value
+    return doc
+
+
+def _layer_from_json(entry: Any, arch: str, i: int) -> Layer:
+    where = f"arch {arch!r}, layer {i}"
+    if not isinstance(entry, dict) or "op" not in entry or "name" not in entry:
+        raise HwloopError(f"{where}: each layer needs 'op' and 'name'")
+    op = entry["op"]
+    if op not in _OPS:
+        raise HwloopError(f"{where}: unknown op {op!r} (known: {', '.join(_OPS)})")
+    cls = _OPS[op]
+    allowed = {f for f in cls.__dataclass_fields__ if f != "op"}
+    kwargs = {k: v for k, v in entry.items() if k != "op"}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise HwloopError(f"{where} ({op}): unknown keys {sorted(unknown)}")
+    where = f"arch {arch!r}, layer {entry['name']!r}"
+    for key in ("out_channels", "kernel", "hidden", "out_features"):
+        if key in kwargs and not _posint(kwargs[key]):
+            raise HwloopError(f"{where}: {key} must be a positive integer")
+    if "padding" in kwargs and not (isinstance(kwargs["padding"], int) and kwargs["padding"] >= 0):
+        raise HwloopError(f"{where}: padding must be a non-negative integer")
+    if kwargs.get("norm") is not None and kwargs["norm"] not in NORMS:
+        raise HwloopError(f"{where}: norm must be one of {NORMS} or null")
+    if kwargs.get("act") is not None and kwargs["act"] not in ACTIVATIONS:
+        raise HwloopError(f"{where}: act must be one of {ACTIVATIONS} or null")
+    if "precision" in kwargs:
+        kwargs["precision"] = LayerPrecision.from_json(kwargs["precision"], where)
+    try:
+        layer: Layer = cls(**kwargs)
+        return layer
+    except TypeError as exc:
+        raise HwloopError(f"{where}: {exc}") from None

@@ -1,0 +1,98 @@
+"""Building a torch module from an arch spec. Submodules carry the spec's layer names."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hwloop.archs._spec import ArchSpec, Conv2d, ConvAttention, Flatten, Linear
+
+
+def _activation(name: str | None) -> nn.Module:
+    if name is None:
+        return nn.Identity()
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky_relu":
+        return nn.LeakyReLU(negative_slope=0.01)
+    if name == "gelu":
+        return nn.GELU()
+    raise ValueError(name)  # unreachable: specs are validated on load
+
+
+class ConvAttentionBlock(nn.Module):
+    """BraggNN's non-local block: ``act(x + proj(softmax(q k^T) v))`` with 1x1 convs, no 1/sqrt(d).
+
+    q, k, v map C -> hidden channels; the H*W positions are the tokens.
+    """
+
+    def __init__(self, channels: int, hidden: int, act: str | None) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.query = nn.Conv2d(channels, hidden, 1)
+        self.key = nn.Conv2d(channels, hidden, 1)
+        self.value = nn.Conv2d(channels, hidden, 1)
+        self.proj = nn.Conv2d(hidden, channels, 1)
+        self.act = _activation(act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        q = self.query(x).flatten(2).transpose(1, 2)  # (b, hw, d)
+        k = self.key(x).flatten(2)  # (b, d, hw)
+        v = self.value(x).flatten(2).transpose(1, 2)  # (b, hw, d)
+        attn = torch.softmax(q @ k, dim=-1)  # (b, hw, hw)
+        z = (attn @ v).transpose(1, 2).reshape(b, self.hidden, h, w)
+        return self.act(x + self.proj(z))
+
+
+class SpecModule(nn.Module):
+    """A network built from an :class:`ArchSpec`: ``layers[name]`` is the spec's layer ``name``.
+
+    Conv/linear layers are ``nn.Sequential(conv|linear, norm?, act?)`` with the main op at [0].
+    """
+
+    def __init__(self, spec: ArchSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.layers = nn.ModuleDict()
+        for layer, (shape_in, shape_out) in zip(spec.layers, spec.shapes(), strict=True):
+            self.layers[layer.name] = _build_layer(layer, shape_in, shape_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for module in self.layers.values():
+            x = module(x)
+        return x
+
+
+def _build_layer(layer: object, shape_in: tuple[int, ...], shape_out: tuple[int, ...]) -> nn.Module:
+    if isinstance(layer, Conv2d):
+        parts: list[nn.Module] = [
+            nn.Conv2d(shape_in[0], layer.out_channels, layer.kernel, padding=layer.padding)
+        ]
+        if layer.norm == "batch":
+            parts.append(nn.BatchNorm2d(layer.out_channels))
+        elif layer.norm == "layer":
+            parts.append(nn.LayerNorm(list(shape_out)))  # over (C, H, W), as NAC does
+        parts.append(_activation(layer.act))
+        return nn.Sequential(*parts)
+    if isinstance(layer, ConvAttention):
+        return ConvAttentionBlock(shape_in[0], layer.hidden, layer.act)
+    if isinstance(layer, Flatten):
+        return nn.Flatten(1)
+    if isinstance(layer, Linear):
+        parts = [nn.Linear(shape_in[0], layer.out_features)]
+        if layer.norm == "batch":
+            parts.append(nn.BatchNorm1d(layer.out_features))
+        elif layer.norm == "layer":
+            parts.append(nn.LayerNorm(layer.out_features))
+        parts.append(_activation(layer.act))
+        return nn.Sequential(*parts)
+    raise TypeError(f"unknown layer {layer!r}")
+
+
+def build_model(spec: ArchSpec) -> SpecModule:
+    return SpecModule(spec)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

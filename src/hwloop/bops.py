@@ -1,0 +1,110 @@
+"""Bit operations (BOPs) of an arch spec, computed from its shapes alone (no torch).
+
+Convention (``docs/bops.md``), with m outputs, n inputs, b_a activation bits, b_w weight bits and
+p the fraction of non-zero weights:
+
+- Linear: ``m*n*(p*b_a*b_w + b_a + b_w + log2 n)``
+- Conv2d: ``H_out*W_out*m*n*k^2*(p*b_a*b_w + b_a + b_w + log2(n*k^2))`` (per output position)
+- ConvAttention (N = H*W tokens, d hidden channels): the four 1x1 convs as Conv2d, plus
+  the score matmul ``N*N*(d*b_a^2 + (d-1)*b_a)``, the softmax over the N x N scores
+  ``N^2*1.5*(b_a-1) + N*(N-1) + N^2`` and the value matmul ``N*d*(N*b_a^2 + (N-1)*b_a)``
+- BatchNorm folded (0), activations 0, biases 0, flatten 0.
+
+Bits: a layer's ``precision.weight`` gives b_w; b_a is the previous layer's ``precision.result``
+(the input for the first layer); otherwise the defaults passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hwloop import HwloopError
+from hwloop.archs import ArchSpec, Conv2d, ConvAttention, Flatten, Linear
+
+
+@dataclass(frozen=True)
+class LayerBops:
+    name: str
+    op: str
+    bops: float
+    parameters: int
+    weight_bits: int
+    act_bits: int
+
+
+@dataclass(frozen=True)
+class BopsReport:
+    total: float
+    parameters: int
+    layers: tuple[LayerBops, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "total": self.total,
+            "parameters": self.parameters,
+            "layers": [layer.__dict__ for layer in self.layers],
+        }
+
+
+def _dense(m: int, n: int, p: float, ba: int, bw: int) -> float:
+    return m * n * (p * ba * bw + ba + bw + math.log2(n))
+
+
+def _conv(h: int, w: int, m: int, n: int, k: int, p: float, ba: int, bw: int) -> float:
+    return h * w * m * n * k * k * (p * ba * bw + ba + bw + math.log2(n * k * k))
+
+
+def attention_matmul_bops(tokens: int, hidden: int, ba: int) -> float:
+    """Score matmul, softmax and value matmul of one attention block (seed eqs. 3-5, our dims)."""
+    n, d = tokens, hidden
+    scores = n * n * (d * ba * ba + (d - 1) * ba)
+    softmax = n * n * 1.5 * (ba - 1) + n * (n - 1) + n * n
+    values = n * d * (n * ba * ba + (n - 1) * ba)
+    return scores + softmax + values
+
+
+def compute_bops(spec: ArchSpec, bits: int = 32, sparsity: float = 0.0) -> BopsReport:
+    """BOPs of ``spec`` with default weight/activation ``bits`` and a global weight ``sparsity``."""
+    if not 1 <= bits <= 64:
+        raise HwloopError(f"--bits must be in 1..64, got {bits}")
+    if not 0.0 <= sparsity < 1.0:
+        raise HwloopError(f"--sparsity must be in [0, 1), got {sparsity}")
+    p = 1.0 - sparsity
+    out: list[LayerBops] = []
+    act_bits = bits
+    total_params = 0
+    for layer, (shape_in, shape_out) in zip(spec.layers, spec.shapes(), strict=True):
+        if isinstance(layer, Flatten):
+            out.append(LayerBops(layer.name, layer.op, 0.0, 0, 0, act_bits))
+            continue
+        prec = layer.precision
+        bw = prec.weight.width if prec and prec.weight else bits
+        ba = act_bits
+        if isinstance(layer, Conv2d):
+            c_in, (m, h, w) = shape_in[0], shape_out
+            bops = _conv(h, w, m, c_in, layer.kernel, p, ba, bw)
+            params = m * c_in * layer.kernel**2 + m + _norm_params(layer.norm, shape_out)
+        elif isinstance(layer, ConvAttention):
+            c, h, w = shape_in
+            d = layer.hidden
+            bops = 3 * _conv(h, w, d, c, 1, p, ba, bw) + _conv(h, w, c, d, 1, p, ba, bw)
+            bops += attention_matmul_bops(h * w, d, ba)
+            params = 3 * (c * d + d) + d * c + c
+        else:
+            assert isinstance(layer, Linear)
+            n, m = shape_in[0], layer.out_features
+            bops = _dense(m, n, p, ba, bw)
+            params = m * n + m + _norm_params(layer.norm, shape_out)
+        total_params += params
+        out.append(LayerBops(layer.name, layer.op, float(bops), params, bw, ba))
+        act_bits = prec.result.width if prec and prec.result else bits
+    return BopsReport(float(sum(x.bops for x in out)), total_params, tuple(out))
+
+
+def _norm_params(norm: str | None, shape: tuple[int, ...]) -> int:
+    if norm == "batch":
+        return 2 * shape[0]
+    if norm == "layer":
+        return 2 * math.prod(shape)
+    return 0

@@ -1,0 +1,1 @@
+"""The ``hwloop`` command line: one module per command group."""

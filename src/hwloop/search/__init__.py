@@ -1,0 +1,15 @@
+"""Architecture search (global stage): NSGA-II over a search space, objectives metric and BOPs."""
+
+from __future__ import annotations
+
+from hwloop.search._config import FrontMember, SearchConfig, SearchResult
+from hwloop.search._nas import open_study, pareto_front, run_search
+
+__all__ = [
+    "FrontMember",
+    "SearchConfig",
+    "SearchResult",
+    "open_study",
+    "pareto_front",
+    "run_search",
+]

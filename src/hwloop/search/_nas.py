@@ -1,0 +1,208 @@
+"""The global architecture search: an Optuna NSGA-II study over (validation metric, BOPs)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from fpga_targets import get_target
+from hwloop import HwloopError
+from hwloop.archs import build_model, builtin_archs
+from hwloop.bops import compute_bops
+from hwloop.search._config import FrontMember, SearchConfig, SearchResult
+from hwloop.search._report import write_front
+from hwloop.spaces import SearchSpace, get_space
+from hwloop.tasks import Task, TaskData, get_task
+from hwloop.training import TrainConfig, train
+
+log = logging.getLogger(__name__)
+
+OBJECTIVES = ("metric", "bops")
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def open_study(cfg: SearchConfig) -> optuna.Study:
+    """Create or resume the study; stale RUNNING trials of a dead worker are retried."""
+    if cfg.storage_url.startswith("sqlite:///"):
+        cfg.out.mkdir(parents=True, exist_ok=True)
+    try:
+        storage: Any = cfg.storage_url
+        if "://" in cfg.storage_url and not cfg.storage_url.startswith(("journal", "inmemory")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = RDBStorage(
+                    cfg.storage_url,
+                    heartbeat_interval=60,
+                    grace_period=180,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                )
+        sampler = optuna.samplers.NSGAIISampler(population_size=cfg.population, seed=cfg.seed)
+        study = optuna.create_study(
+            study_name=cfg.study_name,
+            storage=storage,
+            sampler=sampler,
+            directions=["minimize", "minimize"],
+            load_if_exists=True,
+        )
+    except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
+        raise HwloopError(
+            f"cannot open study {cfg.study_name!r} at {cfg.storage_url}: {exc}"
+        ) from None
+    except Exception as exc:  # sqlalchemy errors: bad URL, unreachable server, ...
+        if type(exc).__module__.startswith("sqlalchemy"):
+            first = str(exc).splitlines()[0]
+            raise HwloopError(f"cannot open storage {cfg.storage_url}: {first}") from None
+        raise
+    if len(study.directions) != 2:
+        raise HwloopError(f"study {cfg.study_name!r} exists with other objectives")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(["metric", "bops"])
+    attrs = {"task": cfg.task, "space": cfg.space, "target": cfg.target, "bits": cfg.bits}
+    for key, value in attrs.items():
+        old = study.user_attrs.get(key)
+        if old is not None and old != value:
+            raise HwloopError(
+                f"study {cfg.study_name!r} was created with {key}={old!r}, not {value!r}; "
+                "use another --study name"
+            )
+        study.set_user_attr(key, value)
+    return study
+
+
+def enqueue_baselines(study: optuna.Study, space: SearchSpace, task: str) -> list[str]:
+    """Queue the built-in archs of ``task`` that the space can express (once per study)."""
+    done = {t.user_attrs.get("baseline") for t in study.get_trials(deepcopy=False)}
+    queued = []
+    for name, spec in builtin_archs().items():
+        if spec.task != task or name in done:
+            continue
+        params = space.params_for(spec)
+        if params is None:
+            log.warning("not enqueued: %s", space.reason(spec))
+            continue
+        study.enqueue_trial(params, user_attrs={"baseline": name}, skip_if_exists=True)
+        queued.append(name)
+    return queued
+
+
+def make_objective(
+    cfg: SearchConfig, task: Task, space: SearchSpace, data: TaskData
+) -> Callable[[optuna.Trial], tuple[float, float]]:
+    train_cfg = TrainConfig(
+        epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, patience=3
+    )
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        spec = space.sample(trial)
+        bops = compute_bops(spec, bits=cfg.bits)
+        model = build_model(spec)
+        result = train(model, task, data, train_cfg)
+        trial.set_user_attr("arch", spec.to_json())
+        trial.set_user_attr("arch_digest", spec.digest)
+        trial.set_user_attr("parameters", bops.parameters)
+        trial.set_user_attr("test_metric", result.test_metric)
+        trial.set_user_attr("train_seconds", round(result.seconds, 2))
+        trial.set_user_attr("epochs_run", result.epochs_run)
+        if not math.isfinite(result.val_metric):
+            raise optuna.TrialPruned("training diverged")  # recorded as PRUNED, not on the front
+        return result.val_metric, bops.total
+
+    return objective
+
+
+def pareto_front(study: optuna.Study) -> tuple[FrontMember, ...]:
+    members = []
+    for t in sorted(study.best_trials, key=lambda t: t.values[1]):
+        members.append(
+            FrontMember(
+                trial=t.number,
+                metric=float(t.values[0]),
+                bops=float(t.values[1]),
+                parameters=int(t.user_attrs.get("parameters", 0)),
+                test_metric=float(t.user_attrs.get("test_metric", math.nan)),
+                arch_digest=str(t.user_attrs.get("arch_digest", "")),
+                params=dict(t.params),
+                arch=dict(t.user_attrs.get("arch", {})),
+            )
+        )
+    return tuple(members)
+
+
+def run_search(
+    cfg: SearchConfig,
+    on_trial: Callable[[int, int], None] | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+) -> SearchResult:
+    """Run (or resume) the study until it holds ``cfg.trials`` finished trials; write the front.
+
+    ``on_start(done, total)`` is called once before optimising; ``on_trial(done, total)`` after
+    every finished trial of this process.
+    """
+    get_target(cfg.target)  # validates the target name before any work
+    task = get_task(cfg.task)
+    space = get_space(cfg.task, cfg.space)
+    study = open_study(cfg)
+    if cfg.enqueue_baselines:
+        queued = enqueue_baselines(study, space, cfg.task)
+        if queued:
+            log.info("enqueued baselines: %s", ", ".join(queued))
+
+    def finished() -> int:
+        return len(study.get_trials(deepcopy=False, states=_FINISHED))
+
+    done = finished()
+    remaining = cfg.trials - done
+    if on_start:
+        on_start(done, cfg.trials)
+    if remaining > 0:
+        data = task.load(limit=cfg.limit, seed=cfg.seed, progress=True)
+        objective = make_objective(cfg, task, space, data)
+
+        def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            if on_trial:
+                on_trial(finished(), cfg.trials)
+
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            callbacks=[callback, optuna.study.MaxTrialsCallback(cfg.trials, states=_FINISHED)],
+            catch=(RuntimeError,),
+            gc_after_trial=True,
+        )
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    front = pareto_front(study)
+    files = write_front(cfg, study, front, task.metric_name)
+    (cfg.out / "search.json").write_text(
+        json.dumps(
+            {
+                "study": cfg.study_name,
+                "storage": cfg.storage_url,
+                "task": cfg.task,
+                "target": cfg.target,
+                "space": cfg.space,
+                "epochs": cfg.epochs,
+                "limit": cfg.limit,
+                "bits": cfg.bits,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return SearchResult(
+        study_name=cfg.study_name,
+        storage=cfg.storage_url,
+        n_complete=states.count(TrialState.COMPLETE),
+        n_failed=states.count(TrialState.FAIL) + states.count(TrialState.PRUNED),
+        front=front,
+        metric_name=task.metric_name,
+        files=files,
+    )

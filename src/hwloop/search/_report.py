@@ -1,0 +1,112 @@
+"""Writing the Pareto front: JSON, CSV and a PNG plot."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from hwloop.search._config import FrontMember, SearchConfig
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_front(
+    cfg: SearchConfig, study: optuna.Study, front: tuple[FrontMember, ...], metric_name: str
+) -> tuple[Path, ...]:
+    out = cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "study": cfg.study_name,
+        "task": cfg.task,
+        "target": cfg.target,
+        "metric": metric_name,
+        "bops_bits": cfg.bits,
+        "front": [asdict(m) for m in front],
+    }
+    paths = [out / "pareto.json", out / "pareto.csv", out / "pareto.png"]
+    _atomic_write(paths[0], json.dumps(doc, indent=2) + "\n")
+    rows = [
+        {
+            "trial": m.trial,
+            metric_name: m.metric,
+            "bops": m.bops,
+            "parameters": m.parameters,
+            f"test_{metric_name}": m.test_metric,
+            "arch_digest": m.arch_digest,
+            "params": json.dumps(m.params, sort_keys=True),
+        }
+        for m in front
+    ]
+    fields = [
+        "trial",
+        metric_name,
+        "bops",
+        "parameters",
+        f"test_{metric_name}",
+        "arch_digest",
+        "params",
+    ]
+    fd, tmp = tempfile.mkstemp(dir=out, suffix=".csv.tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, paths[1])
+    _plot(study, front, metric_name, paths[2])
+    return tuple(paths)
+
+
+def _plot(
+    study: optuna.Study, front: tuple[FrontMember, ...], metric_name: str, path: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    ax.scatter(
+        [t.values[1] for t in done],
+        [t.values[0] for t in done],
+        s=14,
+        c="0.7",
+        label=f"trials ({len(done)})",
+    )
+    if front:
+        ax.step([m.bops for m in front], [m.metric for m in front], where="post", c="C3", lw=1)
+        ax.scatter(
+            [m.bops for m in front],
+            [m.metric for m in front],
+            s=28,
+            c="C3",
+            label=f"Pareto front ({len(front)})",
+            zorder=3,
+        )
+    for t in done:
+        if t.user_attrs.get("baseline"):
+            ax.annotate(t.user_attrs["baseline"], (t.values[1], t.values[0]), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"BOPs ({study.user_attrs.get('bits', 32)}-bit)")
+    ax.set_ylabel(f"validation {metric_name}")
+    ax.set_title(f"{study.study_name}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)

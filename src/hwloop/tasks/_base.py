@@ -1,0 +1,61 @@
+"""The ``Task`` interface: data, loss and metric of one learning problem."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a dataset as float32 arrays: inputs ``x`` and targets ``y``."""
+
+    x: NDArray[np.float32]
+    y: NDArray[np.float32]
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass(frozen=True)
+class TaskData:
+    train: Split
+    val: Split
+    test: Split
+    description: str = ""
+
+
+class Task(abc.ABC):
+    """A supervised task a search optimises for.
+
+    Contract:
+    - ``name``, ``input_shape`` (without batch) and ``output_size`` describe the model interface;
+    - ``load(limit, seed)`` returns the same train/val/test split for the same arguments, from
+      local data only (no network), and raises ``HwloopError`` with a one-line message when data
+      is missing or malformed;
+    - ``loss(pred, target)`` is a differentiable torch scalar; ``metric(pred, target)`` is the
+      float the search minimises (``metric_name`` names it, ``metric_unit`` gives its unit);
+      lower is better.
+    """
+
+    name: str
+    input_shape: tuple[int, ...]
+    output_size: int
+    metric_name: str
+    metric_unit: str = ""
+
+    @abc.abstractmethod
+    def load(self, limit: int | None = None, seed: int = 0, progress: bool = False) -> TaskData:
+        """Return the dataset split 80/10/10 (or the task's own split)."""
+
+    @abc.abstractmethod
+    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Training loss."""
+
+    @abc.abstractmethod
+    def metric(self, pred: torch.Tensor, target: torch.Tensor) -> float:
+        """Evaluation metric (lower is better)."""

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from hwloop import HwloopError
+from hwloop.archs import ArchSpec, Conv2d, FixedPoint, Flatten, Linear, build_model, builtin_archs
+from hwloop.archs._torch import count_parameters
+
+# parameter counts of the published models (see docs/archs.md for provenance)
+EXPECTED_PARAMS = {
+    "braggnn": 45_274,
+    "nac-base": 17_226,
+    "nac-tiny": 23_094,  # as the seed paper states
+    "nac-small": 13_922,
+    "nac-medium": 15_786,
+    "nac-large": 92_438,
+}
+
+
+def test_all_builtins_present() -> None:
+    assert set(builtin_archs()) == set(EXPECTED_PARAMS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
+def test_builtin_builds_with_right_shape_and_parameters(name: str) -> None:
+    spec = builtin_archs()[name]
+    model = build_model(spec).eval()
+    out = model(torch.rand(4, *spec.input_shape))
+    assert out.shape == (4, 2)
+    assert spec.output_size == 2
+    assert count_parameters(model) == EXPECTED_PARAMS[name]
+    # every layer of the spec is a named submodule
+    assert list(model.layers.keys()) == [layer.name for layer in spec.layers]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
+def test_json_round_trip_and_digest(name: str, tmp_path: Path) -> None:
+    spec = builtin_archs()[name]
+    path = tmp_path / f"{name}.json"
+    spec.save(path)
+    again = ArchSpec.load(path)
+    assert again == spec
+    assert again.digest == spec.digest
+    assert again.with_name("renamed").digest == spec.digest  # metadata is not structure
+
+
+def test_digest_changes_with_structure() -> None:
+    a = ArchSpec((1, 11, 11), (Conv2d("c", 4, 3), Flatten("f"), Linear("o", 2)))
+    b = ArchSpec((1, 11, 11), (Conv2d("c", 8, 3), Flatten("f"), Linear("o", 2)))
+    assert a.digest != b.digest
+    assert len(a.digest) == 16
+
+
+def test_precision_in_spec() -> None:
+    doc = {
+        "input_shape": [4],
+        "layers": [
+            {
+                "op": "linear",
+                "name": "o",
+                "out_features": 2,
+                "precision": {"weight": "ap_fixed<6,2>", "result": {"width": 10, "integer": 4}},
+            }
+        ],
+    }
+    spec = ArchSpec.from_json(doc)
+    prec = spec.layers[0].precision  # type: ignore[union-attr]
+    assert prec is not None and prec.weight == FixedPoint(6, 2)
+    assert prec.result == FixedPoint(10, 4)
+    assert FixedPoint(6, 2).hls() == "ap_fixed<6,2>"
+    assert ArchSpec.from_json(json.loads(spec.dumps())) == spec
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ([], "must be a JSON object"),
+        ({"input_shape": [1, 11, 11], "layers": []}, "has no layers"),
+        ({"input_shape": "x", "layers": []}, "input_shape"),
+        ({"input_shape": [4], "layers": [{"op": "dense", "name": "a"}]}, "unknown op 'dense'"),
+        (
+            {"input_shape": [4], "layers": [{"op": "linear", "name": "a", "width": 3}]},
+            "unknown keys",
+        ),
+        (
+            {"input_shape": [4], "layers": [{"op": "linear", "name": "a", "out_features": 0}]},
+            "positive integer",
+        ),
+        (
+            {
+                "input_shape": [4],
+                "layers": [{"op": "linear", "name": "a", "out_features": 2, "act": "swish"}],
+            },
+            "act must be",
+        ),
+        (
+            {
+                "input_shape": [1, 11, 11],
+                "layers": [{"op": "linear", "name": "a", "out_features": 2}],
+            },
+            "needs a flat input",
+        ),
+        (
+            {
+                "input_shape": [1, 3, 3],
+                "layers": [{"op": "conv2d", "name": "c", "out_channels": 2, "kernel": 5}],
+            },
+            "does not fit",
+        ),
+        (
+            {
+                "input_shape": [4],
+                "layers": [
+                    {"op": "linear", "name": "a", "out_features": 2},
+                    {"op": "linear", "name": "a", "out_features": 2},
+                ],
+            },
+            "duplicate layer names",
+        ),
+        ({"format": "other/9", "input_shape": [4], "layers": []}, "not supported"),
+    ],
+)
+def test_bad_specs_name_the_problem(doc: object, message: str) -> None:
+    with pytest.raises(HwloopError, match=message):
+        ArchSpec.from_json(doc)
+
+
+def test_bad_json_text() -> None:
+    with pytest.raises(HwloopError, match="not valid JSON"):
+        ArchSpec.loads("{nope")

@@ -1,0 +1,159 @@
+"""The CLI end to end: real subprocesses, real SQLite study, real training (tiny budgets)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hwloop.cli.main import main
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hwloop.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env=os.environ.copy(),
+    )
+
+
+def test_tiny_search_end_to_end_and_resume(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    common = [
+        "search",
+        "--task",
+        "bragg",
+        "--target",
+        "vu13p",
+        "--epochs",
+        "1",
+        "--limit",
+        "120",
+        "--population",
+        "4",
+        "--out",
+        str(out),
+        "--enqueue-baselines",
+    ]
+    first = run(*common, "--trials", "3")
+    assert first.returncode == 0, first.stderr
+    assert "Pareto front" in first.stdout
+    front = json.loads((out / "pareto.json").read_text())
+    assert front["task"] == "bragg" and front["target"] == "vu13p"
+    assert front["front"], "the front is never empty after complete trials"
+    for member in front["front"]:
+        assert member["metric"] > 0 and member["bops"] > 0
+        assert member["arch"]["layers"], "front members carry their arch spec"
+    with (out / "pareto.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(front["front"])
+    assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the baselines ran first (five are in the block space; three trials ran)
+    study = optuna.load_study(study_name="bragg-block-vu13p", storage=f"sqlite:///{out}/study.db")
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert [t.user_attrs.get("baseline") for t in done] == ["braggnn", "nac-base", "nac-large"]
+    db = sqlite3.connect(out / "study.db")
+    # re-running resumes the same study: only the missing trial runs
+    second = run(*common, "--trials", "4")
+    assert second.returncode == 0, second.stderr
+    assert "resuming study" in second.stderr
+    n = db.execute("select count(*) from trials where state = 'COMPLETE'").fetchone()[0]
+    assert n == 4
+    # a complete study re-run trains nothing and rewrites the front
+    third = run(*common, "--trials", "4")
+    assert third.returncode == 0 and "4/4" in third.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "--target", "vu9000", "--trials", "1"], "unknown target 'vu9000'"),
+        (["search", "--task", "mnist", "--trials", "1"], "unknown task 'mnist'"),
+        (["search", "--trials", "0"], "--trials must be at least 1"),
+        (["search", "--storage", "nosuchdb://x", "--trials", "1"], "cannot open"),
+        (["bops", "missing.json"], "cannot read arch spec missing.json"),
+        (["bops", "nac-tiny", "--sparsity", "1.5"], "--sparsity must be in [0, 1)"),
+        (["arch", "show", "resnet50"], "unknown arch 'resnet50'"),
+        (["targets", "--file", "nope.toml"], "cannot read targets file"),
+    ],
+)
+def test_bad_input_one_line_exit_2(
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = main(args + (["--out", str(tmp_path / "o")] if args[0] == "search" else []))
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_bad_arch_file_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"input_shape": [4], "layers": [{"op": "linear", "name": "o"}]}')
+    proc = run("bops", str(bad))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_usage_error_exit_2() -> None:
+    proc = run("search", "--trials", "many")
+    assert proc.returncode == 2
+    assert "Invalid value" in proc.stderr
+
+
+def test_bops_json(tmp_path: Path) -> None:
+    proc = run("bops", "nac-tiny", "--bits", "8", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["parameters"] == 23_094
+    assert doc["total"] == pytest.approx(sum(layer["bops"] for layer in doc["layers"]))
+    assert [layer["name"] for layer in doc["layers"]][0] == "stem"
+    spec = tmp_path / "tiny.json"
+    spec.write_text(run("arch", "show", "nac-tiny").stdout)
+    again = json.loads(run("bops", str(spec), "--bits", "8", "--json").stdout)
+    assert again["total"] == doc["total"]
+
+
+def test_targets_and_arch_list() -> None:
+    doc = json.loads(run("targets", "--json").stdout)
+    assert doc["vu13p"]["part"] == "xcvu13p-flga2577-2-e"
+    assert doc["u250"]["resources"]["dsp"] == 12_288
+    table = run("targets").stdout
+    assert "xcu250" in table
+    archs = run("arch", "list").stdout
+    for name in ("braggnn", "nac-base", "nac-tiny", "nac-small", "nac-medium", "nac-large"):
+        assert name in archs
+
+
+def test_help_explains_every_search_option() -> None:
+    text = run("search", "--help").stdout
+    for option in (
+        "--task",
+        "--target",
+        "--trials",
+        "--epochs",
+        "--limit",
+        "--out",
+        "--storage",
+        "--study",
+        "--enqueue-baselines",
+        "--population",
+    ):
+        assert option in text
