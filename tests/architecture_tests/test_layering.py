@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+SRC = Path(__file__).resolve().parents[2]
 PACKAGES = ("hwloop", "surrogates", "synth_cache", "fpga_targets")
 ALLOWED = {
     "hwloop": {"surrogates", "synth_cache", "fpga_targets"},

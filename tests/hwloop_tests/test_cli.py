@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -63,16 +65,59 @@ def test_tiny_search_end_to_end_and_resume(tmp_path: Path) -> None:
     study = optuna.load_study(study_name="bragg-block-vu13p", storage=f"sqlite:///{out}/study.db")
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert [t.user_attrs.get("baseline") for t in done] == ["braggnn", "nac-base", "nac-large"]
-    db = sqlite3.connect(out / "study.db")
     # re-running resumes the same study: only the missing trial runs
     second = run(*common, "--trials", "4")
     assert second.returncode == 0, second.stderr
     assert "resuming study" in second.stderr
-    n = db.execute("select count(*) from trials where state = 'COMPLETE'").fetchone()[0]
-    assert n == 4
+    assert _count(out / "study.db", "COMPLETE") == 4
     # a complete study re-run trains nothing and rewrites the front
     third = run(*common, "--trials", "4")
     assert third.returncode == 0 and "4/4" in third.stderr
+    # a different budget would mix incomparable results into one front: refused, nothing lost
+    other = run(*[a if a != "1" else "2" for a in common], "--trials", "5")
+    assert other.returncode == 2
+    assert "created with epochs=1" in other.stderr and "Traceback" not in other.stderr
+    assert _count(out / "study.db", "COMPLETE") == 4
+
+
+def _count(db_path: Path, state: str) -> int:
+    with sqlite3.connect(db_path, timeout=5) as db:
+        return int(
+            db.execute("select count(*) from trials where state = ?", (state,)).fetchone()[0]
+        )
+
+
+def test_ctrl_c_keeps_the_study_and_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    common = "search --epochs 1 --limit 120 --population 4 --out".split() + [str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hwloop.cli.main", *common, "--trials", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    db_path = out / "study.db"
+    deadline = time.monotonic() + 300
+    complete = 0
+    while time.monotonic() < deadline and proc.poll() is None and complete < 2:
+        time.sleep(0.5)
+        try:
+            complete = _count(db_path, "COMPLETE") if db_path.exists() else 0
+        except sqlite3.OperationalError:
+            continue  # tables not created yet
+    assert proc.poll() is None, "the search ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+    kept = _count(db_path, "COMPLETE")
+    assert kept >= complete >= 2
+    assert _count(db_path, "RUNNING") == 0  # the interrupted trial is closed, not left dangling
+    resumed = run(*common, "--trials", str(kept + 1))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming study 'bragg-block-vu13p': {kept}/{kept + 1}" in resumed.stderr
 
 
 @pytest.mark.parametrize(

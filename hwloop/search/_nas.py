@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 
 from fpga_targets import get_target
 from hwloop import HwloopError
+from hwloop._interrupt import check, graceful_sigint
 from hwloop.archs import build_model, builtin_archs
 from hwloop.bops import compute_bops
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
@@ -25,8 +26,8 @@ from hwloop.training import TrainConfig, train
 
 log = logging.getLogger(__name__)
 
-OBJECTIVES = ("metric", "bops")
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+# a trial counts as finished when it produced a result; failed (or interrupted) trials are redone
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def open_study(cfg: SearchConfig) -> optuna.Study:
@@ -66,13 +67,23 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(["metric", "bops"])
-    attrs = {"task": cfg.task, "space": cfg.space, "target": cfg.target, "bits": cfg.bits}
+    attrs = {
+        "task": cfg.task,
+        "space": cfg.space,
+        "target": cfg.target,
+        "bits": cfg.bits,
+        "epochs": cfg.epochs,
+        "limit": cfg.limit,
+        "seed": cfg.seed,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+    }
     for key, value in attrs.items():
         old = study.user_attrs.get(key)
         if old is not None and old != value:
             raise HwloopError(
                 f"study {cfg.study_name!r} was created with {key}={old!r}, not {value!r}; "
-                "use another --study name"
+                "results with different settings are not comparable: use another --study name"
             )
         study.set_user_attr(key, value)
     return study
@@ -159,25 +170,28 @@ def run_search(
     def finished() -> int:
         return len(study.get_trials(deepcopy=False, states=_FINISHED))
 
-    done = finished()
-    remaining = cfg.trials - done
-    if on_start:
-        on_start(done, cfg.trials)
-    if remaining > 0:
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        check()  # stop between trials, too
+        if on_trial:
+            on_trial(finished(), cfg.trials)
+
+    remaining = cfg.trials - finished()
+    objective = None
+    if remaining > 0:  # load (or render) the data before any progress bar starts
         data = task.load(limit=cfg.limit, seed=cfg.seed, progress=True)
         objective = make_objective(cfg, task, space, data)
-
-        def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            if on_trial:
-                on_trial(finished(), cfg.trials)
-
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            callbacks=[callback, optuna.study.MaxTrialsCallback(cfg.trials, states=_FINISHED)],
-            catch=(RuntimeError,),
-            gc_after_trial=True,
-        )
+    if on_start:
+        on_start(finished(), cfg.trials)
+    if objective is not None:
+        with graceful_sigint():
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                callbacks=[callback, optuna.study.MaxTrialsCallback(cfg.trials, states=_FINISHED)],
+                catch=(RuntimeError,),
+                gc_after_trial=True,
+            )
+            check()  # a Ctrl-C that arrived after the last batch of the last trial
     states = [t.state for t in study.get_trials(deepcopy=False)]
     front = pareto_front(study)
     files = write_front(cfg, study, front, task.metric_name)

@@ -141,12 +141,15 @@ def search(
         if done:
             err_console.print(f"resuming study {cfg.study_name!r}: {done}/{total} trials done")
         bar["id"] = progress.add_task("trials", total=total, completed=min(done, total))
+        progress.start()
 
     def on_trial(done: int, total: int) -> None:
         progress.update(bar["id"], completed=min(done, total))
 
-    with progress:
+    try:
         result = run_search(cfg, on_trial=on_trial, on_start=on_start)
+    finally:
+        progress.stop()
     table = Table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
