@@ -99,6 +99,7 @@ def _plot(
         if t.user_attrs.get("baseline"):
             ax.annotate(t.user_attrs["baseline"], (t.values[1], t.values[0]), fontsize=7)
     ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel(f"BOPs ({study.user_attrs.get('bits', 32)}-bit)")
     ax.set_ylabel(f"validation {metric_name}")
     ax.set_title(f"{study.study_name}")
