@@ -22,8 +22,9 @@ class Advance(Protocol):
 
 
 @contextmanager
-def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator[Advance]:
-    """Yield ``advance(n)``; draws a rich bar on stderr when ``enabled``."""
+def progress_bar(total: int | None, description: str, enabled: bool = True) -> Iterator[Advance]:
+    """Yield ``advance(n)``; draws a rich bar on stderr when ``enabled`` (``total=None``: a
+    counter without a known end)."""
     if not enabled:
         yield lambda n=1, /, description=None: None
         return

@@ -1,7 +1,52 @@
 """The synthesis cache: every real synthesis run, never lost.
 
-Empty for now: the synthesis issue fills it. It may import ``fpga_targets`` and nothing from
-``hwloop`` or ``surrogates``.
+Content-addressed entries (``design_key``: canonical design + flow + tool version) holding typed
+``SynthResult`` records, in SQLite (default, WAL) or any SQLAlchemy database; report parsers
+and importers for published hls4ml / Vivado / wa-hls4ml results. Depends on ``fpga_targets``
+only, never on ``hwloop`` or ``surrogates``.
 """
 
 from __future__ import annotations
+
+from synth_cache._backend import CacheBackend, SqlCache, default_cache_url
+from synth_cache._importer import ImportSummary, import_paths
+from synth_cache._key import canonical, design_key
+from synth_cache._model import KINDS, STATUSES, CacheEntry, CacheError, SynthResult
+from synth_cache._parsers import (
+    ImportedRun,
+    ReportParseError,
+    parse_csynth_rpt,
+    parse_csynth_xml,
+    parse_utilization_rpt,
+    parse_wa_hls4ml_csv,
+    parse_wa_hls4ml_json,
+)
+
+__all__ = [
+    "KINDS",
+    "STATUSES",
+    "CacheBackend",
+    "CacheEntry",
+    "CacheError",
+    "ImportSummary",
+    "ImportedRun",
+    "ReportParseError",
+    "SqlCache",
+    "SynthResult",
+    "canonical",
+    "default_cache_url",
+    "design_key",
+    "import_paths",
+    "open_cache",
+    "parse_csynth_rpt",
+    "parse_csynth_xml",
+    "parse_utilization_rpt",
+    "parse_wa_hls4ml_csv",
+    "parse_wa_hls4ml_json",
+]
+
+
+def open_cache(url: str | None = None) -> SqlCache:
+    """Open (creating if needed) the cache at ``url`` (default: ``$HWLOOP_SYNTH_CACHE`` or
+    ``~/.cache/hwloop/synth/cache.db``)."""
+    return SqlCache(url)

@@ -15,6 +15,8 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     mp = pytest.MonkeyPatch()
     mp.setenv("HWLOOP_CACHE_DIR", str(tmp_path_factory.mktemp("hwloop-cache")))
     mp.setenv("HWLOOP_BRAGG_PEAKS", str(PEAKS))
+    synth = tmp_path_factory.mktemp("synth-cache") / "cache.db"
+    mp.setenv("HWLOOP_SYNTH_CACHE", f"sqlite:///{synth}")
     yield
     mp.undo()
 

@@ -9,7 +9,8 @@ import click
 
 from fpga_targets import TargetError
 from hwloop import HwloopError, __version__
-from hwloop.cli import arch, bops, data, search, targets
+from hwloop.cli import arch, bops, cache, data, search, targets
+from synth_cache import CacheError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -31,6 +32,7 @@ cli.add_command(arch.arch)
 cli.add_command(bops.bops)
 cli.add_command(data.data)
 cli.add_command(search.search)
+cli.add_command(cache.cache)
 
 _INTERRUPTED = "hwloop: interrupted; everything written so far is kept (re-run to resume)"
 
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         print(_INTERRUPTED, file=sys.stderr)
         return 130
-    except (HwloopError, TargetError) as exc:
+    except (HwloopError, TargetError, CacheError) as exc:
         print(f"hwloop: error: {exc}", file=sys.stderr)
         return 2
     return int(rv) if isinstance(rv, int) else 0

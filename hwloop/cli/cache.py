@@ -1,0 +1,152 @@
+"""``hwloop cache``: the synthesis cache (import, ls, show, stats, export)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich import box
+from rich.table import Table
+
+from hwloop import HwloopError
+from hwloop._progress import progress_bar
+from hwloop.cli._common import console
+from synth_cache import SqlCache, import_paths
+from synth_cache._export import FORMATS, export_rows, write_export
+
+_cache_option = click.option(
+    "--cache",
+    "cache_url",
+    default=None,
+    metavar="URL",
+    help="Cache database URL (default: $HWLOOP_SYNTH_CACHE or "
+    "sqlite:///~/.cache/hwloop/synth/cache.db); postgresql://... shares one cache.",
+)
+
+
+@click.group("cache")
+def cache() -> None:
+    """The synthesis cache: every real synthesis run, never lost."""
+
+
+@cache.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_cache_option
+def import_(paths: tuple[Path, ...], cache_url: str | None) -> None:
+    """Import published results: hls4ml project directories, *_csynth.xml/.rpt, Vivado
+    utilization reports, wa-hls4ml JSON record lists and CSV tables."""
+    store = SqlCache(cache_url)
+    with progress_bar(None, "importing runs") as advance:
+        summary = import_paths(store, paths, on_run=advance)
+    console.print(
+        f"{summary.files} files: {summary.added} runs added, {summary.present} already "
+        f"in the cache, {summary.failed_runs} of them failed runs (kept as failed), "
+        f"{len(summary.skipped)} files skipped"
+    )
+    for line in summary.skipped:
+        console.print(f"  skipped {line}")
+    console.print(f"cache: {store.url}")
+
+
+@cache.command("ls")
+@_cache_option
+@click.option("--flow", default=None, help="Only this flow (open, vivado).")
+@click.option("--status", default=None, help="Only this status (ok, failed, timeout, unsupported).")
+@click.option("--limit", "-n", type=int, default=50, show_default=True, help="Rows at most.")
+def ls(cache_url: str | None, flow: str | None, status: str | None, limit: int) -> None:
+    """List runs (one line per kind of result), oldest first; details: cache show KEY."""
+    store = SqlCache(cache_url)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    numbers = ("LUT", "FF", "DSP", "BRAM18", "latency")
+    for col in ("key", "tool", "version", "kind", "status", *numbers):
+        table.add_column(col, no_wrap=True, justify="right" if col in numbers else "left")
+    shown = 0
+    for entry in store.entries(flow=flow, status=status):
+        for r in entry.results:
+            table.add_row(
+                entry.key[:12],
+                r.tool,
+                r.tool_version,
+                r.kind,
+                r.status,
+                _n(r.lut),
+                _n(r.ff),
+                _n(r.dsp),
+                _n(r.bram_18k),
+                _n(r.latency_max),
+            )
+        shown += 1
+        if shown >= limit:
+            break
+    console.print(table)
+
+
+def _n(v: float | int | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
+
+
+@cache.command("show")
+@click.argument("key")
+@_cache_option
+def show(key: str, cache_url: str | None) -> None:
+    """Print one run (design and results) as JSON; KEY may be a unique prefix."""
+    store = SqlCache(cache_url)
+    matches = store.find(key)
+    if len(matches) != 1:
+        raise HwloopError(
+            f"no run with key {key!r}"
+            if not matches
+            else f"key prefix {key!r} is ambiguous ({len(matches)} runs)"
+        )
+    entry = store.get(matches[0])
+    assert entry is not None
+    doc = {
+        "key": entry.key,
+        "source": entry.source,
+        "created_at": entry.created_at,
+        "design": entry.design,
+        "results": [r.to_json() for r in entry.results],
+    }
+    click.echo(json.dumps(doc, indent=2))
+
+
+@cache.command("stats")
+@_cache_option
+def stats(cache_url: str | None) -> None:
+    """Runs per flow, tool, kind and status."""
+    store = SqlCache(cache_url)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"cache {store.url}")
+    for col in ("flow", "tool", "kind", "status", "runs", "mean s"):
+        table.add_column(col, justify="right" if col in ("runs", "mean s") else "left")
+    for row in store.stats():
+        mean = row["mean_wall_s"]
+        table.add_row(
+            row["flow"],
+            row["tool"],
+            row["kind"],
+            row["status"],
+            str(row["runs"]),
+            "-" if mean is None else f"{mean:.1f}",
+        )
+    console.print(table)
+
+
+@cache.command("export")
+@_cache_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write (atomically).",
+)
+@click.option("--flow", default=None, help="Only this flow.")
+def export(cache_url: str | None, fmt: str, output: Path, flow: str | None) -> None:
+    """Write one row per run and kind (key, flow, tool, kind, status, resources, latency, ...)."""
+    rows = export_rows(SqlCache(cache_url), flow=flow)
+    write_export(rows, fmt, output)
+    console.print(f"wrote {len(rows)} rows to {output}")

@@ -1,0 +1,96 @@
+"""Exporting the cache: one row per run and kind, as CSV, JSON or Parquet."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from synth_cache._backend import CacheBackend
+from synth_cache._model import CacheError
+
+COLUMNS = (
+    "key",
+    "flow",
+    "tool",
+    "tool_version",
+    "kind",
+    "status",
+    "part",
+    "clock_target_ns",
+    "clock_estimated_ns",
+    "lut",
+    "ff",
+    "dsp",
+    "bram_18k",
+    "uram",
+    "carry",
+    "latency_min",
+    "latency_max",
+    "ii_min",
+    "ii_max",
+    "wall_s",
+    "error",
+    "source",
+    "created_at",
+    "design",
+)
+FORMATS = ("csv", "json", "parquet")
+
+
+def export_rows(cache: CacheBackend, flow: str | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for entry in cache.entries(flow=flow):
+        for r in entry.results:
+            row = {name: getattr(r, name, None) for name in COLUMNS}
+            row.update(
+                key=entry.key,
+                source=entry.source,
+                created_at=entry.created_at,
+                design=json.dumps(entry.design, sort_keys=True),
+            )
+            rows.append(row)
+    return rows
+
+
+def write_export(rows: list[dict[str, Any]], fmt: str, path: str | Path) -> Path:
+    """Write atomically (temp file + rename) in ``fmt``: csv, json or parquet."""
+    if fmt not in FORMATS:
+        raise CacheError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}", suffix=".tmp")
+    os.close(fd)
+    try:
+        if fmt == "csv":
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=COLUMNS)
+                writer.writeheader()
+                writer.writerows(rows)
+        elif fmt == "json":
+            Path(tmp).write_text(json.dumps(rows, indent=1) + "\n")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pylist(rows, schema=_schema(pa))
+            pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def _schema(pa: Any) -> Any:
+    floats = {"clock_target_ns", "clock_estimated_ns", "bram_18k", "wall_s", "created_at"}
+    ints = {"lut", "ff", "dsp", "uram", "carry", "latency_min", "latency_max", "ii_min", "ii_max"}
+    return pa.schema(
+        [
+            (c, pa.float64() if c in floats else pa.int64() if c in ints else pa.string())
+            for c in COLUMNS
+        ]
+    )

@@ -1,0 +1,147 @@
+"""Importing published results: hls4ml project directories, report files, wa-hls4ml data."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synth_cache._backend import CacheBackend
+from synth_cache._key import design_key
+from synth_cache._model import CacheEntry, CacheError, SynthResult
+from synth_cache._parsers import (
+    ImportedRun,
+    ReportParseError,
+    parse_csynth_rpt,
+    parse_csynth_xml,
+    parse_utilization_rpt,
+    parse_wa_hls4ml_csv,
+    parse_wa_hls4ml_json,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImportSummary:
+    added: int = 0
+    present: int = 0
+    failed_runs: int = 0
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def _is_csynth(p: Path) -> bool:
+    return p.name.endswith("_csynth.xml") or p.name.endswith("_csynth.rpt")
+
+
+def _is_utilization(p: Path) -> bool:
+    return p.name == "vivado_synth.rpt" or p.name.endswith("_utilization_synth.rpt")
+
+
+def _project_root(p: Path) -> Path:
+    """The hls4ml project a report belongs to (reports of one project form one run).
+
+    C-synthesis reports sit in ``<project>/<name>_prj/solution*/syn/report/``; Vivado
+    utilization reports in ``<project>/`` or ``<project>/vsynth|report/``.
+    """
+    if _is_csynth(p):
+        for parent in p.parents:
+            if parent.name.startswith("solution") and parent.parent.name.endswith("_prj"):
+                return parent.parent.parent
+    if p.parent.name in ("vsynth", "report", "reports"):
+        return p.parent.parent
+    return p.parent
+
+
+def _report_run(root: Path, files: list[Path]) -> ImportedRun:
+    results: dict[str, SynthResult] = {}
+    digests: dict[str, str] = {}
+    # the XML and the text report of one C-synthesis say the same: prefer the XML
+    for f in sorted(files, key=lambda f: (not f.name.endswith(".xml"), f.name)):
+        text = f.read_text(errors="replace")
+        if _is_csynth(f):
+            res = parse_csynth_xml(text) if f.suffix == ".xml" else parse_csynth_rpt(text)
+        else:
+            res = parse_utilization_rpt(text)
+        if res.kind not in results:
+            results[res.kind] = res
+            digests[f.relative_to(root).as_posix()] = hashlib.sha256(text.encode()).hexdigest()
+    design = {"source": "hls4ml-project", "reports": digests}
+    return ImportedRun(design, tuple(results.values()), root.name)
+
+
+def _walk(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
+    for p in paths:
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file():
+                    yield f, False
+        elif p.is_file():
+            yield p, True
+        else:
+            raise CacheError(f"no such file or directory: {p}")
+
+
+def collect_runs(
+    paths: Iterable[Path], summary: ImportSummary
+) -> Iterator[tuple[str, ImportedRun]]:
+    """Parse everything importable under ``paths``; yields (source, run)."""
+    projects: dict[Path, list[Path]] = {}
+    for f, explicit in _walk(paths):
+        summary.files += 1
+        try:
+            if _is_csynth(f) or _is_utilization(f):
+                if explicit:  # a file the user named must parse; fail now, naming it
+                    _report_run(f.parent, [f])
+                projects.setdefault(_project_root(f), []).append(f)
+            elif f.suffix == ".json":
+                for run in parse_wa_hls4ml_json(f.read_text()):
+                    yield str(f), run
+            elif f.suffix == ".csv":
+                for run in parse_wa_hls4ml_csv(f.read_text()):
+                    yield str(f), run
+            elif explicit:
+                raise CacheError(
+                    f"{f}: not an importable report (csynth xml/rpt, utilization "
+                    "rpt, wa-hls4ml json/csv)"
+                )
+        except ReportParseError as exc:
+            if explicit:
+                raise CacheError(f"{f}: {exc}") from None
+            summary.skipped.append(f"{f}: {exc}")
+        except UnicodeDecodeError:
+            if explicit:
+                raise CacheError(f"{f}: not a text file") from None
+            summary.skipped.append(f"{f}: not a text file")
+    for root, files in projects.items():
+        try:
+            yield str(root), _report_run(root, files)
+        except ReportParseError as exc:
+            summary.skipped.append(f"{root}: {exc}")
+
+
+def import_paths(
+    cache: CacheBackend, paths: Iterable[str | Path], on_run: Callable[[], None] | None = None
+) -> ImportSummary:
+    """Import files and directories into ``cache``; re-importing adds nothing."""
+    summary = ImportSummary()
+    for source, run in collect_runs([Path(p) for p in paths], summary):
+        head = run.results[0]
+        version = next(
+            (r.tool_version for r in run.results if r.kind == "post_synthesis"), head.tool_version
+        )
+        key = design_key(run.design, head.flow, version)
+        entry = CacheEntry(key, run.design, run.results, source=f"{source}#{run.label}")
+        if cache.put(entry):
+            summary.added += 1
+        else:
+            summary.present += 1
+        summary.failed_runs += not any(r.ok for r in run.results)
+        if on_run:
+            on_run()
+    for line in summary.skipped:
+        log.warning("skipped %s", line)
+    return summary

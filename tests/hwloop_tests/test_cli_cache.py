@@ -1,0 +1,82 @@
+"""``hwloop cache`` end to end on the shared fixtures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hwloop.cli.main import main
+
+FIX = Path(__file__).resolve().parents[2] / "../shared/fixtures"
+
+
+def test_import_ls_show_stats_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
+    assert main(["cache", "import", str(FIX), "--cache", url]) == 0
+    out = capsys.readouterr().out
+    assert "1356 runs added" in out and "failed runs (kept as failed)" in out
+    assert main(["cache", "import", str(FIX / "hls-reports"), "--cache", url]) == 0
+    assert "0 runs added, 4 already in the cache" in capsys.readouterr().out
+    assert main(["cache", "stats", "--cache", url]) == 0
+    stats = capsys.readouterr().out
+    assert "post_synthesis" in stats and "hls_estimate" in stats and "failed" in stats
+    assert main(["cache", "ls", "--cache", url, "--status", "ok", "-n", "3"]) == 0
+    listing = capsys.readouterr().out
+    key = listing.split("─")[-1].split()[0]
+    assert main(["cache", "show", key, "--cache", url]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["key"].startswith(key) and doc["results"]
+    out_file = tmp_path / "runs.parquet"
+    assert (
+        main(["cache", "export", "--format", "parquet", "-o", str(out_file), "--cache", url]) == 0
+    )
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out_file)
+    assert table.num_rows == 1343 + 2 * 9 + 5
+    for column in (
+        "key",
+        "flow",
+        "tool",
+        "tool_version",
+        "kind",
+        "status",
+        "part",
+        "clock_target_ns",
+        "clock_estimated_ns",
+        "lut",
+        "ff",
+        "dsp",
+        "bram_18k",
+        "uram",
+        "latency_min",
+        "latency_max",
+        "ii_min",
+        "ii_max",
+        "wall_s",
+    ):
+        assert column in table.column_names
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cache", "show", "ffffffff"], "no run with key"),
+        (["cache", "import", "/nonexistent/dir"], "no such file or directory"),
+        (["cache", "ls", "--cache", "nonsense"], "not a database URL"),
+        (["cache", "export", "-o", "x.csv", "--format", "xlsx"], "Invalid value"),
+    ],
+)
+def test_cache_errors_exit_2(
+    args: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
