@@ -48,7 +48,8 @@ class ConvAttentionBlock(nn.Module):
 class SpecModule(nn.Module):
     """A network built from an :class:`ArchSpec`: ``layers[name]`` is the spec's layer ``name``.
 
-    Conv/linear layers are ``nn.Sequential(conv|linear, norm?, act?)`` with the main op at [0].
+    Conv/linear layers are ``nn.Sequential(conv|linear, norm?, act?)`` with the main op at [0]
+    (absent norms and activations are left out, not Identity).
     """
 
     def __init__(self, spec: ArchSpec) -> None:
@@ -73,7 +74,8 @@ def _build_layer(layer: object, shape_in: tuple[int, ...], shape_out: tuple[int,
             parts.append(nn.BatchNorm2d(layer.out_channels))
         elif layer.norm == "layer":
             parts.append(nn.LayerNorm(list(shape_out)))  # over (C, H, W), as NAC does
-        parts.append(_activation(layer.act))
+        if layer.act is not None:  # no Identity modules: converters (hls4ml) reject them
+            parts.append(_activation(layer.act))
         return nn.Sequential(*parts)
     if isinstance(layer, ConvAttention):
         return ConvAttentionBlock(shape_in[0], layer.hidden, layer.act)
@@ -85,7 +87,8 @@ def _build_layer(layer: object, shape_in: tuple[int, ...], shape_out: tuple[int,
             parts.append(nn.BatchNorm1d(layer.out_features))
         elif layer.norm == "layer":
             parts.append(nn.LayerNorm(layer.out_features))
-        parts.append(_activation(layer.act))
+        if layer.act is not None:  # no Identity modules: converters (hls4ml) reject them
+            parts.append(_activation(layer.act))
         return nn.Sequential(*parts)
     raise TypeError(f"unknown layer {layer!r}")
 

@@ -1,0 +1,26 @@
+"""From models to hardware: designs, synthesizers and the cached synthesis runner."""
+
+from __future__ import annotations
+
+from hwloop.synth._base import Outcome, Synthesizer, synthesize
+from hwloop.synth._design import Design, HardwareConfig, LayerHW, quantise
+from hwloop.synth._from_model import (
+    design_from_model,
+    load_design_weights,
+    prune_per_layer,
+    random_design,
+)
+
+__all__ = [
+    "Design",
+    "HardwareConfig",
+    "LayerHW",
+    "Outcome",
+    "Synthesizer",
+    "design_from_model",
+    "load_design_weights",
+    "prune_per_layer",
+    "quantise",
+    "random_design",
+    "synthesize",
+]

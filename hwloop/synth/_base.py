@@ -1,0 +1,101 @@
+"""The ``Synthesizer`` interface and the cached runner."""
+
+from __future__ import annotations
+
+import abc
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hwloop.synth._design import Design
+from synth_cache import CacheBackend, CacheEntry, SynthResult, design_key
+from synth_cache._model import Status
+
+log = logging.getLogger(__name__)
+
+
+class Synthesizer(abc.ABC):
+    """Turns a :class:`Design` into real resource and latency numbers.
+
+    Contract (``tests/hwloop_tests/synth_tests`` runs it for every implementation):
+    - ``flow`` names the flow (``open``, ``vivado``); ``tool_version()`` is part of the cache key;
+    - ``available()`` is None when the tools are installed, else a one-line reason;
+    - ``unsupported(design)`` is None or a one-line reason (e.g. a layer the flow cannot express);
+    - ``run(design, workdir, timeout_s)`` writes its files under ``workdir`` and returns one
+      :class:`SynthResult` per kind it measures. Tool failures and time-outs are results
+      (``status="failed"`` / ``"timeout"`` with ``error``), not exceptions; a design the flow
+      cannot express gives ``status="unsupported"``.
+    """
+
+    flow: str
+
+    @abc.abstractmethod
+    def tool_version(self) -> str: ...
+
+    @abc.abstractmethod
+    def available(self) -> str | None: ...
+
+    @abc.abstractmethod
+    def unsupported(self, design: Design) -> str | None: ...
+
+    @abc.abstractmethod
+    def run(self, design: Design, workdir: Path, timeout_s: float) -> tuple[SynthResult, ...]: ...
+
+    def _status_result(self, design: Design, status: Status, error: str) -> SynthResult:
+        return SynthResult(
+            self.flow,
+            self.flow,
+            self.tool_version(),
+            "post_synthesis",
+            status=status,
+            part=design.hw.part,
+            clock_target_ns=design.hw.clock_period_ns,
+            error=error,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    entry: CacheEntry
+    cached: bool
+
+
+def synthesize(
+    design: Design,
+    synth: Synthesizer,
+    cache: CacheBackend,
+    timeout_s: float = 1800.0,
+    retry_failed: bool = False,
+    source: str = "",
+) -> Outcome:
+    """Synthesize ``design`` unless the cache holds it; store the result and the run's files."""
+    canonical = design.canonical()
+    key = design_key(canonical, synth.flow, synth.tool_version())
+    old = cache.get(key)
+    if old is not None and (old.status == "ok" or not retry_failed):
+        return Outcome(old, cached=True)
+    reason = synth.unsupported(design)
+    t0 = time.perf_counter()
+    if reason is not None:
+        results: tuple[SynthResult, ...] = (synth._status_result(design, "unsupported", reason),)
+        workdir = None
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix=f"hwloop-{synth.flow}-{key[:8]}-"))
+        try:
+            results = synth.run(design, workdir, timeout_s)
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+    wall = time.perf_counter() - t0
+    results = tuple(r if r.wall_s is not None else r.with_(wall_s=round(wall, 3)) for r in results)
+    if workdir is not None:
+        files = [f for f in sorted(workdir.rglob("*")) if f.is_file()]
+        cache.add_artifacts(key, files)
+        shutil.rmtree(workdir, ignore_errors=True)
+    entry = CacheEntry(key, canonical, results, source=source or f"hwloop {synth.flow}")
+    cache.put(entry, replace=old is not None)
+    stored = cache.get(key)
+    return Outcome(stored or entry, cached=False)
