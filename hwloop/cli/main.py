@@ -9,7 +9,7 @@ import click
 
 from fpga_targets import TargetError
 from hwloop import HwloopError, __version__
-from hwloop.cli import arch, bops, cache, data, search, targets
+from hwloop.cli import arch, bops, cache, calibrate, data, search, targets
 from synth_cache import CacheError
 
 
@@ -33,6 +33,7 @@ cli.add_command(bops.bops)
 cli.add_command(data.data)
 cli.add_command(search.search)
 cli.add_command(cache.cache)
+cli.add_command(calibrate.calibrate)
 
 _INTERRUPTED = "hwloop: interrupted; everything written so far is kept (re-run to resume)"
 

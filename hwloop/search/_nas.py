@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
+class _HideInterruptTracebacks(logging.Filter):
+    """Optuna logs a trial that ends in KeyboardInterrupt with its traceback; a Ctrl-C the user
+    asked for is not an error, so that record is dropped (the CLI says 'interrupted')."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, KeyboardInterrupt)
+
+
+_HIDE = _HideInterruptTracebacks()
+
+
 def open_study(cfg: SearchConfig) -> optuna.Study:
     """Create or resume the study; stale RUNNING trials of a dead worker are retried."""
     if cfg.storage_url.startswith("sqlite:///"):
@@ -183,6 +195,9 @@ def run_search(
     if on_start:
         on_start(finished(), cfg.trials)
     if objective is not None:
+        for handler in logging.getLogger("optuna").handlers:  # optuna does not propagate
+            if _HIDE not in handler.filters:
+                handler.addFilter(_HIDE)
         with graceful_sigint():
             study.optimize(
                 objective,

@@ -33,7 +33,9 @@ def test_random_trials_build_and_replay(space: SearchSpace) -> None:
             out = model(torch.rand(3, *spec.input_shape))
         assert out.shape == (3, spec.output_size)
         study.tell(trial, 0.0)
-    assert {"conv2d", "conv_attention", "linear"} <= kinds
+    assert "linear" in kinds
+    if space.name == "block":
+        assert {"conv2d", "conv_attention"} <= kinds
 
 
 def test_builtins_in_space_round_trip(space: SearchSpace) -> None:
@@ -47,7 +49,7 @@ def test_builtins_in_space_round_trip(space: SearchSpace) -> None:
             continue
         inside += 1
         assert space.rebuild(params).digest == spec.digest
-    assert inside >= 1
+    assert inside >= (1 if space.name == "block" else 0)
 
 
 def test_block_space_expresses_the_published_models() -> None:

@@ -1,0 +1,158 @@
+"""``hwloop calibrate``: run batches of real synthesis into the cache."""
+
+from __future__ import annotations
+
+import click
+import optuna
+from rich import box
+from rich.table import Table
+
+from fpga_targets import get_target
+from hwloop import HwloopError
+from hwloop._progress import progress_bar
+from hwloop.archs import ArchSpec, resolve_arch
+from hwloop.cli._common import console
+from hwloop.spaces import get_space
+from hwloop.synth._calibrate import SPARSITIES, CalibrationItem, run_calibration, sample_space
+from synth_cache import default_cache_url
+
+FLOWS = ("open", "vivado")
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise HwloopError(f"{what} must be comma-separated numbers, got {text!r}") from None
+
+
+def _study_archs(name: str, storage: str) -> list[ArchSpec]:
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except (KeyError, ValueError, optuna.exceptions.OptunaError) as exc:
+        raise HwloopError(f"cannot load study {name!r} from {storage}: {exc}") from None
+    archs = [
+        ArchSpec.from_json(t.user_attrs["arch"]).with_name(f"{name}-t{t.number}")
+        for t in study.best_trials
+        if "arch" in t.user_attrs
+    ]
+    if not archs:
+        raise HwloopError(f"study {name!r} has no front members with arch specs")
+    return archs
+
+
+@click.command("calibrate")
+@click.option(
+    "--space",
+    default=None,
+    metavar="TASK[:SPACE]",
+    help="Sample designs from a search space, e.g. 'bragg' (block space) or 'bragg:mlp'.",
+)
+@click.option(
+    "--n",
+    "n",
+    type=int,
+    default=50,
+    show_default=True,
+    help="Designs sampled from --space (stratified over size, bits and sparsity).",
+)
+@click.option("--study", default=None, help="Synthesise the Pareto front of this study ...")
+@click.option("--storage", default=None, help="... stored here (Optuna storage URL).")
+@click.option("--arch", "arch_files", multiple=True, help="Arch spec file or built-in; repeatable.")
+@click.option("--target", default="vu13p", show_default=True, help="FPGA target.")
+@click.option("--flow", type=click.Choice(FLOWS), default="open", show_default=True)
+@click.option("--bits", default="4,6,8", show_default=True, help="Bit widths (comma-separated).")
+@click.option(
+    "--sparsity",
+    default=",".join(map(str, SPARSITIES)),
+    show_default=True,
+    help="Weight sparsities (comma-separated, each in [0, 1)).",
+)
+@click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Parallel runs.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds per synthesis run; slower runs are stored as timeouts.",
+)
+@click.option("--cache", "cache_url", default=None, metavar="URL", help="Synthesis cache URL.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling and weight seed.")
+@click.option("--retry-failed", is_flag=True, help="Run failed / timed-out designs again.")
+def calibrate(
+    space: str | None,
+    n: int,
+    study: str | None,
+    storage: str | None,
+    arch_files: tuple[str, ...],
+    target: str,
+    flow: str,
+    bits: str,
+    sparsity: str,
+    jobs: int,
+    timeout: float,
+    cache_url: str | None,
+    seed: int,
+    retry_failed: bool,
+) -> None:
+    """Synthesise batches of designs for a target and flow into the cache.
+
+    Resumable: designs already in the cache are skipped (failed ones too, unless
+    --retry-failed); Ctrl-C keeps every finished run.
+    """
+    tgt = get_target(target)
+    bit_list = [int(b) for b in _floats(bits, "--bits")]
+    sparsities = _floats(sparsity, "--sparsity")
+    if any(not 0 <= s < 1 for s in sparsities):
+        raise HwloopError(f"--sparsity values must be in [0, 1), got {sparsity!r}")
+    if not bit_list or any(not 2 <= b <= 32 for b in bit_list):
+        raise HwloopError(f"--bits must be integers in 2..32, got {bits!r}")
+    if flow == "vivado":
+        raise HwloopError(
+            "the vivado flow is not implemented yet (docs/synthesis.md); use --flow open"
+        )
+    items: list[CalibrationItem] = []
+    if space:
+        task, _, name = space.partition(":")
+        items += sample_space(get_space(task, name or "block"), n, bit_list, sparsities, seed)
+    archs = [resolve_arch(a) for a in arch_files]
+    if study:
+        if not storage:
+            raise HwloopError("--study needs --storage (the study's Optuna storage URL)")
+        archs += _study_archs(study, storage)
+    items += [CalibrationItem(a, b, s, seed) for a in archs for b in bit_list for s in sparsities]
+    if not items:
+        raise HwloopError("nothing to synthesise: give --space, --arch or --study")
+    from hwloop.synth._open import OpenSynthesizer
+
+    synth = OpenSynthesizer()
+    url = cache_url or default_cache_url()
+    console.print(
+        f"calibrating {len(items)} designs with the {flow} flow for {tgt.name} "
+        f"({tgt.part}, {tgt.clock_period_ns:g} ns) into {url}"
+    )
+    with progress_bar(len(items), "synthesis runs") as advance:
+        summary = run_calibration(
+            items,
+            synth,
+            url,
+            tgt.part,
+            tgt.clock_period_ns,
+            jobs,
+            timeout,
+            retry_failed,
+            on_done=lambda status, cached: advance(1, description=f"last: {status}"),
+        )
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="calibration")
+    for col in ("ok", "failed", "timeout", "unsupported", "from cache", "mean s / run"):
+        table.add_column(col, justify="right")
+    c = summary.counts
+    table.add_row(
+        str(c["ok"]),
+        str(c["failed"]),
+        str(c["timeout"]),
+        str(c["unsupported"]),
+        str(summary.cached),
+        f"{summary.mean_seconds:.1f}",
+    )
+    console.print(table)

@@ -1,0 +1,146 @@
+"""``hwloop calibrate``: batches of real synthesis that fill the cache for a target and flow."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import optuna
+from joblib import Parallel, delayed
+
+from hwloop import HwloopError
+from hwloop.archs import ArchSpec
+from hwloop.bops import compute_bops
+from hwloop.spaces import SearchSpace
+from hwloop.synth._base import Synthesizer, synthesize
+from hwloop.synth._design import HardwareConfig
+from hwloop.synth._from_model import random_design
+from synth_cache import SqlCache
+
+log = logging.getLogger(__name__)
+SPARSITIES = (0.0, 0.25, 0.5, 0.75)
+
+
+@dataclass(frozen=True)
+class CalibrationItem:
+    """One design to synthesise: an architecture at a bit width and sparsity (seeded weights)."""
+
+    arch: ArchSpec
+    bits: int
+    sparsity: float
+    seed: int = 0
+
+
+@dataclass
+class CalibrationSummary:
+    counts: Counter[str] = field(default_factory=Counter)
+    cached: int = 0
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def mean_seconds(self) -> float:
+        return float(np.mean(self.seconds)) if self.seconds else math.nan
+
+
+def sample_space(
+    space: SearchSpace,
+    n: int,
+    bits: Sequence[int],
+    sparsities: Sequence[float] = SPARSITIES,
+    seed: int = 0,
+    oversample: int = 4,
+) -> list[CalibrationItem]:
+    """``n`` designs stratified over size (BOPs quantiles of ``oversample*n`` random archs),
+    with bit widths and sparsities balanced across them (shuffled round robin)."""
+    if n < 1:
+        raise HwloopError(f"--n must be at least 1, got {n}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    pool: dict[str, ArchSpec] = {}
+    for _ in range(oversample * n):
+        trial = study.ask()
+        spec = space.sample(trial)
+        study.tell(trial, 0.0)
+        pool.setdefault(spec.digest, spec)
+    ranked = sorted(pool.values(), key=lambda s: compute_bops(s).total)
+    rng = np.random.default_rng(seed)
+    edges = np.linspace(0, len(ranked), n + 1).astype(int)
+    picks = [
+        ranked[rng.integers(lo, max(lo + 1, hi))]
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    combos = [(b, s) for b in bits for s in sparsities]
+    order = rng.permutation(n)
+    return [
+        CalibrationItem(
+            picks[i].with_name(f"{space.name}-{picks[i].digest[:8]}"),
+            *combos[int(order[i]) % len(combos)],
+            seed=seed + i,
+        )
+        for i in range(n)
+    ]
+
+
+def _run_one(
+    item: CalibrationItem,
+    synth: Synthesizer,
+    cache_url: str,
+    part: str,
+    clock_ns: float,
+    timeout_s: float,
+    retry_failed: bool,
+) -> tuple[str, bool, float]:
+    cache = SqlCache(cache_url)
+    try:
+        hw = HardwareConfig.uniform(part, item.bits, clock_ns)
+        design = random_design(item.arch, hw, seed=item.seed, sparsity=item.sparsity)
+        t0 = time.perf_counter()
+        out = synthesize(
+            design,
+            synth,
+            cache,
+            timeout_s=timeout_s,
+            retry_failed=retry_failed,
+            source=f"hwloop calibrate {item.arch.name}",
+        )
+        return out.entry.status, out.cached, time.perf_counter() - t0
+    finally:
+        cache.close()
+
+
+def run_calibration(
+    items: Sequence[CalibrationItem],
+    synth: Synthesizer,
+    cache_url: str,
+    part: str,
+    clock_ns: float = 5.0,
+    jobs: int = 1,
+    timeout_s: float = 600.0,
+    retry_failed: bool = False,
+    on_done: Callable[[str, bool], None] | None = None,
+) -> CalibrationSummary:
+    """Synthesise every item not yet cached; each result is stored as soon as it finishes, so an
+    interrupted batch resumes where it stopped."""
+    reason = synth.available()
+    if reason:
+        raise HwloopError(f"the {synth.flow} flow is not available here: {reason}")
+    summary = CalibrationSummary()
+    jobs_iter = (
+        delayed(_run_one)(it, synth, cache_url, part, clock_ns, timeout_s, retry_failed)
+        for it in items
+    )
+    runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
+    for status, cached, seconds in runner(jobs_iter):
+        summary.counts[status] += 1
+        if cached:
+            summary.cached += 1
+        elif status != "unsupported":
+            summary.seconds.append(seconds)
+        if on_done:
+            on_done(status, cached)
+    return summary
