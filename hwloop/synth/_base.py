@@ -31,6 +31,7 @@ class Synthesizer(abc.ABC):
     """
 
     flow: str
+    tool: str  # the program whose numbers the results are (e.g. yosys, vivado)
 
     @abc.abstractmethod
     def tool_version(self) -> str: ...
@@ -47,7 +48,7 @@ class Synthesizer(abc.ABC):
     def _status_result(self, design: Design, status: Status, error: str) -> SynthResult:
         return SynthResult(
             self.flow,
-            self.flow,
+            self.tool,
             self.tool_version(),
             "post_synthesis",
             status=status,

@@ -59,6 +59,7 @@ class OpenSynthesizer(Synthesizer):
     """da4ml 0.6 + yosys. ``top`` names the generated module."""
 
     flow = "open"
+    tool = "yosys"
 
     def __init__(self, top: str = "hwloop_top", row_block: int = ROW_BLOCK) -> None:
         self.top = top

@@ -16,6 +16,7 @@ class FakeSynthesizer(Synthesizer):
     """Fails or succeeds on command; counts runs. For error-path tests only."""
 
     flow = "fake"
+    tool = "fake"
 
     def __init__(self, status: str = "ok") -> None:
         self.status = status
