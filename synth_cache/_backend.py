@@ -195,6 +195,8 @@ class SqlCache(CacheBackend):
                     conn.execute(sa.insert(self._runs), rows)
                 return True
             except IntegrityError:
+                if self.get(entry.key) is None:  # not a duplicate: a real constraint violation
+                    raise
                 return False  # already stored (possibly by a concurrent writer)
             except sa.exc.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 4:

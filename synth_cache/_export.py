@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from synth_cache._backend import CacheBackend
-from synth_cache._model import CacheError
+from synth_cache._model import CacheEntry, CacheError
 
 COLUMNS = (
     "key",
@@ -37,6 +37,7 @@ COLUMNS = (
     "source",
     "created_at",
     "design",
+    "extra",
 )
 FORMATS = ("csv", "json", "parquet")
 
@@ -46,6 +47,7 @@ def export_rows(cache: CacheBackend, flow: str | None = None) -> list[dict[str, 
     for entry in cache.entries(flow=flow):
         for r in entry.results:
             row = {name: getattr(r, name, None) for name in COLUMNS}
+            row["extra"] = json.dumps(r.extra, sort_keys=True)
             row.update(
                 key=entry.key,
                 source=entry.source,
@@ -94,3 +96,59 @@ def _schema(pa: Any) -> Any:
             for c in COLUMNS
         ]
     )
+
+
+def entries_from_rows(rows: list[dict[str, Any]], source: str) -> list[CacheEntry]:
+    """Cache entries back from exported rows (our own CSV/JSON/Parquet exports), keys kept."""
+    from synth_cache._model import SynthResult
+
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if "key" not in row or "design" not in row or "kind" not in row:
+            raise CacheError(f"{source}: not an hwloop cache export (needs key, kind, design)")
+        grouped.setdefault(str(row["key"]), []).append(row)
+    entries = []
+    for key, group in grouped.items():
+        results = []
+        for row in group:
+            doc = {k: _clean(row.get(k)) for k in COLUMNS if k not in _META}
+            doc.update({k: str(row.get(k) or "") for k in _TEXT})
+            doc["extra"] = json.loads(row.get("extra") or "{}")
+            results.append(SynthResult.from_json(doc))
+        first = group[0]
+        entries.append(
+            CacheEntry(
+                key,
+                json.loads(first["design"]),
+                tuple(results),
+                source=str(first.get("source") or source),
+                created_at=float(first.get("created_at") or 0.0),
+            )
+        )
+    return entries
+
+
+_META = ("key", "source", "created_at", "design", "extra")
+_TEXT = ("flow", "tool", "tool_version", "kind", "status", "part", "error")
+
+
+def _clean(value: Any) -> Any:
+    """CSV gives strings, Parquet gives None/NaN for missing values: back to typed values."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def read_export(path: Path) -> list[dict[str, Any]]:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_table(path).to_pylist())
+    if path.suffix == ".json":
+        doc = json.loads(path.read_text())
+        if not isinstance(doc, list):
+            raise CacheError(f"{path}: not an hwloop cache export")
+        return doc
+    raise CacheError(f"{path}: hwloop exports are .parquet or .json")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synth_cache._backend import CacheBackend
+from synth_cache._export import entries_from_rows, read_export
 from synth_cache._key import design_key
 from synth_cache._model import CacheEntry, CacheError, SynthResult
 from synth_cache._parsers import (
@@ -86,9 +87,10 @@ def _walk(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
 
 
 def collect_runs(
-    paths: Iterable[Path], summary: ImportSummary
+    paths: Iterable[Path], summary: ImportSummary, exports: list[Path]
 ) -> Iterator[tuple[str, ImportedRun]]:
-    """Parse everything importable under ``paths``; yields (source, run)."""
+    """Parse everything importable under ``paths``; yields (source, run). Our own cache exports
+    are appended to ``exports`` (they carry their keys and are stored as they are)."""
     projects: dict[Path, list[Path]] = {}
     for f, explicit in _walk(paths):
         summary.files += 1
@@ -97,6 +99,8 @@ def collect_runs(
                 if explicit:  # a file the user named must parse; fail now, naming it
                     _report_run(f.parent, [f])
                 projects.setdefault(_project_root(f), []).append(f)
+            elif f.suffix == ".parquet" or (f.suffix == ".json" and _is_own_export(f)):
+                exports.append(f)
             elif f.suffix == ".json":
                 for run in parse_wa_hls4ml_json(f.read_text()):
                     yield str(f), run
@@ -123,12 +127,28 @@ def collect_runs(
             summary.skipped.append(f"{root}: {exc}")
 
 
+def _is_own_export(f: Path) -> bool:
+    head = f.read_text(errors="replace")[:4000]
+    return '"key"' in head and '"design"' in head and '"kind"' in head
+
+
 def import_paths(
     cache: CacheBackend, paths: Iterable[str | Path], on_run: Callable[[], None] | None = None
 ) -> ImportSummary:
     """Import files and directories into ``cache``; re-importing adds nothing."""
     summary = ImportSummary()
-    for source, run in collect_runs([Path(p) for p in paths], summary):
+    exports: list[Path] = []
+    runs = list(collect_runs([Path(p) for p in paths], summary, exports))
+    for f in exports:  # our own exports keep their keys (the flow's key, not a report digest)
+        for entry in entries_from_rows(read_export(f), str(f)):
+            if cache.put(entry):
+                summary.added += 1
+            else:
+                summary.present += 1
+            summary.failed_runs += entry.status != "ok"
+            if on_run:
+                on_run()
+    for source, run in runs:
         head = run.results[0]
         version = next(
             (r.tool_version for r in run.results if r.kind == "post_synthesis"), head.tool_version

@@ -32,6 +32,7 @@ def _entry(i: int, status: str = "ok") -> CacheEntry:
             status=status,  # type: ignore[arg-type]
             lut=100 + i if status == "ok" else None,
             wall_s=1.5,
+            extra={"da4ml_cost": 99.5 + i, "cells": {"LUT6": i}},
         )
         for kind in ("hls_estimate", "post_synthesis")
     )
@@ -215,3 +216,20 @@ def test_kill_9_leaves_no_half_entry(tmp_path: Path) -> None:
     assert {n for _, n in per_key} == {2}  # every run has both rows or none
     store = SqlCache(url)
     assert all(len(e.results) == 2 for e in store.entries())
+
+
+@pytest.mark.parametrize("fmt", ["json", "parquet"])
+def test_own_exports_import_back_with_their_keys(tmp_path: Path, fmt: str) -> None:
+    src = SqlCache(f"sqlite:///{tmp_path}/a.db")
+    for i in range(3):
+        src.put(_entry(i))
+    src.put(_entry(9, status="timeout"))
+    out = write_export(export_rows(src), fmt, tmp_path / f"runs.{fmt}")
+    dst = SqlCache(f"sqlite:///{tmp_path}/b.db")
+    summary = import_paths(dst, [out])
+    assert (summary.added, summary.failed_runs) == (4, 1)
+    for e in src.entries():
+        back = dst.get(e.key)
+        assert back is not None and back.design == e.design
+        assert sorted(back.results, key=lambda r: r.kind) == sorted(e.results, key=lambda r: r.kind)
+    assert import_paths(dst, [out]).added == 0
