@@ -58,3 +58,59 @@ def test_calibrate_errors(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_kill_9_mid_batch_then_rerun(tmp_path: Path) -> None:
+    """kill -9 during calibrate: the cache stays consistent and the rerun synthesises only what
+    was missing."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    arch = tmp_path / "tiny.json"
+    ArchSpec((5,), (Linear("fc0", 3, act="relu"), Linear("out", 2)), name="tiny").save(arch)
+    db = tmp_path / "c.db"
+    args = [
+        sys.executable,
+        "-m",
+        "hwloop.cli.main",
+        "calibrate",
+        "--arch",
+        str(arch),
+        "--bits",
+        "3,4,5",
+        "--sparsity",
+        "0,0.5",
+        "--cache",
+        f"sqlite:///{db}",
+    ]
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    deadline = time.monotonic() + 300
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None and done < 1:
+        time.sleep(0.3)
+        try:
+            with sqlite3.connect(db, timeout=5) as con:
+                done = con.execute("select count(*) from runs").fetchone()[0]
+        except sqlite3.OperationalError:
+            continue
+    assert proc.poll() is None, "calibrate finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its workers, mid-batch
+    proc.wait(30)
+    with sqlite3.connect(db, timeout=5) as con:
+        assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+        before = {k for (k,) in con.execute("select key from runs")}
+    assert 1 <= len(before) < 6
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    entries = list(SqlCache(f"sqlite:///{db}").entries())
+    assert len(entries) == 6 and all(e.status == "ok" for e in entries)
+    kept = {e.key: e.created_at for e in entries if e.key in before}
+    assert len(kept) == len(before)  # what was stored before the kill was not redone
+    row = next(line for line in rerun.stdout.splitlines() if line.strip().startswith("6 "))
+    assert int(row.split()[4]) == len(before)  # "from cache" column
