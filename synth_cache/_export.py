@@ -80,6 +80,9 @@ def write_export(rows: list[dict[str, Any]], fmt: str, path: str | Path) -> Path
 
             table = pa.Table.from_pylist(rows, schema=_schema(pa))
             pq.write_table(table, tmp, compression="zstd")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an export is an ordinary file
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
