@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
+from hwloop._atomic import atomic_path
 from hwloop.search._config import FrontMember, SearchConfig
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def write_front(
@@ -36,7 +28,8 @@ def write_front(
         "front": [asdict(m) for m in front],
     }
     paths = [out / "pareto.json", out / "pareto.csv", out / "pareto.png"]
-    _atomic_write(paths[0], json.dumps(doc, indent=2) + "\n")
+    with atomic_path(paths[0]) as tmp:
+        tmp.write_text(json.dumps(doc, indent=2) + "\n")
     rows = [
         {
             "trial": m.trial,
@@ -58,12 +51,10 @@ def write_front(
         "arch_digest",
         "params",
     ]
-    fd, tmp = tempfile.mkstemp(dir=out, suffix=".csv.tmp")
-    with os.fdopen(fd, "w", newline="") as f:
+    with atomic_path(paths[1]) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, paths[1])
     _plot(study, front, metric_name, paths[2])
     return tuple(paths)
 
@@ -106,8 +97,6 @@ def _plot(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, format="png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    os.replace(tmp, path)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from joblib import Parallel, delayed
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
+from hwloop._atomic import atomic_path
 from hwloop._progress import progress_bar
 from hwloop.tasks.bragg import _physics as phys
 
@@ -188,10 +188,8 @@ def build_dataset(
 
 
 def _save(target: Path, ds: BraggDataset) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
+    # atomic: a crash never leaves a half-written cache file
+    with atomic_path(target, suffix=".npz") as tmp:
         np.savez(
             tmp,
             patches=ds.patches,
@@ -201,10 +199,6 @@ def _save(target: Path, ds: BraggDataset) -> None:
             peak_index=ds.peak_index,
             split=ds.split,
         )
-        os.replace(tmp, target)  # atomic: a crash never leaves a half-written cache file
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _load(target: Path, key: str) -> BraggDataset:
