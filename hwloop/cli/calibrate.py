@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 import optuna
 from rich import box
@@ -13,7 +15,9 @@ from hwloop._progress import progress_bar
 from hwloop.archs import ArchSpec, resolve_arch
 from hwloop.cli._common import console
 from hwloop.spaces import get_space
+from hwloop.synth import Synthesizer
 from hwloop.synth._calibrate import SPARSITIES, CalibrationItem, run_calibration, sample_space
+from hwloop.synth._design import STRATEGIES
 from synth_cache import default_cache_url
 
 FLOWS = ("open", "vivado")
@@ -39,6 +43,17 @@ def _study_archs(name: str, storage: str) -> list[ArchSpec]:
     if not archs:
         raise HwloopError(f"study {name!r} has no front members with arch specs")
     return archs
+
+
+def _synthesizer(flow: str, jobs: int) -> Synthesizer:
+    if flow == "vivado":
+        from hwloop.synth._vivado import VivadoSynthesizer
+
+        return VivadoSynthesizer()
+    from hwloop.synth._open import OpenSynthesizer
+
+    # the open flow synthesises a design's pieces in parallel: share the cores between runs
+    return OpenSynthesizer(jobs=max(1, (os.cpu_count() or 1) // jobs))
 
 
 @click.command("calibrate")
@@ -68,6 +83,20 @@ def _study_archs(name: str, storage: str) -> list[ArchSpec]:
     show_default=True,
     help="Weight sparsities (comma-separated, each in [0, 1)).",
 )
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default=None,
+    help="hls4ml strategy; the open flow's 'latency' puts weights on DSP multipliers, its "
+    "'distributed_arithmetic' is multiplierless. [default: distributed_arithmetic for open, "
+    "latency for vivado]",
+)
+@click.option(
+    "--max-bops",
+    type=float,
+    default=None,
+    help="Skip sampled designs above this many bit operations (at their bits and sparsity).",
+)
 @click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Parallel runs.")
 @click.option(
     "--timeout",
@@ -89,6 +118,8 @@ def calibrate(
     flow: str,
     bits: str,
     sparsity: str,
+    strategy: str | None,
+    max_bops: float | None,
     jobs: int,
     timeout: float,
     cache_url: str | None,
@@ -107,14 +138,14 @@ def calibrate(
         raise HwloopError(f"--sparsity values must be in [0, 1), got {sparsity!r}")
     if not bit_list or any(not 2 <= b <= 32 for b in bit_list):
         raise HwloopError(f"--bits must be integers in 2..32, got {bits!r}")
-    if flow == "vivado":
-        raise HwloopError(
-            "the vivado flow is not implemented yet (docs/synthesis.md); use --flow open"
-        )
+    if jobs < 1:
+        raise HwloopError(f"--jobs must be at least 1, got {jobs}")
+    strategy = strategy or ("distributed_arithmetic" if flow == "open" else "latency")
     items: list[CalibrationItem] = []
     if space:
         task, _, name = space.partition(":")
-        items += sample_space(get_space(task, name or "block"), n, bit_list, sparsities, seed)
+        sp = get_space(task, name or "block")
+        items += sample_space(sp, n, bit_list, sparsities, seed, max_bops=max_bops)
     archs = [resolve_arch(a) for a in arch_files]
     if study:
         if not storage:
@@ -123,13 +154,14 @@ def calibrate(
     items += [CalibrationItem(a, b, s, seed) for a in archs for b in bit_list for s in sparsities]
     if not items:
         raise HwloopError("nothing to synthesise: give --space, --arch or --study")
-    from hwloop.synth._open import OpenSynthesizer
-
-    synth = OpenSynthesizer()
+    synth = _synthesizer(flow, jobs)
+    reason = synth.available()
+    if reason:
+        raise HwloopError(f"the {flow} flow is not available here: {reason}")
     url = cache_url or default_cache_url()
     console.print(
         f"calibrating {len(items)} designs with the {flow} flow for {tgt.name} "
-        f"({tgt.part}, {tgt.clock_period_ns:g} ns) into {url}"
+        f"({tgt.part}, {tgt.clock_period_ns:g} ns, {strategy}) into {url}"
     )
     with progress_bar(len(items), "synthesis runs") as advance:
         summary = run_calibration(
@@ -142,6 +174,7 @@ def calibrate(
             timeout,
             retry_failed,
             on_done=lambda status, cached: advance(1, description=f"last: {status}"),
+            strategy=strategy,
         )
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="calibration")
     for col in ("ok", "failed", "timeout", "unsupported", "from cache", "mean s / run"):

@@ -54,9 +54,12 @@ def sample_space(
     sparsities: Sequence[float] = SPARSITIES,
     seed: int = 0,
     oversample: int = 4,
+    max_bops: float | None = None,
 ) -> list[CalibrationItem]:
     """``n`` designs stratified over size (BOPs quantiles of ``oversample*n`` random archs),
-    with bit widths and sparsities balanced across them (shuffled round robin)."""
+    with bit widths and sparsities balanced across them (shuffled round robin). With
+    ``max_bops``, only architectures whose BOPs at the smallest bit width and largest sparsity
+    stay within it are drawn, and items above it at their own bits and sparsity are dropped."""
     if n < 1:
         raise HwloopError(f"--n must be at least 1, got {n}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -67,6 +70,14 @@ def sample_space(
         spec = space.sample(trial)
         study.tell(trial, 0.0)
         pool.setdefault(spec.digest, spec)
+    if max_bops is not None:
+        low = min(bits)
+        pool = {
+            k: s for k, s in pool.items() if compute_bops(s, low, max(sparsities)).total <= max_bops
+        }
+        if not pool:
+            raise HwloopError(f"no architecture of the {space.name} space has <= {max_bops:g} BOPs")
+        n = min(n, len(pool))
     ranked = sorted(pool.values(), key=lambda s: compute_bops(s).total)
     rng = np.random.default_rng(seed)
     edges = np.linspace(0, len(ranked), n + 1).astype(int)
@@ -76,7 +87,7 @@ def sample_space(
     ]
     combos = [(b, s) for b in bits for s in sparsities]
     order = rng.permutation(n)
-    return [
+    items = [
         CalibrationItem(
             picks[i].with_name(f"{space.name}-{picks[i].digest[:8]}"),
             *combos[int(order[i]) % len(combos)],
@@ -84,6 +95,11 @@ def sample_space(
         )
         for i in range(n)
     ]
+    if max_bops is not None:
+        items = [
+            it for it in items if compute_bops(it.arch, it.bits, it.sparsity).total <= max_bops
+        ]
+    return items
 
 
 def _run_one(
@@ -94,10 +110,11 @@ def _run_one(
     clock_ns: float,
     timeout_s: float,
     retry_failed: bool,
+    strategy: str,
 ) -> tuple[str, bool, float]:
     cache = SqlCache(cache_url)
     try:
-        hw = HardwareConfig.uniform(part, item.bits, clock_ns)
+        hw = HardwareConfig.uniform(part, item.bits, clock_ns, strategy=strategy)
         design = random_design(item.arch, hw, seed=item.seed, sparsity=item.sparsity)
         t0 = time.perf_counter()
         out = synthesize(
@@ -123,6 +140,7 @@ def run_calibration(
     timeout_s: float = 600.0,
     retry_failed: bool = False,
     on_done: Callable[[str, bool], None] | None = None,
+    strategy: str = "distributed_arithmetic",
 ) -> CalibrationSummary:
     """Synthesise every item not yet cached; each result is stored as soon as it finishes, so an
     interrupted batch resumes where it stopped."""
@@ -131,7 +149,7 @@ def run_calibration(
         raise HwloopError(f"the {synth.flow} flow is not available here: {reason}")
     summary = CalibrationSummary()
     jobs_iter = (
-        delayed(_run_one)(it, synth, cache_url, part, clock_ns, timeout_s, retry_failed)
+        delayed(_run_one)(it, synth, cache_url, part, clock_ns, timeout_s, retry_failed, strategy)
         for it in items
     )
     runner = Parallel(n_jobs=jobs, return_as="generator_unordered")

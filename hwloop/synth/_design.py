@@ -17,7 +17,14 @@ from numpy.typing import NDArray
 from hwloop import HwloopError
 from hwloop.archs import ArchSpec, FixedPoint
 
-Strategy = Literal["latency", "resource"]
+Strategy = Literal["latency", "resource", "distributed_arithmetic"]
+STRATEGIES: tuple[str, ...] = ("latency", "resource", "distributed_arithmetic")
+# hls4ml's spelling of each strategy (its config is case-sensitive for the da4ml one)
+HLS4ML_STRATEGY = {
+    "latency": "Latency",
+    "resource": "Resource",
+    "distributed_arithmetic": "distributed_arithmetic",
+}
 IOType = Literal["io_parallel", "io_stream"]
 
 
@@ -66,8 +73,10 @@ class HardwareConfig:
     def __post_init__(self) -> None:
         if self.clock_period_ns <= 0:
             raise HwloopError(f"clock period must be positive, got {self.clock_period_ns}")
-        if self.strategy not in ("latency", "resource"):
-            raise HwloopError(f"strategy must be latency or resource, got {self.strategy!r}")
+        if self.strategy not in STRATEGIES:
+            raise HwloopError(
+                f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
+            )
         if self.io_type not in ("io_parallel", "io_stream"):
             raise HwloopError(f"io type must be io_parallel or io_stream, got {self.io_type!r}")
 
@@ -155,7 +164,7 @@ class Design:
             "Model": {
                 "Precision": {"default": (m.result or FixedPoint(16, 6)).hls()},
                 "ReuseFactor": m.reuse_factor or 1,
-                "Strategy": self.hw.strategy.capitalize(),
+                "Strategy": HLS4ML_STRATEGY[self.hw.strategy],
             },
             "LayerName": {},
         }

@@ -41,8 +41,8 @@ def design_from_model(model: SpecModule, hw: HardwareConfig, fit_weights: bool =
 
     With ``fit_weights`` each layer's weight format keeps its width but takes integer bits that
     fit the layer's largest weight; the chosen formats are recorded in ``hw.by_name``, so the
-    design describes itself. Layer norms cannot be folded (they depend on the data): such layers
-    keep their weights and the flows report the design as unsupported.
+    design describes itself. Layer norms cannot be folded (they depend on the data): their gamma
+    and beta are stored as ``<layer>.norm.weight`` / ``.norm.bias`` at the weight width.
     """
     spec = model.spec
     weights: dict[str, NDArray[np.float64]] = {}
@@ -67,6 +67,11 @@ def design_from_model(model: SpecModule, hw: HardwareConfig, fit_weights: bool =
                 fitted.append((layer.name, LayerHW(weight=wfmt)))
             weights[f"{layer.name}.weight"] = quantise(w, wfmt)
             weights[f"{layer.name}.bias"] = quantise(b, fmt.accum)
+            if isinstance(norm, nn.LayerNorm):  # data-dependent: kept as gamma and beta
+                for part in ("weight", "bias"):
+                    v = getattr(norm, part).detach().double().numpy()
+                    vfmt = fit_integer_bits(v, fmt.weight.width) if fit_weights else fmt.weight
+                    weights[f"{layer.name}.norm.{part}"] = quantise(v, vfmt)
     if fitted:
         hw = replace(hw, by_name=tuple(_merge_by_name(hw.by_name, fitted)))
     return Design(spec, weights, hw)

@@ -10,7 +10,7 @@ from typing import Any
 
 from hwloop import HwloopError
 from hwloop.archs._torch import SpecModule
-from hwloop.synth._design import Design
+from hwloop.synth._design import HLS4ML_STRATEGY, Design
 
 log = logging.getLogger(__name__)
 UNSUPPORTED_OPS = {"conv_attention": "the attention softmax has no hls4ml PyTorch equivalent"}
@@ -40,7 +40,7 @@ def hls4ml_config(design: Design, model: SpecModule) -> dict[str, Any]:
         default_reuse_factor=hw.model.reuse_factor or 1,
         backend="Vitis",
     )
-    cfg["Model"]["Strategy"] = hw.strategy.capitalize()
+    cfg["Model"]["Strategy"] = HLS4ML_STRATEGY[hw.strategy]
     names = cfg["LayerName"]
     if "x" in names:
         names["x"]["Precision"]["result"] = hw.input_precision.hls()

