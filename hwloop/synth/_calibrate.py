@@ -64,20 +64,24 @@ def sample_space(
         raise HwloopError(f"--n must be at least 1, got {n}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    low, sparse = min(bits), max(sparsities)
+
+    def small(spec: ArchSpec) -> bool:
+        return max_bops is None or compute_bops(spec, low, sparse).total <= max_bops
+
+    # draw until oversample*n architectures qualify (a BOPs cap rejects most of a big space)
     pool: dict[str, ArchSpec] = {}
-    for _ in range(oversample * n):
+    for _ in range(oversample * n * (1 if max_bops is None else 50)):
         trial = study.ask()
         spec = space.sample(trial)
         study.tell(trial, 0.0)
-        pool.setdefault(spec.digest, spec)
-    if max_bops is not None:
-        low = min(bits)
-        pool = {
-            k: s for k, s in pool.items() if compute_bops(s, low, max(sparsities)).total <= max_bops
-        }
-        if not pool:
-            raise HwloopError(f"no architecture of the {space.name} space has <= {max_bops:g} BOPs")
-        n = min(n, len(pool))
+        if small(spec):
+            pool.setdefault(spec.digest, spec)
+        if len(pool) >= oversample * n:
+            break
+    if not pool:
+        raise HwloopError(f"no architecture of the {space.name} space has <= {max_bops:g} BOPs")
+    n = min(n, len(pool))
     ranked = sorted(pool.values(), key=lambda s: compute_bops(s).total)
     rng = np.random.default_rng(seed)
     edges = np.linspace(0, len(ranked), n + 1).astype(int)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from hwloop import HwloopError
 from hwloop.archs import ArchSpec, Linear
 from hwloop.cli.main import main
 from hwloop.spaces import get_space
@@ -39,6 +40,17 @@ def test_stratified_sampling_is_balanced_and_seeded() -> None:
     combos = [(x.bits, x.sparsity) for x in a]
     assert all(combos.count(c) == 3 for c in set(combos))  # 12 designs over 4 combinations
     assert len({x.arch.digest for x in a}) >= 6  # spread over sizes, not one arch
+
+
+def test_bops_cap_keeps_designs_small() -> None:
+    from hwloop.bops import compute_bops
+
+    space = get_space("bragg", "block")
+    items = sample_space(space, 10, [4, 6], [0.0, 0.5], seed=1, max_bops=2e5)
+    assert 5 <= len(items) <= 10
+    assert all(compute_bops(x.arch, x.bits, x.sparsity).total <= 2e5 for x in items)
+    with pytest.raises(HwloopError, match="no architecture"):
+        sample_space(space, 5, [8], [0.0], seed=1, max_bops=10)
 
 
 @pytest.mark.parametrize(
@@ -117,3 +129,45 @@ def test_kill_9_mid_batch_then_rerun(tmp_path: Path) -> None:
     assert len(kept) == len(before)  # what was stored before the kill was not redone
     row = next(line for line in rerun.stdout.splitlines() if line.strip().startswith("6 "))
     assert int(row.split()[4]) == len(before)  # "from cache" column
+
+
+def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path) -> None:
+    """SIGINT to the process group (what a terminal's Ctrl-C sends) while yosys runs: calibrate
+    exits with 130 within seconds, stores nothing half-done and leaves no work directories."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    arch = tmp_path / "mlp.json"
+    layers = (Linear("fc0", 32, act="relu"), Linear("out", 5))
+    ArchSpec((64,), layers, name="mlp-64-32-5").save(arch)  # ~30 s of yosys at 8 bits
+    db = tmp_path / "c.db"
+    work = tmp_path / "tmp"
+    work.mkdir()
+    args = [sys.executable, "-m", "hwloop.cli.main", "calibrate", "--arch", str(arch)]
+    args += ["--bits", "8", "--sparsity", "0", "--cache", f"sqlite:///{db}"]
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, "TMPDIR": str(work)},
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(work.rglob("synth.ys")):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    time.sleep(2)  # yosys is running now
+    t0 = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - t0 < 20
+    assert b"Traceback" not in err
+    with sqlite3.connect(db) as con:
+        assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+        assert con.execute("select count(*) from runs").fetchone()[0] == 0
+    assert not [p for p in work.iterdir() if p.name.startswith("hwloop-open-")]
