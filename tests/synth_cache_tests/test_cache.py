@@ -39,9 +39,16 @@ def _entry(i: int, status: str = "ok") -> CacheEntry:
     return CacheEntry(key, design, results, source="test")
 
 
-@pytest.fixture(params=["sqlite"])
-def cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlCache]:
-    store = SqlCache(f"sqlite:///{tmp_path}/cache.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cache_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path}/cache.db"
+
+
+@pytest.fixture
+def cache(cache_url: str, tmp_path: Path) -> Iterator[SqlCache]:
+    store = SqlCache(cache_url, artifacts_dir=tmp_path / "artifacts")
     yield store
     store.close()
 
@@ -171,8 +178,8 @@ def _writer(url: str, start: int, n: int) -> None:
         store.put(_entry(i % 7))  # collisions with the other writers: never an error
 
 
-def test_four_processes_lose_nothing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/cache.db"
+def test_four_processes_lose_nothing(cache_url: str) -> None:
+    url = cache_url
     SqlCache(url).close()
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(url, 1000 * w, 40)) for w in range(4)]
