@@ -130,3 +130,27 @@ def test_latency_strategy_uses_dsps(tmp_path: Path) -> None:
     (r,) = synthesize(design, OpenSynthesizer(), cache, timeout_s=600).entry.results
     assert r.status == "ok", r.error
     assert r.dsp is not None and r.dsp > 0
+
+
+def test_tables_padding_and_layer_norm_synthesise(tmp_path: Path) -> None:
+    """GELU and 1/sqrt lookup tables (their .mem files and yosys fixes), 'same' padding, layer
+    norm multipliers and LeakyReLU go through yosys for real."""
+    spec = ArchSpec(
+        (1, 4, 4),
+        (
+            Conv2d("c", 2, 3, padding=1, norm="layer", act="gelu"),
+            Flatten("f"),
+            Linear("o", 2, act="leaky_relu"),
+        ),
+        name="tables",
+    )
+    design = random_design(spec, HardwareConfig.uniform(PART, 4, strategy=DA), seed=5)
+    cache = SqlCache(f"sqlite:///{tmp_path}/c.db")
+    out = synthesize(design, OpenSynthesizer(jobs=2), cache, timeout_s=900)
+    (r,) = out.entry.results
+    assert r.status == "ok", r.error
+    assert r.lut is not None and r.lut > 0 and r.dsp is not None
+    assert r.extra["pieces"] == 5  # conv (x16 positions), stats, norm-reduce, norm0, o
+    assert r.latency_max is not None and r.latency_max >= 5  # one stage per level at least
+    src = next(cache.artifacts(out.entry.key).rglob("*.mem"))  # the tables' contents are kept
+    assert src.stat().st_size > 0
