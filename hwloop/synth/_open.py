@@ -96,9 +96,16 @@ class OpenSynthesizer(Synthesizer):
         return None
 
     def unsupported(self, design: Design) -> str | None:
+        if design.hw.strategy == "resource":
+            return (
+                "the open flow builds fully unrolled logic: strategy 'resource' is not expressible"
+            )
         for layer in design.arch.layers:
             if isinstance(layer, Flatten):
                 continue
+            reuse = design.hw.layer(layer.name, layer.op).reuse_factor
+            if reuse not in (None, 1):
+                return f"layer {layer.name}: reuse factor {reuse} (the open flow unrolls fully)"
             if not isinstance(layer, (Conv2d, Linear)):
                 return f"layer {layer.name}: the open flow has no {layer.op} yet"
             if layer.act not in SUPPORTED_ACTS:

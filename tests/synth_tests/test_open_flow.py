@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hwloop.archs import ArchSpec, Conv2d, Flatten, Linear
-from hwloop.synth import HardwareConfig, random_design, synthesize
+from hwloop.synth import HardwareConfig, LayerHW, random_design, synthesize
 from hwloop.synth._open import ROW_BLOCK, OpenSynthesizer
 from hwloop.synth._pieces import Planner
 from synth_cache import SqlCache
@@ -154,3 +154,11 @@ def test_tables_padding_and_layer_norm_synthesise(tmp_path: Path) -> None:
     assert r.latency_max is not None and r.latency_max >= 5  # one stage per level at least
     src = next(cache.artifacts(out.entry.key).rglob("*.mem"))  # the tables' contents are kept
     assert src.stat().st_size > 0
+
+
+def test_time_multiplexing_is_unsupported() -> None:
+    synth = OpenSynthesizer()
+    hw = HardwareConfig.uniform(PART, 4, strategy="resource")
+    assert "resource" in (synth.unsupported(random_design(TINY, hw)) or "")
+    hw = HardwareConfig(PART, by_name=(("out", LayerHW(reuse_factor=4)),))
+    assert "reuse factor 4" in (synth.unsupported(random_design(TINY, hw)) or "")
