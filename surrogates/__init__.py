@@ -1,7 +1,28 @@
 """Surrogate models of synthesis results (XGBoost). Never imports torch.
 
-Empty for now: the surrogate issue fills it. It may import ``fpga_targets`` and nothing from
-``hwloop``.
+It may import ``fpga_targets`` and nothing from ``hwloop``. So far: the feature schema
+(:func:`design_features`); the estimators, ``hwloop surrogate`` and ``hwloop predict`` follow
+(docs/surrogates.md).
 """
 
 from __future__ import annotations
+
+from surrogates._features import (
+    FEATURES,
+    SCHEMA_VERSION,
+    DesignInfo,
+    FeatureError,
+    LayerInfo,
+    design_features,
+    design_info,
+)
+
+__all__ = [
+    "FEATURES",
+    "SCHEMA_VERSION",
+    "DesignInfo",
+    "FeatureError",
+    "LayerInfo",
+    "design_features",
+    "design_info",
+]

@@ -131,9 +131,17 @@ class Design:
     weights: dict[str, NDArray[np.float64]] = field(repr=False)
     hw: HardwareConfig
 
+    def matrices(self) -> dict[str, NDArray[np.float64]]:
+        """The weight matrices by layer (``fc0``, ``b0_attn.query``; not norm gamma/beta)."""
+        return {
+            k.removesuffix(".weight"): w
+            for k, w in sorted(self.weights.items())
+            if k.endswith(".weight") and ".norm." not in k
+        }
+
     @property
     def sparsity(self) -> float:
-        ws = [w for k, w in self.weights.items() if k.endswith(".weight")]
+        ws = list(self.matrices().values())
         total = sum(w.size for w in ws)
         return float(sum((w == 0).sum() for w in ws) / total) if total else 0.0
 
@@ -153,6 +161,8 @@ class Design:
             "arch_digest": self.arch.digest,
             "weights_sha256": self.weights_digest(),
             "sparsity": round(self.sparsity, 6),
+            # per-layer non-zero weights (surrogate features; pruning need not be uniform)
+            "nonzero": {k: int(np.count_nonzero(w)) for k, w in self.matrices().items()},
             "hw": self.hw.to_json(),
             "hls4ml_config": self.hls4ml_config(),
         }

@@ -1,0 +1,73 @@
+"""The feature schema: hwloop designs and wa-hls4ml records map into the same vector."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from hwloop.archs import ArchSpec, Conv2d, Flatten, Linear
+from hwloop.synth import HardwareConfig, random_design
+from surrogates import FEATURES, FeatureError, design_features, design_info
+from synth_cache import parse_wa_hls4ml_csv
+
+PART = "xcvu13p-flga2577-2-e"
+CSV = (
+    Path(__file__).resolve().parents[2]
+    / "../shared/fixtures/wa-hls4ml/wa-hls4ml-search_results_resource.csv"
+)
+SPEC = ArchSpec(
+    (1, 5, 5),
+    (
+        Conv2d("c", 4, 3, padding=1, act="gelu", norm="layer"),
+        Flatten("f"),
+        Linear("h", 8, act="relu"),
+        Linear("o", 2),
+    ),
+)
+
+
+def test_hwloop_design_features() -> None:
+    design = random_design(SPEC, HardwareConfig.uniform(PART, 6), seed=0, sparsity=0.5)
+    f = design_features(design.canonical(), {"lut": 1_728_000, "dsp": 12_288})
+    assert list(f) == list(FEATURES)
+    assert (f["n_layers"], f["n_conv"], f["n_dense"], f["n_layer_norm"], f["n_gelu"]) == (
+        3,
+        1,
+        2,
+        1,
+        1,
+    )
+    assert f["params"] == 9 * 4 + 100 * 8 + 8 * 2
+    nonzero = sum(int((w != 0).sum()) for w in design.matrices().values())
+    assert f["nonzero"] == nonzero and f["sparsity"] == pytest.approx(1 - nonzero / f["params"])
+    conv_nz = int((design.weights["c.weight"] != 0).sum())
+    assert f["mults"] == f["nonzero"] + conv_nz * 24  # the conv's products at 25 positions
+    assert f["w_bits_max"] == 6 and f["res_bits_max"] == 14 and f["clock_ns"] == 5.0
+    assert f["strategy_latency"] == 1.0 and f["target_lut"] == 1_728_000
+
+
+def test_designs_without_per_layer_counts_fall_back_to_sparsity() -> None:
+    doc = random_design(SPEC, HardwareConfig.uniform(PART, 4), seed=1, sparsity=0.5).canonical()
+    exact = design_features(doc)
+    del doc["nonzero"]  # cache entries written before per-layer counts existed
+    approx = design_features(doc)
+    assert approx["nonzero"] == pytest.approx(exact["nonzero"], rel=0.02)
+
+
+def test_wa_hls4ml_csv_records_share_the_schema() -> None:
+    run = next(iter(parse_wa_hls4ml_csv(CSV.read_text())))
+    f = design_features(run.design)
+    assert list(f) == list(FEATURES)
+    (layer,) = design_info(run.design).layers
+    assert f["params"] == layer.n_in * layer.n_out and f["n_dense"] == 1
+    assert f["reuse_max"] == run.design["reuse_factor"]
+    assert math.isnan(f["acc_bits_max"]) and math.isnan(f["target_lut"])  # unknown, not guessed
+
+
+def test_unknown_designs_are_refused() -> None:
+    with pytest.raises(FeatureError, match="source 'hls4ml-project'"):
+        design_features({"source": "hls4ml-project", "reports": {}})
+    with pytest.raises(FeatureError, match="unreadable"):
+        design_features({"arch": {"input_shape": [3], "layers": [{"op": "linear"}]}, "hw": {}})
