@@ -1,0 +1,217 @@
+"""The resource surrogate: XGBoost quantile models, one per metric, for one flow and kind.
+
+A scikit-learn style estimator: ``__init__`` only stores parameters, ``fit`` returns self, learned
+state ends in ``_``. Targets are learned on a log1p scale (resources and latencies span orders of
+magnitude); each metric's booster predicts the 10 / 50 / 90 % quantiles at once
+(``reg:quantileerror``), so every prediction carries an 80 % interval. Saved as one XGBoost JSON
+file per metric plus ``metadata.json``; never pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from surrogates._features import FEATURES, SCHEMA_VERSION
+
+METRICS = ("lut", "ff", "dsp", "bram_18k", "latency", "ii")
+FORMAT = "hwloop.surrogate/1"
+
+
+class SurrogateError(ValueError):
+    """A surrogate that cannot be trained, loaded or asked (one-line message)."""
+
+
+def _versions() -> dict[str, str]:
+    import xgboost
+
+    return {"xgboost": str(xgboost.__version__), "numpy": np.__version__}
+
+
+class ResourceSurrogate:
+    """Predicts :data:`METRICS` (with 80 % intervals) of designs of one ``flow`` and ``kind``."""
+
+    # learned state (set by fit / load)
+    boosters_: dict[str, Any]
+    n_train_: dict[str, int]
+    training_hash_: str
+    feature_names_: tuple[str, ...]
+    metadata_: dict[str, Any]
+
+    def __init__(
+        self,
+        flow: str = "open",
+        kind: str = "post_synthesis",
+        n_estimators: int = 400,
+        learning_rate: float = 0.05,
+        max_depth: int = 6,
+        min_child_weight: float = 1.0,
+        quantiles: tuple[float, float, float] = (0.1, 0.5, 0.9),
+        n_jobs: int = 1,
+        random_state: int = 0,
+    ) -> None:
+        self.flow = flow
+        self.kind = kind
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.quantiles = quantiles
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "kind": self.kind,
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "max_depth": self.max_depth,
+            "min_child_weight": self.min_child_weight,
+            "quantiles": list(self.quantiles),
+            "n_jobs": self.n_jobs,
+            "random_state": self.random_state,
+        }
+
+    def _booster_params(self) -> dict[str, Any]:
+        return {
+            "objective": "reg:quantileerror",
+            "quantile_alpha": np.asarray(self.quantiles, dtype=np.float64),
+            "tree_method": "hist",
+            "eta": self.learning_rate,
+            "max_depth": self.max_depth,
+            "min_child_weight": self.min_child_weight,
+            "nthread": self.n_jobs,
+            "seed": self.random_state,
+        }
+
+    def fit(self, X: NDArray[Any], Y: Mapping[str, NDArray[Any]]) -> ResourceSurrogate:
+        """``X``: (n, len(FEATURES)) features; ``Y``: metric -> (n,) targets (NaN: unknown).
+        Metrics with fewer than 2 known targets are not modelled."""
+        import xgboost as xgb
+
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(FEATURES):
+            raise SurrogateError(f"X must have {len(FEATURES)} feature columns, got {X.shape}")
+        self.boosters_ = {}
+        self.n_train_ = {}
+        h = hashlib.sha256(X.tobytes())
+        for metric in METRICS:
+            if metric not in Y:
+                continue
+            y = np.asarray(Y[metric], dtype=np.float64)
+            if y.shape != (X.shape[0],):
+                raise SurrogateError(f"{metric}: {y.shape[0]} targets for {X.shape[0]} rows")
+            known = ~np.isnan(y)
+            if known.sum() < 2:
+                continue
+            h.update(metric.encode() + y.tobytes())
+            dm = xgb.DMatrix(X[known], label=np.log1p(np.maximum(y[known], 0.0)))
+            self.boosters_[metric] = xgb.train(
+                self._booster_params(), dm, num_boost_round=self.n_estimators
+            )
+            self.n_train_[metric] = int(known.sum())
+        if not self.boosters_:
+            raise SurrogateError("no metric has at least 2 known targets to learn from")
+        self.training_hash_ = h.hexdigest()[:24]
+        self.feature_names_ = FEATURES
+        return self
+
+    def predict(self, X: NDArray[Any]) -> dict[str, NDArray[np.float64]]:
+        """metric -> (n, 3) array of (low, median, high): the 80 % interval and its middle."""
+        import xgboost as xgb
+
+        if not hasattr(self, "boosters_"):
+            raise SurrogateError("this surrogate is not fitted: call fit() or load()")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.feature_names_):
+            raise SurrogateError(f"X must have {len(self.feature_names_)} columns, got {X.shape}")
+        dm = xgb.DMatrix(X)
+        out = {}
+        for metric, booster in self.boosters_.items():
+            q = np.asarray(booster.predict(dm), dtype=np.float64).reshape(X.shape[0], -1)
+            out[metric] = np.maximum(np.expm1(np.sort(q, axis=1)), 0.0)  # quantiles never cross
+        return out
+
+    # ---- persistence --------------------------------------------------------------------------
+    def save(self, directory: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
+        """Write ``<metric>.json`` (XGBoost JSON) and ``metadata.json`` into ``directory``."""
+        if not hasattr(self, "boosters_"):
+            raise SurrogateError("cannot save an unfitted surrogate")
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        for metric, booster in self.boosters_.items():
+            booster.save_model(str(d / f"{metric}.json"))
+        meta = {
+            "format": FORMAT,
+            "feature_schema": SCHEMA_VERSION,
+            "features": list(self.feature_names_),
+            "params": self.get_params(),
+            "metrics": sorted(self.boosters_),
+            "n_train": self.n_train_,
+            "training_hash": self.training_hash_,
+            "versions": _versions(),
+            **dict(extra or {}),
+        }
+        tmp = d / "metadata.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
+        tmp.replace(d / "metadata.json")
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ResourceSurrogate:
+        import xgboost as xgb
+
+        d = Path(directory)
+        try:
+            meta = json.loads((d / "metadata.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SurrogateError(f"no readable surrogate in {d}: {exc}") from None
+        if meta.get("format") != FORMAT:
+            raise SurrogateError(f"{d} is not an hwloop surrogate ({meta.get('format')!r})")
+        if meta.get("feature_schema") != SCHEMA_VERSION or meta.get("features") != list(FEATURES):
+            raise SurrogateError(
+                f"{d} was trained with feature schema v{meta.get('feature_schema')}; this hwloop "
+                f"computes v{SCHEMA_VERSION}: refit it with `hwloop surrogate fit`"
+            )
+        params = dict(meta["params"])
+        params["quantiles"] = tuple(params["quantiles"])
+        model = cls(**params)
+        model.boosters_ = {}
+        for metric in meta["metrics"]:
+            booster = xgb.Booster()
+            booster.load_model(str(d / f"{metric}.json"))
+            model.boosters_[metric] = booster
+        model.n_train_ = {k: int(v) for k, v in meta["n_train"].items()}
+        model.training_hash_ = str(meta["training_hash"])
+        model.feature_names_ = FEATURES
+        model.metadata_ = meta
+        return model
+
+
+def scores(y: NDArray[Any], pred: NDArray[Any]) -> dict[str, float]:
+    """R² (on the original scale), SMAPE and MAPE (%), and the coverage of the 80 % interval for
+    known targets ``y`` and (n, 3) predictions."""
+    y = np.asarray(y, dtype=np.float64)
+    known = ~np.isnan(y)
+    y, pred = y[known], np.asarray(pred)[known]
+    if y.size == 0:
+        return {"r2": math.nan, "smape": math.nan, "mape": math.nan, "coverage80": math.nan}
+    mid = pred[:, 1]
+    ss = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float(((y - mid) ** 2).sum()) / ss if ss > 0 else math.nan
+    denom = np.abs(y) + np.abs(mid)
+    smape = float(
+        np.mean(np.where(denom > 0, 2 * np.abs(mid - y) / np.where(denom > 0, denom, 1), 0))
+    )
+    nz = y != 0
+    mape = float(np.mean(np.abs(mid[nz] - y[nz]) / np.abs(y[nz]))) if nz.any() else math.nan
+    cover = float(np.mean((pred[:, 0] <= y) & (y <= pred[:, 2])))
+    return {"r2": r2, "smape": 100 * smape, "mape": 100 * mape, "coverage80": cover}

@@ -1,0 +1,71 @@
+"""The XGBoost surrogate on real published results (wa-hls4ml CSV: 906 successful dense-layer
+HLS runs), held out by architecture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from surrogates import FEATURES, ResourceSurrogate, SurrogateError, design_features, scores
+from synth_cache import parse_wa_hls4ml_csv
+
+CSV = (
+    Path(__file__).resolve().parents[2]
+    / "../shared/fixtures/wa-hls4ml/wa-hls4ml-search_results_resource.csv"
+)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    runs = [r for r in parse_wa_hls4ml_csv(CSV.read_text()) if r.results[0].ok]
+    X = np.array([[design_features(r.design)[f] for f in FEATURES] for r in runs])
+    Y = {
+        "lut": np.array([r.results[0].lut for r in runs], float),
+        "ff": np.array([r.results[0].ff for r in runs], float),
+        "latency": np.array([r.results[0].latency_max for r in runs], float),
+    }
+    layer = [r.design["layers"][0] for r in runs]
+    arch = np.array([f"{x['d_in']}x{x['d_out']}" for x in layer])
+    held = set(np.random.default_rng(0).permutation(np.unique(arch))[:13])
+    return X, Y, np.array([a in held for a in arch])
+
+
+def test_fit_predict_held_out_architectures(data: tuple) -> None:  # type: ignore[type-arg]
+    X, Y, test = data
+    model = ResourceSurrogate(flow="vivado", kind="hls_estimate", n_estimators=200)
+    assert model.fit(X[~test], {k: v[~test] for k, v in Y.items()}) is model
+    pred = model.predict(X[test])
+    assert set(pred) == {"lut", "ff", "latency"}
+    assert all(p.shape == (test.sum(), 3) for p in pred.values())
+    assert all((p[:, 0] <= p[:, 1]).all() and (p[:, 1] <= p[:, 2]).all() for p in pred.values())
+    s = scores(Y["lut"][test], pred["lut"])
+    assert s["r2"] > 0.6 and s["smape"] < 25, s  # architectures never seen in training
+
+
+def test_save_load_round_trip_and_schema_check(data: tuple, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    X, Y, _ = data
+    model = ResourceSurrogate(n_estimators=30).fit(X[:300], {"lut": Y["lut"][:300]})
+    model.save(tmp_path / "m", extra={"eval": {"lut": {"r2": 0.5}}})
+    back = ResourceSurrogate.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.predict(X[:50])["lut"], model.predict(X[:50])["lut"])
+    assert back.training_hash_ == model.training_hash_ and back.metadata_["eval"]
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {"lut.json", "metadata.json"}
+    meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
+    meta["feature_schema"] = 0
+    (tmp_path / "m" / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(SurrogateError, match="feature schema v0"):
+        ResourceSurrogate.load(tmp_path / "m")
+
+
+def test_misuse_gives_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(SurrogateError, match="not fitted"):
+        ResourceSurrogate().predict(np.zeros((1, len(FEATURES))))
+    with pytest.raises(SurrogateError, match="feature columns"):
+        ResourceSurrogate().fit(np.zeros((3, 2)), {"lut": np.ones(3)})
+    with pytest.raises(SurrogateError, match="at least 2 known"):
+        ResourceSurrogate().fit(np.zeros((3, len(FEATURES))), {"lut": np.full(3, np.nan)})
+    with pytest.raises(SurrogateError, match="no readable surrogate"):
+        ResourceSurrogate.load(tmp_path)
