@@ -41,6 +41,7 @@ class ResourceSurrogate:
     # learned state (set by fit / load)
     boosters_: dict[str, Any]
     n_train_: dict[str, int]
+    interval_margin_: dict[str, float]
     training_hash_: str
     feature_names_: tuple[str, ...]
     metadata_: dict[str, Any]
@@ -54,6 +55,7 @@ class ResourceSurrogate:
         max_depth: int = 6,
         min_child_weight: float = 1.0,
         quantiles: tuple[float, float, float] = (0.1, 0.5, 0.9),
+        conformal_fraction: float = 0.2,
         n_jobs: int = 1,
         random_state: int = 0,
     ) -> None:
@@ -64,6 +66,7 @@ class ResourceSurrogate:
         self.max_depth = max_depth
         self.min_child_weight = min_child_weight
         self.quantiles = quantiles
+        self.conformal_fraction = conformal_fraction
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -76,6 +79,7 @@ class ResourceSurrogate:
             "max_depth": self.max_depth,
             "min_child_weight": self.min_child_weight,
             "quantiles": list(self.quantiles),
+            "conformal_fraction": self.conformal_fraction,
             "n_jobs": self.n_jobs,
             "random_state": self.random_state,
         }
@@ -92,17 +96,29 @@ class ResourceSurrogate:
             "seed": self.random_state,
         }
 
-    def fit(self, X: NDArray[Any], Y: Mapping[str, NDArray[Any]]) -> ResourceSurrogate:
-        """``X``: (n, len(FEATURES)) features; ``Y``: metric -> (n,) targets (NaN: unknown).
-        Metrics with fewer than 2 known targets are not modelled."""
-        import xgboost as xgb
+    def fit(
+        self,
+        X: NDArray[Any],
+        Y: Mapping[str, NDArray[Any]],
+        groups: NDArray[Any] | None = None,
+    ) -> ResourceSurrogate:
+        """``X``: (n, len(FEATURES)) features; ``Y``: metric -> (n,) targets (NaN: unknown);
+        ``groups``: the architecture of each row. Metrics with fewer than 2 known targets are not
+        modelled.
 
+        Quantile boosters under-cover on designs they have not seen, so the intervals are
+        conformalised (CQR): with ``groups`` and ``conformal_fraction`` > 0, a fraction of the
+        architectures is held out, a model fitted on the rest, and the interval widened (on the
+        log scale) until it covers 80 % of the held-out rows; then the boosters are refitted on
+        everything and keep that margin (``interval_margin_``)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(FEATURES):
             raise SurrogateError(f"X must have {len(FEATURES)} feature columns, got {X.shape}")
         self.boosters_ = {}
         self.n_train_ = {}
+        self.interval_margin_ = {}
         h = hashlib.sha256(X.tobytes())
+        held = self._held_out(groups, X.shape[0])
         for metric in METRICS:
             if metric not in Y:
                 continue
@@ -113,10 +129,16 @@ class ResourceSurrogate:
             if known.sum() < 2:
                 continue
             h.update(metric.encode() + y.tobytes())
-            dm = xgb.DMatrix(X[known], label=np.log1p(np.maximum(y[known], 0.0)))
-            self.boosters_[metric] = xgb.train(
-                self._booster_params(), dm, num_boost_round=self.n_estimators
-            )
+            t = np.log1p(np.maximum(y, 0.0))
+            margin = 0.0
+            fit_rows, cal_rows = known & ~held, known & held
+            if cal_rows.sum() >= 10 and fit_rows.sum() >= 2:
+                q = self._predict_log(self._train(X[fit_rows], t[fit_rows]), X[cal_rows])
+                err = np.maximum(q[:, 0] - t[cal_rows], t[cal_rows] - q[:, 2])
+                level = min(1.0, (self.quantiles[2] - self.quantiles[0]) * (1 + 1 / err.size))
+                margin = max(0.0, float(np.quantile(err, level)))
+            self.boosters_[metric] = self._train(X[known], t[known])
+            self.interval_margin_[metric] = margin
             self.n_train_[metric] = int(known.sum())
         if not self.boosters_:
             raise SurrogateError("no metric has at least 2 known targets to learn from")
@@ -124,20 +146,44 @@ class ResourceSurrogate:
         self.feature_names_ = FEATURES
         return self
 
-    def predict(self, X: NDArray[Any]) -> dict[str, NDArray[np.float64]]:
-        """metric -> (n, 3) array of (low, median, high): the 80 % interval and its middle."""
+    def _held_out(self, groups: NDArray[Any] | None, n: int) -> NDArray[np.bool_]:
+        if groups is None or self.conformal_fraction <= 0:
+            return np.zeros(n, dtype=bool)
+        g = np.asarray(groups).astype(str)
+        if g.shape != (n,):
+            raise SurrogateError(f"groups must have one entry per row ({n}), got {g.shape}")
+        names = np.unique(g)
+        rng = np.random.default_rng(self.random_state)
+        k = int(round(self.conformal_fraction * names.size))
+        return np.isin(g, rng.permutation(names)[:k])
+
+    def _train(self, X: NDArray[Any], t: NDArray[Any]) -> Any:
         import xgboost as xgb
 
+        dm = xgb.DMatrix(X, label=t)
+        return xgb.train(self._booster_params(), dm, num_boost_round=self.n_estimators)
+
+    @staticmethod
+    def _predict_log(booster: Any, X: NDArray[Any]) -> NDArray[np.float64]:
+        import xgboost as xgb
+
+        q = np.asarray(booster.predict(xgb.DMatrix(X)), dtype=np.float64)
+        return np.sort(q.reshape(X.shape[0], -1), axis=1)  # quantiles never cross
+
+    def predict(self, X: NDArray[Any]) -> dict[str, NDArray[np.float64]]:
+        """metric -> (n, 3) array of (low, median, high): the 80 % interval and its middle."""
         if not hasattr(self, "boosters_"):
             raise SurrogateError("this surrogate is not fitted: call fit() or load()")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.feature_names_):
             raise SurrogateError(f"X must have {len(self.feature_names_)} columns, got {X.shape}")
-        dm = xgb.DMatrix(X)
         out = {}
         for metric, booster in self.boosters_.items():
-            q = np.asarray(booster.predict(dm), dtype=np.float64).reshape(X.shape[0], -1)
-            out[metric] = np.maximum(np.expm1(np.sort(q, axis=1)), 0.0)  # quantiles never cross
+            q = self._predict_log(booster, X)
+            margin = self.interval_margin_.get(metric, 0.0)
+            q[:, 0] -= margin
+            q[:, 2] += margin
+            out[metric] = np.maximum(np.expm1(q), 0.0)
         return out
 
     # ---- persistence --------------------------------------------------------------------------
@@ -156,6 +202,7 @@ class ResourceSurrogate:
             "params": self.get_params(),
             "metrics": sorted(self.boosters_),
             "n_train": self.n_train_,
+            "interval_margin": self.interval_margin_,
             "training_hash": self.training_hash_,
             "versions": _versions(),
             **dict(extra or {}),
@@ -190,6 +237,7 @@ class ResourceSurrogate:
             booster.load_model(str(d / f"{metric}.json"))
             model.boosters_[metric] = booster
         model.n_train_ = {k: int(v) for k, v in meta["n_train"].items()}
+        model.interval_margin_ = {k: float(v) for k, v in meta["interval_margin"].items()}
         model.training_hash_ = str(meta["training_hash"])
         model.feature_names_ = FEATURES
         model.metadata_ = meta

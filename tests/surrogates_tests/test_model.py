@@ -19,7 +19,7 @@ CSV = (
 
 
 @pytest.fixture(scope="module")
-def data() -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+def data() -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
     runs = [r for r in parse_wa_hls4ml_csv(CSV.read_text()) if r.results[0].ok]
     X = np.array([[design_features(r.design)[f] for f in FEATURES] for r in runs])
     Y = {
@@ -30,23 +30,26 @@ def data() -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     layer = [r.design["layers"][0] for r in runs]
     arch = np.array([f"{x['d_in']}x{x['d_out']}" for x in layer])
     held = set(np.random.default_rng(0).permutation(np.unique(arch))[:13])
-    return X, Y, np.array([a in held for a in arch])
+    return X, Y, np.array([a in held for a in arch]), arch
 
 
 def test_fit_predict_held_out_architectures(data: tuple) -> None:  # type: ignore[type-arg]
-    X, Y, test = data
+    X, Y, test, arch = data
     model = ResourceSurrogate(flow="vivado", kind="hls_estimate", n_estimators=200)
-    assert model.fit(X[~test], {k: v[~test] for k, v in Y.items()}) is model
+    train = {k: v[~test] for k, v in Y.items()}
+    assert model.fit(X[~test], train, groups=arch[~test]) is model
     pred = model.predict(X[test])
     assert set(pred) == {"lut", "ff", "latency"}
     assert all(p.shape == (test.sum(), 3) for p in pred.values())
     assert all((p[:, 0] <= p[:, 1]).all() and (p[:, 1] <= p[:, 2]).all() for p in pred.values())
     s = scores(Y["lut"][test], pred["lut"])
     assert s["r2"] > 0.6 and s["smape"] < 25, s  # architectures never seen in training
+    # the conformal margin widens the raw quantile interval towards its nominal 80 %
+    assert model.interval_margin_["lut"] > 0 and s["coverage80"] > 0.65, s
 
 
 def test_save_load_round_trip_and_schema_check(data: tuple, tmp_path: Path) -> None:  # type: ignore[type-arg]
-    X, Y, _ = data
+    X, Y, _, _ = data
     model = ResourceSurrogate(n_estimators=30).fit(X[:300], {"lut": Y["lut"][:300]})
     model.save(tmp_path / "m", extra={"eval": {"lut": {"r2": 0.5}}})
     back = ResourceSurrogate.load(tmp_path / "m")
