@@ -9,7 +9,8 @@ import click
 
 from fpga_targets import TargetError
 from hwloop import HwloopError, __version__
-from hwloop.cli import arch, bops, cache, calibrate, data, search, targets
+from hwloop.cli import arch, bops, cache, calibrate, data, search, surrogate, targets
+from surrogates import FeatureError, SurrogateError
 from synth_cache import CacheError
 
 
@@ -34,6 +35,7 @@ cli.add_command(data.data)
 cli.add_command(search.search)
 cli.add_command(cache.cache)
 cli.add_command(calibrate.calibrate)
+cli.add_command(surrogate.surrogate)
 
 _INTERRUPTED = "hwloop: interrupted; everything written so far is kept (re-run to resume)"
 
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         print(_INTERRUPTED, file=sys.stderr)
         return 130
-    except (HwloopError, TargetError, CacheError) as exc:
+    except (HwloopError, TargetError, CacheError, SurrogateError, FeatureError) as exc:
         print(f"hwloop: error: {exc}", file=sys.stderr)
         return 2
     return int(rv) if isinstance(rv, int) else 0

@@ -1,0 +1,125 @@
+"""``hwloop surrogate``: fit resource surrogates from the cache and evaluate them."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from rich import box
+from rich.table import Table
+
+from fpga_targets import get_target
+from hwloop.cli._common import console
+from hwloop.surrogate import Evaluation, evaluate, training_set
+from surrogates import METRICS, ResourceSurrogate
+from synth_cache import SqlCache
+
+KINDS = ("post_synthesis", "hls_estimate")
+
+
+def default_model_dir(flow: str, target: str | None, kind: str) -> Path:
+    base = os.environ.get("HWLOOP_SURROGATE_DIR", "~/.cache/hwloop/surrogates")
+    return Path(base).expanduser() / f"{flow}-{target or 'any'}-{kind}"
+
+
+def _fmt(v: float) -> str:
+    return "-" if v is None or math.isnan(v) else f"{v:.3f}"
+
+
+def _print_eval(ev: Evaluation, title: str) -> None:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=title)
+    for col in ("metric", "R²", "SMAPE %", "MAPE %", "coverage 80%"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m, s in ev.scores.items():
+        table.add_row(m, _fmt(s["r2"]), _fmt(s["smape"]), _fmt(s["mape"]), _fmt(s["coverage80"]))
+    console.print(table)
+    console.print(
+        f"held out: {ev.n_test} designs of {ev.n_test_archs} architectures; trained on {ev.n_train}"
+    )
+    curve = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="learning curve (SMAPE %)")
+    curve.add_column("train records", justify="right")
+    metrics = [m for m in METRICS if m in ev.scores]
+    for m in metrics:
+        curve.add_column(m, justify="right")
+    for n, s in ev.curve:
+        curve.add_row(str(n), *(_fmt(s.get(m, math.nan)) for m in metrics))
+    console.print(curve)
+
+
+@click.group("surrogate")
+def surrogate() -> None:
+    """Resource surrogates (XGBoost) trained on the synthesis cache."""
+
+
+_cache = click.option("--cache", "cache_url", default=None, metavar="URL", help="Cache URL.")
+_kind = click.option(
+    "--kind", type=click.Choice(KINDS), default="post_synthesis", show_default=True
+)
+
+
+@surrogate.command("fit")
+@_cache
+@click.option("--flow", default="open", show_default=True, help="Results of this flow.")
+@_kind
+@click.option("--target", default=None, help="Only results on this target's part (and its name).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Model directory.")
+@click.option("--no-eval", is_flag=True, help="Skip the held-out evaluation stored with the model.")
+def fit(
+    cache_url: str | None,
+    flow: str,
+    kind: str,
+    target: str | None,
+    out: Path | None,
+    no_eval: bool,
+) -> None:
+    """Train one model per metric on every successful FLOW/KIND result in the cache."""
+    tgt = get_target(target) if target else None
+    data = training_set(SqlCache(cache_url), flow, kind, tgt.part if tgt else None)
+    console.print(
+        f"{len(data)} {flow} {kind} results of {len(set(data.groups))} architectures"
+        + (f" (skipped: {dict(data.skipped)})" if data.skipped else "")
+    )
+    extra: dict[str, Any] = {"target": tgt.name if tgt else None}
+    if not no_eval:
+        ev = evaluate(data)
+        _print_eval(ev, f"held-out evaluation ({flow}, {kind})")
+        extra["eval"] = ev.to_json()
+    model = ResourceSurrogate(flow=flow, kind=kind).fit(data.X, data.Y, groups=data.groups)
+    path = model.save(out or default_model_dir(flow, tgt.name if tgt else None, kind), extra)
+    console.print(f"saved {', '.join(sorted(model.boosters_))} models to {path}")
+
+
+@surrogate.command("eval")
+@_cache
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A fitted model directory: evaluate its settings (flow, kind, parameters).",
+)
+@click.option("--flow", default="open", show_default=True)
+@_kind
+@click.option("--json", "as_json", is_flag=True, help="One JSON object keyed by metric.")
+def eval_(
+    cache_url: str | None, model_dir: Path | None, flow: str, kind: str, as_json: bool
+) -> None:
+    """R², SMAPE, MAPE and 80 % interval coverage per metric on architectures held out of
+    training (all variants of an architecture on one side), with a learning curve."""
+    params: dict[str, Any] = {}
+    part = None
+    if model_dir is not None:
+        model = ResourceSurrogate.load(model_dir)
+        params = {k: v for k, v in model.get_params().items() if k not in ("flow", "kind")}
+        flow, kind = model.flow, model.kind
+        if model.metadata_.get("target"):
+            part = get_target(model.metadata_["target"]).part
+    ev = evaluate(training_set(SqlCache(cache_url), flow, kind, part), params)
+    if as_json:
+        click.echo(json.dumps(ev.to_json(), indent=1))
+    else:
+        _print_eval(ev, f"held-out evaluation ({flow}, {kind})")

@@ -1,0 +1,116 @@
+"""Training sets from the synthesis cache: features of each design, targets per metric."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fpga_targets import Target, list_targets
+from hwloop import HwloopError
+from surrogates import FEATURES, METRICS, FeatureError, design_features
+from synth_cache import CacheBackend, SynthResult
+
+log = logging.getLogger(__name__)
+_FIELD = {"latency": "latency_max", "ii": "ii_max"}
+
+
+def target_capacities(target: Target | None) -> dict[str, float] | None:
+    if target is None:
+        return None
+    return {"lut": float(target.resources.lut), "dsp": float(target.resources.dsp)}
+
+
+def _target_of_part(part: str) -> Target | None:
+    return next((t for t in list_targets().values() if t.part == part), None)
+
+
+def arch_group(design: Mapping[str, Any]) -> str:
+    """The architecture a design belongs to (its precision / sparsity / reuse variants share it)."""
+    if "arch_digest" in design:
+        return str(design["arch_digest"])
+    layers = design.get("layers") or []
+    if design.get("source") == "wa-hls4ml-csv" and layers:
+        return "dense-" + "x".join(f"{x['d_in']}:{x['d_out']}" for x in layers)
+    return str(design.get("source", "?"))
+
+
+@dataclass
+class TrainingSet:
+    """Rows of one (flow, kind): features ``X``, targets ``Y`` per metric, architecture groups."""
+
+    flow: str
+    kind: str
+    X: NDArray[np.float64]
+    Y: dict[str, NDArray[np.float64]]
+    groups: NDArray[np.str_]
+    keys: list[str]
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def subset(self, rows: NDArray[np.bool_]) -> TrainingSet:
+        return TrainingSet(
+            self.flow,
+            self.kind,
+            self.X[rows],
+            {k: v[rows] for k, v in self.Y.items()},
+            self.groups[rows],
+            [k for k, r in zip(self.keys, rows, strict=True) if r],
+        )
+
+
+def _row(result: SynthResult) -> dict[str, float]:
+    out = {}
+    for metric in METRICS:
+        value = getattr(result, _FIELD.get(metric, metric))
+        out[metric] = float(value) if value is not None else np.nan
+    return out
+
+
+def training_set(
+    cache: CacheBackend, flow: str, kind: str = "post_synthesis", part: str | None = None
+) -> TrainingSet:
+    """Every successful ``flow``/``kind`` result in ``cache`` (on ``part`` if given) whose design
+    the feature schema reads; what is skipped is counted in ``skipped``."""
+    X, groups, keys = [], [], []
+    Y: dict[str, list[float]] = {m: [] for m in METRICS}
+    skipped: Counter[str] = Counter()
+    for entry in cache.entries(flow=flow, status="ok"):
+        result = entry.result(kind)  # type: ignore[arg-type]
+        if result is None or not result.ok:
+            continue
+        if part and result.part and result.part != part:
+            skipped["other part"] += 1
+            continue
+        try:
+            feats = design_features(entry.design, target_capacities(_target_of_part(result.part)))
+        except FeatureError:
+            skipped[f"no features ({entry.design.get('source', '?')})"] += 1
+            continue
+        X.append([feats[f] for f in FEATURES])
+        for metric, value in _row(result).items():
+            Y[metric].append(value)
+        groups.append(arch_group(entry.design))
+        keys.append(entry.key)
+    if not keys:
+        where = f" on {part}" if part else ""
+        raise HwloopError(
+            f"the cache has no successful {flow} {kind} results{where} to learn from: run "
+            f"`hwloop calibrate --flow {flow}` (or `hwloop cache import`) first"
+        )
+    return TrainingSet(
+        flow,
+        kind,
+        np.asarray(X, dtype=np.float64),
+        {m: np.asarray(v, dtype=np.float64) for m, v in Y.items()},
+        np.asarray(groups, dtype=str),
+        keys,
+        skipped,
+    )
