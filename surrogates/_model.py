@@ -178,8 +178,8 @@ class ResourceSurrogate:
         if X.ndim != 2 or X.shape[1] != len(self.feature_names_):
             raise SurrogateError(f"X must have {len(self.feature_names_)} columns, got {X.shape}")
         out = {}
-        for metric, booster in self.boosters_.items():
-            q = self._predict_log(booster, X)
+        for metric in (m for m in METRICS if m in self.boosters_):
+            q = self._predict_log(self.boosters_[metric], X)
             margin = self.interval_margin_.get(metric, 0.0)
             q[:, 0] -= margin
             q[:, 2] += margin

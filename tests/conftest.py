@@ -17,6 +17,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     mp.setenv("HWLOOP_BRAGG_PEAKS", str(PEAKS))
     synth = tmp_path_factory.mktemp("synth-cache") / "cache.db"
     mp.setenv("HWLOOP_SYNTH_CACHE", f"sqlite:///{synth}")
+    mp.setenv("HWLOOP_SURROGATE_DIR", str(tmp_path_factory.mktemp("surrogates")))
     yield
     mp.undo()
 

@@ -9,7 +9,17 @@ import click
 
 from fpga_targets import TargetError
 from hwloop import HwloopError, __version__
-from hwloop.cli import arch, bops, cache, calibrate, data, search, surrogate, targets
+from hwloop.cli import (
+    arch,
+    bops,
+    cache,
+    calibrate,
+    data,
+    predict,
+    search,
+    surrogate,
+    targets,
+)
 from surrogates import FeatureError, SurrogateError
 from synth_cache import CacheError
 
@@ -36,6 +46,7 @@ cli.add_command(search.search)
 cli.add_command(cache.cache)
 cli.add_command(calibrate.calibrate)
 cli.add_command(surrogate.surrogate)
+cli.add_command(predict.predict)
 
 _INTERRUPTED = "hwloop: interrupted; everything written so far is kept (re-run to resume)"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +13,11 @@ from rich.table import Table
 
 from fpga_targets import get_target
 from hwloop.cli._common import console
-from hwloop.surrogate import Evaluation, evaluate, training_set
+from hwloop.surrogate import Evaluation, default_model_dir, evaluate, training_set
 from surrogates import METRICS, ResourceSurrogate
 from synth_cache import SqlCache
 
 KINDS = ("post_synthesis", "hls_estimate")
-
-
-def default_model_dir(flow: str, target: str | None, kind: str) -> Path:
-    base = os.environ.get("HWLOOP_SURROGATE_DIR", "~/.cache/hwloop/surrogates")
-    return Path(base).expanduser() / f"{flow}-{target or 'any'}-{kind}"
 
 
 def _fmt(v: float) -> str:

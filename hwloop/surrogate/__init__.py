@@ -5,9 +5,21 @@ from __future__ import annotations
 
 from hwloop.surrogate._data import TrainingSet, arch_group, target_capacities, training_set
 from hwloop.surrogate._eval import Evaluation, evaluate
+from hwloop.surrogate._predict import (
+    Prediction,
+    default_model_dir,
+    find_model,
+    predict_designs,
+    predict_model,
+)
 
 __all__ = [
     "Evaluation",
+    "Prediction",
+    "default_model_dir",
+    "find_model",
+    "predict_designs",
+    "predict_model",
     "TrainingSet",
     "arch_group",
     "evaluate",

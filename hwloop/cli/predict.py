@@ -1,0 +1,147 @@
+"""``hwloop predict``: resources of a design from a trained surrogate, in seconds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich import box
+from rich.table import Table
+
+from fpga_targets import get_target
+from hwloop import HwloopError
+from hwloop.archs import ArchSpec, resolve_arch
+from hwloop.cli._common import console
+from hwloop.surrogate import Prediction, find_model, predict_designs
+from hwloop.surrogate._predict import with_reuse
+from hwloop.synth import HardwareConfig, random_design
+from hwloop.synth._design import STRATEGIES
+from synth_cache import SqlCache
+
+
+def _tool_version(flow: str) -> str | None:
+    """The version a real run of ``flow`` would be keyed with here (None: flow unavailable)."""
+    if flow != "open":
+        return None
+    from hwloop.synth._open import OpenSynthesizer
+
+    synth = OpenSynthesizer()
+    return None if synth.available() else synth.tool_version()
+
+
+def _design(item: dict[str, Any], defaults: dict[str, Any], part: str, clock: float) -> Any:
+    cfg = {**defaults, **item}
+    arch = cfg.get("arch")
+    if isinstance(arch, dict):
+        spec = ArchSpec.from_json(arch)
+    elif isinstance(arch, str):
+        spec = resolve_arch(arch)
+    else:
+        raise HwloopError("each design needs 'arch': a built-in name, a .json path or a spec")
+    bits, sparsity = int(cfg["bits"]), float(cfg["sparsity"])
+    if not 2 <= bits <= 32 or not 0 <= sparsity < 1:
+        raise HwloopError(f"bits must be in 2..32 and sparsity in [0, 1): {bits}, {sparsity}")
+    hw = HardwareConfig.uniform(part, bits, clock, strategy=cfg["strategy"])
+    hw = with_reuse(hw, int(cfg["reuse_factor"]))
+    return random_design(spec, hw, seed=int(cfg.get("seed", 0)), sparsity=sparsity)
+
+
+def _show(p: Prediction) -> None:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("metric", "predicted", "80% interval", "% of target"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m, (lo, mid, hi) in p.metrics.items():
+        util = p.utilisation.get(m)
+        table.add_row(
+            m, f"{mid:,.0f}", f"{lo:,.0f} - {hi:,.0f}", "" if util is None else f"{util:.1f}"
+        )
+    console.print(table)
+    if p.latency_ns is not None:
+        console.print(f"latency ≈ {p.latency_ns:,.1f} ns at the design's clock")
+    console.print(f"fits {p.target}: {'yes' if p.fits else 'NO'}  (model: {p.model})")
+    if p.cached is not None:
+        r = p.cached
+        console.print(
+            f"real {p.flow} result in the cache ({p.key}): {r.status}, LUT {r.lut}, FF {r.ff}, "
+            f"DSP {r.dsp}, BRAM_18K {r.bram_18k}, latency {r.latency_max} cycles"
+        )
+
+
+@click.command("predict")
+@click.argument("arch", required=False)
+@click.option("--target", default="vu13p", show_default=True)
+@click.option("--flow", default="open", show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["post_synthesis", "hls_estimate"]),
+    default="post_synthesis",
+    show_default=True,
+)
+@click.option("--bits", type=int, default=8, show_default=True)
+@click.option("--sparsity", type=float, default=0.0, show_default=True)
+@click.option("--reuse-factor", type=int, default=1, show_default=True)
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default=None,
+    help="[default: distributed_arithmetic for open, latency otherwise]",
+)
+@click.option(
+    "--model", "model_dir", type=click.Path(path_type=Path), default=None, help="Model directory."
+)
+@click.option(
+    "--cache", "cache_url", default=None, metavar="URL", help="Cache to look for a real result."
+)
+@click.option(
+    "--batch",
+    type=click.File("r"),
+    default=None,
+    help="JSON lines in ({'arch': ..., 'bits': ...}), JSON lines out.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def predict(
+    arch: str | None,
+    target: str,
+    flow: str,
+    kind: str,
+    bits: int,
+    sparsity: float,
+    reuse_factor: int,
+    strategy: str | None,
+    model_dir: Path | None,
+    cache_url: str | None,
+    batch: Any,
+    as_json: bool,
+) -> None:
+    """Predicted LUT / FF / DSP / BRAM / latency of ARCH (a built-in or an arch JSON) on a target,
+    with 80 % intervals, utilisation, whether it fits, and the real result if the cache has one."""
+    tgt = get_target(target)
+    path = find_model(flow, tgt, kind, model_dir)
+    defaults = {
+        "bits": bits,
+        "sparsity": sparsity,
+        "reuse_factor": reuse_factor,
+        "strategy": strategy or ("distributed_arithmetic" if flow == "open" else "latency"),
+    }
+    if batch is not None:
+        items = []
+        for n, line in enumerate(batch, 1):
+            if line.strip():
+                try:
+                    items.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise HwloopError(f"--batch line {n}: not JSON ({exc.msg})") from None
+    elif arch:
+        items = [{"arch": arch}]
+    else:
+        raise HwloopError("give ARCH (a built-in name or an arch JSON file) or --batch FILE")
+    designs = [_design(it, defaults, tgt.part, tgt.clock_period_ns) for it in items]
+    cache = SqlCache(cache_url)
+    preds = predict_designs(designs, tgt, path, cache, _tool_version(flow))
+    if batch is not None or as_json:
+        for p in preds:
+            click.echo(json.dumps(p.to_json()))
+        return
+    _show(preds[0])

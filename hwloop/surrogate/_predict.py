@@ -1,0 +1,146 @@
+"""Predicted resources of a design: the Python API behind ``hwloop predict``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from fpga_targets import Target
+from hwloop import HwloopError
+from hwloop.surrogate._data import target_capacities
+from hwloop.synth._design import Design
+from surrogates import FEATURES, ResourceSurrogate, design_features
+from synth_cache import CacheBackend, SynthResult, design_key
+
+CAPACITY = {"lut": "lut", "ff": "ff", "dsp": "dsp", "bram_18k": "bram_18k"}
+
+
+def default_model_dir(flow: str, target: str | None, kind: str) -> Path:
+    base = os.environ.get("HWLOOP_SURROGATE_DIR", "~/.cache/hwloop/surrogates")
+    return Path(base).expanduser() / f"{flow}-{target or 'any'}-{kind}"
+
+
+def find_model(flow: str, target: Target, kind: str, model_dir: Path | None = None) -> Path:
+    """The model that answers: ``model_dir``, else the user's for this target, else theirs for
+    any target. Says how to get one when there is none."""
+    candidates = (
+        [model_dir]
+        if model_dir
+        else [default_model_dir(flow, target.name, kind), default_model_dir(flow, None, kind)]
+    )
+    for path in candidates:
+        if (path / "metadata.json").is_file():
+            return path
+    raise HwloopError(
+        f"no trained {flow} surrogate ({kind}) for {target.name}"
+        + (f" in {model_dir}" if model_dir else "")
+        + f": run `hwloop calibrate --flow {flow} --target {target.name} ...`, then "
+        f"`hwloop surrogate fit --flow {flow} --target {target.name}`"
+    )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Median and 80 % interval per metric, utilisation of the target, and a real result of the
+    identical design when the cache has one."""
+
+    model: str
+    flow: str
+    kind: str
+    target: str
+    metrics: dict[str, tuple[float, float, float]]
+    utilisation: dict[str, float]
+    fits: bool
+    latency_ns: float | None
+    key: str | None = None
+    cached: SynthResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "model": self.model,
+            "flow": self.flow,
+            "kind": self.kind,
+            "target": self.target,
+            **{m: {"median": v[1], "low80": v[0], "high80": v[2]} for m, v in self.metrics.items()},
+            "latency_ns": self.latency_ns,
+            "utilisation_pct": self.utilisation,
+            "fits": self.fits,
+            "key": self.key,
+        }
+        if self.cached is not None:
+            doc["cached"] = self.cached.to_json()
+        return doc
+
+
+def predict_designs(
+    designs: list[Design],
+    target: Target,
+    model_dir: Path,
+    cache: CacheBackend | None = None,
+    tool_version: str | None = None,
+) -> list[Prediction]:
+    """Predict many designs with one model (and look each up in ``cache`` under ``tool_version``,
+    the version its flow would key a real run with)."""
+    import numpy as np
+
+    model = ResourceSurrogate.load(model_dir)
+    caps = target_capacities(target)
+    docs = [d.canonical() for d in designs]
+    X = np.array([[design_features(doc, caps)[f] for f in FEATURES] for doc in docs])
+    pred = model.predict(X)
+    out = []
+    res = target.resources
+    for i, doc in enumerate(docs):
+        metrics = {m: (float(p[i, 0]), float(p[i, 1]), float(p[i, 2])) for m, p in pred.items()}
+        util = {
+            m: 100.0 * metrics[m][1] / getattr(res, CAPACITY[m])
+            for m in CAPACITY
+            if m in metrics and getattr(res, CAPACITY[m])
+        }
+        cycles = metrics.get("latency")
+        clock = designs[i].hw.clock_period_ns
+        key = cached = None
+        if cache is not None and tool_version:
+            key = design_key(doc, model.flow, tool_version)
+            entry = cache.get(key)
+            cached = entry.result(model.kind) if entry else None  # type: ignore[arg-type]
+        out.append(
+            Prediction(
+                str(model_dir),
+                model.flow,
+                model.kind,
+                target.name,
+                metrics,
+                util,
+                all(u <= 100.0 for u in util.values()),
+                None if cycles is None else cycles[1] * clock,
+                key,
+                cached,
+            )
+        )
+    return out
+
+
+def with_reuse(design_hw: Any, reuse: int) -> Any:
+    """``design_hw`` with every layer's reuse factor set to ``reuse``."""
+    if reuse < 1:
+        raise HwloopError(f"--reuse-factor must be at least 1, got {reuse}")
+    return replace(design_hw, model=replace(design_hw.model, reuse_factor=reuse))
+
+
+def predict_model(
+    model: Any,
+    hw: Any,
+    target: Target,
+    flow: str = "open",
+    kind: str = "post_synthesis",
+    model_dir: Path | None = None,
+) -> Prediction:
+    """The Python API: predicted resources of a torch model (an ``hwloop.archs`` SpecModule with
+    its trained, possibly pruned weights) under hardware config ``hw``."""
+    from hwloop.synth._from_model import design_from_model
+
+    design = design_from_model(model, hw)
+    return predict_designs([design], target, find_model(flow, target, kind, model_dir))[0]

@@ -1,0 +1,83 @@
+"""``hwloop predict``: a surrogate fitted on real open-flow runs of a tiny MLP answers, and shows
+the real result when the identical design is in the cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hwloop.archs import ArchSpec, Linear
+from hwloop.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    tmp = tmp_path_factory.mktemp("predict")
+    arch = tmp / "tiny.json"
+    ArchSpec((5,), (Linear("fc0", 3, act="relu"), Linear("out", 2)), name="tiny").save(arch)
+    url = f"sqlite:///{tmp}/c.db"
+    calib = ["calibrate", "--arch", str(arch), "--bits", "3,4,5", "--sparsity", "0,0.5"]
+    assert main([*calib, "--cache", url]) == 0  # 6 real open-flow runs
+    model = tmp / "model"
+    fit = ["surrogate", "fit", "--cache", url, "--target", "vu13p", "--out", str(model)]
+    assert main([*fit, "--no-eval"]) == 0
+    return url, model, arch
+
+
+def test_predict_table_and_cached_result(
+    fitted: tuple[str, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, model, arch = fitted
+    capsys.readouterr()
+    args = ["predict", str(arch), "--bits", "4", "--model", str(model), "--cache", url]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "lut" in out and "fits vu13p: yes" in out and str(model) in out
+    assert "real open result in the cache" in out  # calibrate synthesised this very design
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["lut"]["low80"] <= doc["lut"]["median"] <= doc["lut"]["high80"]
+    assert doc["cached"]["status"] == "ok" and doc["fits"] is True
+    assert doc["utilisation_pct"]["lut"] < 1 and doc["latency_ns"] > 0
+
+
+def test_predict_batch(
+    fitted: tuple[str, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, model, arch = fitted
+    batch = tmp_path / "in.jsonl"
+    batch.write_text(
+        json.dumps({"arch": str(arch), "bits": 6}) + "\n\n" + json.dumps({"arch": "nac-tiny"})
+    )
+    capsys.readouterr()
+    assert main(["predict", "--batch", str(batch), "--model", str(model)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all("lut" in json.loads(x) for x in lines)
+    batch.write_text("{not json\n")
+    assert main(["predict", "--batch", str(batch), "--model", str(model)]) == 2
+    assert "--batch line 1" in capsys.readouterr().err
+
+
+def test_without_a_model_it_says_how_to_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HWLOOP_SURROGATE_DIR", str(tmp_path))
+    assert main(["predict", "nac-tiny", "--target", "u250"]) == 2
+    err = capsys.readouterr().err
+    assert "hwloop calibrate --flow open --target u250" in err
+    assert "hwloop surrogate fit --flow open --target u250" in err
+
+
+def test_python_api_for_a_torch_model(fitted: tuple[str, Path, Path]) -> None:
+    from fpga_targets import get_target
+    from hwloop.archs import build_model
+    from hwloop.surrogate import predict_model
+    from hwloop.synth import HardwareConfig
+
+    _, model_dir, arch = fitted
+    net = build_model(ArchSpec.load(arch)).eval()
+    hw = HardwareConfig.uniform("xcvu13p-flga2577-2-e", 4, strategy="distributed_arithmetic")
+    p = predict_model(net, hw, get_target("vu13p"), model_dir=model_dir)
+    assert p.metrics["lut"][1] > 0 and p.fits
