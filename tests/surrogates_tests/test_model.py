@@ -72,3 +72,12 @@ def test_misuse_gives_one_line_errors(tmp_path: Path) -> None:
         ResourceSurrogate().fit(np.zeros((3, len(FEATURES))), {"lut": np.full(3, np.nan)})
     with pytest.raises(SurrogateError, match="no readable surrogate"):
         ResourceSurrogate.load(tmp_path)
+
+
+def test_scores_on_exact_intervals() -> None:
+    y = np.array([1.0, 1.0, 10.0, 20.0])
+    pred = np.array([[1 + 1e-9] * 3, [1.0] * 3, [8.0, 10.0, 12.0], [10.0, 15.0, 18.0]])
+    s = scores(y, pred)
+    assert s["coverage80"] == 0.75  # the constant II = 1 counts as covered despite float noise
+    assert s["mape"] == pytest.approx(100 * 0.25 / 4)
+    assert s["smape"] == pytest.approx(100 * (2 * 5 / 35) / 4)
