@@ -15,6 +15,7 @@ from surrogates._features import (
     LayerInfo,
     design_features,
     design_info,
+    feature_matrix,
 )
 from surrogates._model import METRICS, ResourceSurrogate, SurrogateError, scores
 
@@ -30,4 +31,5 @@ __all__ = [
     "LayerInfo",
     "design_features",
     "design_info",
+    "feature_matrix",
 ]

@@ -258,3 +258,13 @@ def design_features(
         f["target_lut"] = float(target.get("lut", NAN))
         f["target_dsp"] = float(target.get("dsp", NAN))
     return f
+
+
+def feature_matrix(
+    designs: Sequence[Mapping[str, Any]], target: Mapping[str, float] | None = None
+) -> Any:
+    """The (n, len(FEATURES)) float matrix of ``designs`` (one feature vector per row)."""
+    import numpy as np
+
+    rows = [list(design_features(d, target).values()) for d in designs]
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from fpga_targets import Target, list_targets
 from hwloop import HwloopError
-from surrogates import FEATURES, METRICS, FeatureError, design_features
+from surrogates import METRICS, FeatureError, design_features
 from synth_cache import CacheBackend, SynthResult
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def training_set(
         except FeatureError:
             skipped[f"no features ({entry.design.get('source', '?')})"] += 1
             continue
-        X.append([feats[f] for f in FEATURES])
+        X.append(list(feats.values()))  # FEATURES order
         for metric, value in _row(result).items():
             Y[metric].append(value)
         groups.append(arch_group(entry.design))

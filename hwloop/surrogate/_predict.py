@@ -11,7 +11,7 @@ from fpga_targets import Target
 from hwloop import HwloopError
 from hwloop.surrogate._data import target_capacities
 from hwloop.synth._design import Design
-from surrogates import FEATURES, ResourceSurrogate, design_features
+from surrogates import ResourceSurrogate, feature_matrix
 from synth_cache import CacheBackend, SynthResult, design_key
 
 CAPACITY = {"lut": "lut", "ff": "ff", "dsp": "dsp", "bram_18k": "bram_18k"}
@@ -83,12 +83,11 @@ def predict_designs(
 ) -> list[Prediction]:
     """Predict many designs with one model (and look each up in ``cache`` under ``tool_version``,
     the version its flow would key a real run with)."""
-    import numpy as np
 
     model = ResourceSurrogate.load(model_dir)
     caps = target_capacities(target)
     docs = [d.canonical() for d in designs]
-    X = np.array([[design_features(doc, caps)[f] for f in FEATURES] for doc in docs])
+    X = feature_matrix(docs, caps)
     pred = model.predict(X)
     out = []
     res = target.resources

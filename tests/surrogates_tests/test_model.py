@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from surrogates import FEATURES, ResourceSurrogate, SurrogateError, design_features, scores
+from surrogates import FEATURES, ResourceSurrogate, SurrogateError, feature_matrix, scores
 from synth_cache import parse_wa_hls4ml_csv
 
 CSV = (
@@ -21,7 +21,7 @@ CSV = (
 @pytest.fixture(scope="module")
 def data() -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
     runs = [r for r in parse_wa_hls4ml_csv(CSV.read_text()) if r.results[0].ok]
-    X = np.array([[design_features(r.design)[f] for f in FEATURES] for r in runs])
+    X = feature_matrix([r.design for r in runs])
     Y = {
         "lut": np.array([r.results[0].lut for r in runs], float),
         "ff": np.array([r.results[0].ff for r in runs], float),
