@@ -44,6 +44,7 @@ class ResourceSurrogate:
     interval_margin_: dict[str, float]
     training_hash_: str
     feature_names_: tuple[str, ...]
+    feature_range_: tuple[NDArray[np.float64], NDArray[np.float64]]
     metadata_: dict[str, Any]
 
     def __init__(
@@ -144,7 +145,22 @@ class ResourceSurrogate:
             raise SurrogateError("no metric has at least 2 known targets to learn from")
         self.training_hash_ = h.hexdigest()[:24]
         self.feature_names_ = FEATURES
+        known = ~np.isnan(X)  # a feature unknown in every row (e.g. accumulators of CSV records)
+        lo = np.where(known, X, np.inf).min(axis=0)
+        hi = np.where(known, X, -np.inf).max(axis=0)
+        self.feature_range_ = (
+            np.where(known.any(axis=0), lo, np.nan),
+            np.where(known.any(axis=0), hi, np.nan),
+        )
         return self
+
+    def outside(self, X: NDArray[Any]) -> list[list[str]]:
+        """Per row, the features outside the training set's range (the model extrapolates)."""
+        lo, hi = self.feature_range_
+        X = np.asarray(X, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = (X < lo) | (X > hi)
+        return [[self.feature_names_[j] for j in np.flatnonzero(row)] for row in bad]
 
     def _held_out(self, groups: NDArray[Any] | None, n: int) -> NDArray[np.bool_]:
         if groups is None or self.conformal_fraction <= 0:
@@ -204,6 +220,10 @@ class ResourceSurrogate:
             "n_train": self.n_train_,
             "interval_margin": self.interval_margin_,
             "training_hash": self.training_hash_,
+            "feature_range": [
+                [None if math.isnan(v) else float(v) for v in bound]
+                for bound in self.feature_range_
+            ],
             "versions": _versions(),
             **dict(extra or {}),
         }
@@ -240,6 +260,10 @@ class ResourceSurrogate:
         model.interval_margin_ = {k: float(v) for k, v in meta["interval_margin"].items()}
         model.training_hash_ = str(meta["training_hash"])
         model.feature_names_ = FEATURES
+        model.feature_range_ = tuple(  # type: ignore[assignment]
+            np.array([np.nan if v is None else v for v in bound], dtype=np.float64)
+            for bound in meta["feature_range"]
+        )
         model.metadata_ = meta
         return model
 

@@ -61,6 +61,12 @@ def _show(p: Prediction) -> None:
     if p.latency_ns is not None:
         console.print(f"latency ≈ {p.latency_ns:,.1f} ns at the design's clock")
     console.print(f"fits {p.target}: {'yes' if p.fits else 'NO'}  (model: {p.model})")
+    if p.extrapolated:
+        console.print(
+            "[yellow]extrapolating[/]: outside the training data in "
+            + ", ".join(p.extrapolated)
+            + " (calibrate designs like this one to make the prediction trustworthy)"
+        )
     if p.cached is not None:
         r = p.cached
         console.print(

@@ -56,6 +56,7 @@ class Prediction:
     latency_ns: float | None
     key: str | None = None
     cached: SynthResult | None = None
+    extrapolated: tuple[str, ...] = ()  # features outside the training set's range
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -68,6 +69,7 @@ class Prediction:
             "utilisation_pct": self.utilisation,
             "fits": self.fits,
             "key": self.key,
+            "extrapolated": list(self.extrapolated),
         }
         if self.cached is not None:
             doc["cached"] = self.cached.to_json()
@@ -89,6 +91,7 @@ def predict_designs(
     docs = [d.canonical() for d in designs]
     X = feature_matrix(docs, caps)
     pred = model.predict(X)
+    outside = model.outside(X)
     out = []
     res = target.resources
     for i, doc in enumerate(docs):
@@ -117,6 +120,7 @@ def predict_designs(
                 None if cycles is None else cycles[1] * clock,
                 key,
                 cached,
+                tuple(outside[i]),
             )
         )
     return out

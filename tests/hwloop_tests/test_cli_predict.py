@@ -41,6 +41,7 @@ def test_predict_table_and_cached_result(
     assert doc["lut"]["low80"] <= doc["lut"]["median"] <= doc["lut"]["high80"]
     assert doc["cached"]["status"] == "ok" and doc["fits"] is True
     assert doc["utilisation_pct"]["lut"] < 1 and doc["latency_ns"] > 0
+    assert doc["extrapolated"] == []  # a design the model was trained on
 
 
 def test_predict_batch(
@@ -55,6 +56,8 @@ def test_predict_batch(
     assert main(["predict", "--batch", str(batch), "--model", str(model)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all("lut" in json.loads(x) for x in lines)
+    # nac-tiny is far larger than the tiny MLP the model saw: the answer says so
+    assert "params" in json.loads(lines[1])["extrapolated"]
     batch.write_text("{not json\n")
     assert main(["predict", "--batch", str(batch), "--model", str(model)]) == 2
     assert "--batch line 1" in capsys.readouterr().err
