@@ -35,6 +35,7 @@ from synth_cache import SqlCache, import_paths
 
 REPO = Path(__file__).resolve().parents[1]
 PART = "xcvu13p-flga2577-2-e"
+CSV_NAME = "wa-hls4ml-search_results_resource.csv"
 
 
 def design_docs(n: int, seed: int = 0) -> list[dict]:  # type: ignore[type-arg]
@@ -71,7 +72,8 @@ def main() -> None:
     else:
         cache = SqlCache(f"sqlite:///{tempfile.mkdtemp()}/bench.db")
         import_paths(cache, sorted((REPO / "data/calibration").glob("*.parquet")))
-        import_paths(cache, [REPO / "../shared/fixtures/wa-hls4ml"])
+        # (b) is the resource CSV alone (the JSON records are other architectures and versions)
+        import_paths(cache, [REPO / "../shared/fixtures/wa-hls4ml" / CSV_NAME])
     wa = training_set(cache, "vivado", "hls_estimate")
     caps = {"lut": 1_728_000.0, "dsp": 12_288.0}
 

@@ -1,8 +1,9 @@
 """Surrogate models of synthesis results (XGBoost). Never imports torch.
 
-It may import ``fpga_targets`` and nothing from ``hwloop``. So far: the feature schema
-(:func:`design_features`) and the estimator (:class:`ResourceSurrogate`); ``hwloop surrogate``
-and ``hwloop predict`` follow (docs/surrogates.md).
+It may import ``fpga_targets`` and nothing from ``hwloop``: the feature schema
+(:func:`design_features`), the estimator (:class:`ResourceSurrogate`) and the default models
+shipped with the package (:func:`shipped_model_dir`). ``hwloop surrogate`` and ``hwloop predict``
+build on them (docs/surrogates.md).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from surrogates._features import (
     feature_matrix,
 )
 from surrogates._model import METRICS, ResourceSurrogate, SurrogateError, scores
+from surrogates._shipped import SHIPPED_DIR, is_shipped, shipped_model_dir
 
 __all__ = [
     "FEATURES",
@@ -26,6 +28,9 @@ __all__ = [
     "SurrogateError",
     "scores",
     "SCHEMA_VERSION",
+    "SHIPPED_DIR",
+    "is_shipped",
+    "shipped_model_dir",
     "DesignInfo",
     "FeatureError",
     "LayerInfo",

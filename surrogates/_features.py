@@ -5,7 +5,9 @@ Two design formats map into one schema (``SCHEMA_VERSION``):
 - hwloop's own canonical design (``Design.canonical()``: ``arch`` structure, ``hw`` cascading
   config, ``nonzero`` per layer, ``sparsity``);
 - wa-hls4ml CSV records (``source: wa-hls4ml-csv``: one dense layer, ``precision_bits``,
-  ``reuse_factor``, ``strategy``).
+  ``reuse_factor``, ``strategy``);
+- wa-hls4ml JSON records (``source: wa-hls4ml``: Keras/QKeras ``model_config`` per layer and
+  hls4ml's ``hls_config``, precisions as ``fixed<W,I,...>`` strings parsed here only).
 
 Unknown quantities are NaN (XGBoost treats them as missing), never guessed. The feature vector is
 :data:`FEATURES` in that order; :func:`design_features` is used both at fit and at predict time.
@@ -14,14 +16,15 @@ Unknown quantities are NaN (XGBoost treats them as missing), never guessed. The 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 NAN = math.nan
 STRATEGIES = ("latency", "resource", "distributed_arithmetic")
-ACTS = ("relu", "leaky_relu", "gelu")
+ACTS = ("relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax")
 
 
 class FeatureError(ValueError):
@@ -153,6 +156,116 @@ def _from_wa_csv(d: Mapping[str, Any]) -> DesignInfo:
     return DesignInfo((info,), n_in, n_out, str(d["strategy"]).lower(), "io_parallel", NAN)
 
 
+# ---- wa-hls4ml JSON records --------------------------------------------------------------------
+_FIXED = re.compile(r"^u?fixed<\s*(\d+)")
+_NOT_SET = 32765  # hls4ml's "reuse factor not set"
+
+
+def _fixed_width(spec: Any) -> float:
+    """Width of an hls4ml precision string (``fixed<4,2,TRN,WRAP,0>`` -> 4); NaN for ``auto``."""
+    if isinstance(spec, Mapping):
+        spec = spec.get("default")
+    m = _FIXED.match(str(spec).strip()) if spec is not None else None
+    return float(m.group(1)) if m else NAN
+
+
+def _wa_reuse(layer: Mapping[str, Any], conf: Mapping[str, Any], model: Mapping[str, Any]) -> float:
+    for value in (layer.get("reuse_factor"), conf.get("ReuseFactor"), model.get("ReuseFactor")):
+        if isinstance(value, (int, float)) and 0 < value < _NOT_SET:
+            return float(value)
+    return NAN
+
+
+def _act_of(layer: Mapping[str, Any]) -> str | None:
+    text = str(layer.get("activation", "")).lower()
+    return next((a for a in sorted(ACTS, key=len, reverse=True) if a in text), None)
+
+
+def _from_wa_json(d: Mapping[str, Any]) -> DesignInfo:
+    hls = d["hls_config"]
+    model = hls.get("Model") or {}
+    by_name = hls.get("LayerName") or {}
+    default = _fixed_width(model.get("Precision"))
+    config = d["model_config"]
+    names = _wa_names(config, by_name)
+    layers: list[LayerInfo] = []
+    in_bits = NAN
+    input_size = output_size = 0
+    for layer, name in zip(config, names, strict=True):
+        cls = str(layer["class_name"]).lower().lstrip("q")
+        if not input_size and layer.get("inbound_layers"):
+            # the input layer is not always listed; its precision is under its own name
+            (src,) = layer["inbound_layers"][:1]
+            src_prec = (by_name.get(src) or {}).get("Precision")
+            if isinstance(src_prec, Mapping) and math.isnan(in_bits):
+                in_bits = _fixed_width(src_prec.get("result"))
+        conf = by_name.get(name) or {}
+        prec = conf.get("Precision") if isinstance(conf, Mapping) else None
+        prec = prec if isinstance(prec, Mapping) else {}
+        out_shape = [int(x) for x in _flat_shape(layer["output_shape"])]
+        if cls in ("inputlayer",):
+            input_size = math.prod(out_shape)
+            in_bits = _fixed_width(prec.get("result"))
+            continue
+        output_size = math.prod(out_shape) if out_shape else output_size
+        if cls in ("dense", "conv1d", "conv2d"):
+            in_shape = [int(x) for x in _flat_shape(layer["input_shape"])]
+            if not input_size:
+                input_size = math.prod(in_shape)
+            if cls == "dense":
+                n_in, n_out, pos, kind = in_shape[-1], out_shape[-1], 1, "dense"
+            else:
+                ks = layer.get("kernel_size") or [1]
+                n_in = int(layer.get("channels", in_shape[-1])) * math.prod(int(k) for k in ks)
+                n_out, pos, kind = out_shape[-1], math.prod(out_shape[:-1]), "conv"
+            w = _fixed_width(prec.get("weight"))
+            res = _fixed_width(prec.get("result"))
+            layers.append(
+                LayerInfo(
+                    kind,
+                    n_in,
+                    n_out,
+                    pos,
+                    float(n_in * n_out),
+                    w if not math.isnan(w) else default,
+                    in_bits,
+                    res,
+                    _fixed_width(prec.get("accum")),
+                    _wa_reuse(layer, conf, model),
+                )
+            )
+            in_bits = res
+        elif cls == "activation" and layers:
+            last = layers[-1]
+            layers[-1] = LayerInfo(**{**last.__dict__, "act": _act_of(layer)})
+            in_bits = _fixed_width(prec.get("result"))
+    return DesignInfo(
+        tuple(layers),
+        input_size,
+        output_size,
+        str(model.get("Strategy", "latency")).lower(),
+        str(d.get("io_type", "io_parallel")),
+        NAN,
+    )
+
+
+def _wa_names(config: Sequence[Mapping[str, Any]], by_name: Mapping[str, Any]) -> list[str]:
+    """The hls_config name of each model_config layer: a layer's name is its successor's
+    inbound layer; the last one is the first configured layer left over (model_config carries
+    no names of its own)."""
+    names = [str((nxt.get("inbound_layers") or [""])[0]) for nxt in config[1:]]
+    used = set(names) | {str(x) for x in (config[0].get("inbound_layers") or [])}
+    rest = [n for n in by_name if n not in used and not n.endswith(("_linear", "_alpha", "_input"))]
+    return [*names, rest[0] if rest else ""]
+
+
+def _flat_shape(shape: Any) -> list[int]:
+    """Keras shapes without the batch dimension (``[[None, 40, 9, 16]]`` -> ``[40, 9, 16]``)."""
+    if shape and isinstance(shape[0], list):
+        shape = shape[0]
+    return [int(x) for x in shape if x is not None]
+
+
 def design_info(design: Mapping[str, Any]) -> DesignInfo:
     """The layers of a design document (hwloop canonical or a wa-hls4ml CSV record)."""
     try:
@@ -160,11 +273,13 @@ def design_info(design: Mapping[str, Any]) -> DesignInfo:
             return _from_hwloop(design)
         if design.get("source") == "wa-hls4ml-csv":
             return _from_wa_csv(design)
+        if design.get("source") == "wa-hls4ml":
+            return _from_wa_json(design)
     except (KeyError, TypeError, ValueError) as exc:
         raise FeatureError(f"unreadable design document: {exc!r}") from None
     raise FeatureError(
         f"no features for designs of source {design.get('source', 'unknown')!r} (schema "
-        f"{SCHEMA_VERSION} reads hwloop designs and wa-hls4ml CSV records)"
+        f"{SCHEMA_VERSION} reads hwloop designs and wa-hls4ml CSV and JSON records)"
     )
 
 

@@ -9,6 +9,7 @@ file per metric plus ``metadata.json``; never pickled.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -203,14 +204,23 @@ class ResourceSurrogate:
         return out
 
     # ---- persistence --------------------------------------------------------------------------
-    def save(self, directory: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
-        """Write ``<metric>.json`` (XGBoost JSON) and ``metadata.json`` into ``directory``."""
+    def save(
+        self, directory: str | Path, extra: Mapping[str, Any] | None = None, compress: bool = False
+    ) -> Path:
+        """Write ``<metric>.json`` (XGBoost JSON; gzipped as ``<metric>.json.gz`` with
+        ``compress``, a tenth of the size) and ``metadata.json`` into ``directory``."""
         if not hasattr(self, "boosters_"):
             raise SurrogateError("cannot save an unfitted surrogate")
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         for metric, booster in self.boosters_.items():
-            booster.save_model(str(d / f"{metric}.json"))
+            for stale in (d / f"{metric}.json", d / f"{metric}.json.gz"):
+                stale.unlink(missing_ok=True)
+            raw = bytes(booster.save_raw(raw_format="json"))
+            path = d / (f"{metric}.json.gz" if compress else f"{metric}.json")
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_bytes(gzip.compress(raw, 9, mtime=0) if compress else raw)
+            tmp.replace(path)
         meta = {
             "format": FORMAT,
             "feature_schema": SCHEMA_VERSION,
@@ -254,7 +264,14 @@ class ResourceSurrogate:
         model.boosters_ = {}
         for metric in meta["metrics"]:
             booster = xgb.Booster()
-            booster.load_model(str(d / f"{metric}.json"))
+            plain, packed = d / f"{metric}.json", d / f"{metric}.json.gz"
+            try:
+                raw = (
+                    gzip.decompress(packed.read_bytes()) if packed.is_file() else plain.read_bytes()
+                )
+                booster.load_model(bytearray(raw))
+            except (OSError, xgb.core.XGBoostError) as exc:
+                raise SurrogateError(f"{d}: cannot read the {metric} model: {exc}") from None
             model.boosters_[metric] = booster
         model.n_train_ = {k: int(v) for k, v in meta["n_train"].items()}
         model.interval_margin_ = {k: float(v) for k, v in meta["interval_margin"].items()}

@@ -60,7 +60,8 @@ def _show(p: Prediction) -> None:
     console.print(table)
     if p.latency_ns is not None:
         console.print(f"latency ≈ {p.latency_ns:,.1f} ns at the design's clock")
-    console.print(f"fits {p.target}: {'yes' if p.fits else 'NO'}  (model: {p.model})")
+    console.print(f"fits {p.target}: {'yes' if p.fits else 'NO'}")
+    console.print(f"answered by {p.model_description}")
     if p.extrapolated:
         console.print(
             "[yellow]extrapolating[/]: outside the training data in "

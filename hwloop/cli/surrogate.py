@@ -20,8 +20,12 @@ from synth_cache import SqlCache
 KINDS = ("post_synthesis", "hls_estimate")
 
 
-def _fmt(v: float) -> str:
-    return "-" if v is None or math.isnan(v) else f"{v:.3f}"
+def _fmt(v: float | None, spread: float | None = None) -> str:
+    if v is None or math.isnan(v):
+        return "-"
+    if spread is None or math.isnan(spread):
+        return f"{v:.3f}"
+    return f"{v:.3f} ± {spread:.3f}"
 
 
 def _print_eval(ev: Evaluation, title: str) -> None:
@@ -29,10 +33,12 @@ def _print_eval(ev: Evaluation, title: str) -> None:
     for col in ("metric", "R²", "SMAPE %", "MAPE %", "coverage 80%"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for m, s in ev.scores.items():
-        table.add_row(m, _fmt(s["r2"]), _fmt(s["smape"]), _fmt(s["mape"]), _fmt(s["coverage80"]))
+        cells = (_fmt(s[k], s.get(f"{k}_std")) for k in ("r2", "smape", "mape", "coverage80"))
+        table.add_row(m, *cells)
     console.print(table)
     console.print(
-        f"held out: {ev.n_test} designs of {ev.n_test_archs} architectures; trained on {ev.n_train}"
+        f"per split: {ev.n_test} designs of {ev.n_test_archs} architectures held out, trained on "
+        f"{ev.n_train}; mean ± std over {ev.n_seeds} split seed(s)"
     )
     curve = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="learning curve (SMAPE %)")
     curve.add_column("train records", justify="right")
@@ -53,6 +59,13 @@ _cache = click.option("--cache", "cache_url", default=None, metavar="URL", help=
 _kind = click.option(
     "--kind", type=click.Choice(KINDS), default="post_synthesis", show_default=True
 )
+_seeds = click.option(
+    "--seeds",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Held-out splits (architecture-disjoint) averaged in the evaluation.",
+)
 
 
 @surrogate.command("fit")
@@ -62,6 +75,7 @@ _kind = click.option(
 @click.option("--target", default=None, help="Only results on this target's part (and its name).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Model directory.")
 @click.option("--no-eval", is_flag=True, help="Skip the held-out evaluation stored with the model.")
+@_seeds
 def fit(
     cache_url: str | None,
     flow: str,
@@ -69,6 +83,7 @@ def fit(
     target: str | None,
     out: Path | None,
     no_eval: bool,
+    seeds: int,
 ) -> None:
     """Train one model per metric on every successful FLOW/KIND result in the cache."""
     tgt = get_target(target) if target else None
@@ -79,7 +94,7 @@ def fit(
     )
     extra: dict[str, Any] = {"target": tgt.name if tgt else None}
     if not no_eval:
-        ev = evaluate(data)
+        ev = evaluate(data, seeds=range(seeds))
         _print_eval(ev, f"held-out evaluation ({flow}, {kind})")
         extra["eval"] = ev.to_json()
     model = ResourceSurrogate(flow=flow, kind=kind).fit(data.X, data.Y, groups=data.groups)
@@ -98,9 +113,15 @@ def fit(
 )
 @click.option("--flow", default="open", show_default=True)
 @_kind
+@_seeds
 @click.option("--json", "as_json", is_flag=True, help="One JSON object keyed by metric.")
 def eval_(
-    cache_url: str | None, model_dir: Path | None, flow: str, kind: str, as_json: bool
+    cache_url: str | None,
+    model_dir: Path | None,
+    flow: str,
+    kind: str,
+    seeds: int,
+    as_json: bool,
 ) -> None:
     """R², SMAPE, MAPE and 80 % interval coverage per metric on architectures held out of
     training (all variants of an architecture on one side), with a learning curve."""
@@ -112,7 +133,7 @@ def eval_(
         flow, kind = model.flow, model.kind
         if model.metadata_.get("target"):
             part = get_target(model.metadata_["target"]).part
-    ev = evaluate(training_set(SqlCache(cache_url), flow, kind, part), params)
+    ev = evaluate(training_set(SqlCache(cache_url), flow, kind, part), params, seeds=range(seeds))
     if as_json:
         click.echo(json.dumps(ev.to_json(), indent=1))
     else:

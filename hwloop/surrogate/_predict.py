@@ -11,10 +11,20 @@ from fpga_targets import Target
 from hwloop import HwloopError
 from hwloop.surrogate._data import target_capacities
 from hwloop.synth._design import Design
-from surrogates import ResourceSurrogate, feature_matrix
+from surrogates import ResourceSurrogate, feature_matrix, is_shipped, shipped_model_dir
 from synth_cache import CacheBackend, SynthResult, design_key
 
 CAPACITY = {"lut": "lut", "ff": "ff", "dsp": "dsp", "bram_18k": "bram_18k"}
+
+
+def describe_model(path: Path, model: ResourceSurrogate) -> str:
+    """Which model answered, in words: shipped default or the user's, and what it learnt from."""
+    meta = getattr(model, "metadata_", {})
+    who = "shipped default" if is_shipped(path) else "your model"
+    n = max(model.n_train_.values(), default=0)
+    lut = ((meta.get("eval") or {}).get("lut") or {}).get("r2")
+    quality = f", held-out LUT R² {lut:.2f}" if isinstance(lut, (int, float)) else ""
+    return f"{who} {path} ({model.flow}, {model.kind}; {n} runs{quality})"
 
 
 def default_model_dir(flow: str, target: str | None, kind: str) -> Path:
@@ -23,13 +33,16 @@ def default_model_dir(flow: str, target: str | None, kind: str) -> Path:
 
 
 def find_model(flow: str, target: Target, kind: str, model_dir: Path | None = None) -> Path:
-    """The model that answers: ``model_dir``, else the user's for this target, else theirs for
-    any target. Says how to get one when there is none."""
+    """The model that answers: ``model_dir``, else the user's own (fitted with ``hwloop
+    surrogate fit``) for this target, else theirs for any target, else the default shipped with
+    hwloop for this flow and target. Says how to get one when there is none."""
     candidates = (
         [model_dir]
         if model_dir
         else [default_model_dir(flow, target.name, kind), default_model_dir(flow, None, kind)]
     )
+    if model_dir is None and (shipped := shipped_model_dir(flow, target.name, kind)) is not None:
+        candidates.append(shipped)
     for path in candidates:
         if (path / "metadata.json").is_file():
             return path
@@ -47,6 +60,7 @@ class Prediction:
     identical design when the cache has one."""
 
     model: str
+    model_description: str
     flow: str
     kind: str
     target: str
@@ -61,6 +75,8 @@ class Prediction:
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "model": self.model,
+            "model_description": self.model_description,
+            "shipped_model": is_shipped(Path(self.model)),
             "flow": self.flow,
             "kind": self.kind,
             "target": self.target,
@@ -87,6 +103,7 @@ def predict_designs(
     the version its flow would key a real run with)."""
 
     model = ResourceSurrogate.load(model_dir)
+    about = describe_model(model_dir, model)
     caps = target_capacities(target)
     docs = [d.canonical() for d in designs]
     X = feature_matrix(docs, caps)
@@ -111,6 +128,7 @@ def predict_designs(
         out.append(
             Prediction(
                 str(model_dir),
+                about,
                 model.flow,
                 model.kind,
                 target.name,

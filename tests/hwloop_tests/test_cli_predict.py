@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hwloop.archs import ArchSpec, Linear
+from hwloop.archs import ArchSpec, Flatten, Linear
 from hwloop.cli.main import main
+from surrogates import SHIPPED_DIR
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +68,34 @@ def test_without_a_model_it_says_how_to_get_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HWLOOP_SURROGATE_DIR", str(tmp_path))
-    assert main(["predict", "nac-tiny", "--target", "u250"]) == 2
+    # hwloop ships open-flow defaults only; nothing answers for Vivado post-synthesis numbers
+    assert main(["predict", "nac-tiny", "--target", "u250", "--flow", "vivado"]) == 2
     err = capsys.readouterr().err
-    assert "hwloop calibrate --flow open --target u250" in err
-    assert "hwloop surrogate fit --flow open --target u250" in err
+    assert "hwloop calibrate --flow vivado --target u250" in err
+    assert "hwloop surrogate fit --flow vivado --target u250" in err
+
+
+@pytest.mark.parametrize("target", ["u250", "vu13p"])
+def test_shipped_default_answers_without_a_model_of_ones_own(
+    target: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("HWLOOP_SURROGATE_DIR", str(tmp_path))  # the user has fitted nothing
+    arch = tmp_path / "mlp.json"  # a small Bragg MLP, like those the defaults were trained on
+    layers = (Flatten("f"), Linear("fc0", 16, act="relu"), Linear("out", 2))
+    ArchSpec((1, 11, 11), layers, name="mlp").save(arch)
+    args = ["predict", str(arch), "--target", target, "--bits", "6"]
+    assert main([*args, "--cache", f"sqlite:///{tmp_path}/c.db", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["shipped_model"] and doc["model_description"].startswith("shipped default")
+    assert doc["target"] == target and doc["flow"] == "open" and doc["kind"] == "post_synthesis"
+    assert 0 < doc["lut"]["low80"] <= doc["lut"]["median"] <= doc["lut"]["high80"]
+    meta = json.loads((SHIPPED_DIR / f"open-{target}-post_synthesis/metadata.json").read_text())
+    assert meta["trained_on"]["runs"] >= 300 and meta["eval"]["lut"]["r2"] > 0.5
+    sizes = [p.stat().st_size for p in (SHIPPED_DIR / f"open-{target}-post_synthesis").iterdir()]
+    assert sum(sizes) < 3e6  # a few MB for both targets
 
 
 def test_python_api_for_a_torch_model(fitted: tuple[str, Path, Path]) -> None:

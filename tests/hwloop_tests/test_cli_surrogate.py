@@ -22,18 +22,20 @@ def test_fit_then_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["cache", "import", str(CSV), "--cache", url]) == 0
     out = tmp_path / "model"
     fit = ["surrogate", "fit", "--cache", url, "--flow", "vivado", "--kind", "hls_estimate"]
-    assert main([*fit, "--target", "u250", "--out", str(out)]) == 0
+    assert main([*fit, "--target", "u250", "--out", str(out), "--seeds", "1"]) == 0
     text = capsys.readouterr().out
     assert "906 vivado hls_estimate results of 64 architectures" in text
     assert "learning curve" in text
     model = ResourceSurrogate.load(out)
     assert (model.flow, model.kind, model.metadata_["target"]) == ("vivado", "hls_estimate", "u250")
     assert set(model.metadata_["eval"]) >= METRICS  # the held-out numbers travel with the model
-    assert main(["surrogate", "eval", "--cache", url, "--model", str(out), "--json"]) == 0
+    ev = ["surrogate", "eval", "--cache", url, "--model", str(out), "--json", "--seeds", "2"]
+    assert main(ev) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) >= METRICS
-    assert set(doc["lut"]) == {"r2", "smape", "mape", "coverage80"}
-    assert doc["lut"]["r2"] > 0.6 and doc["_split"]["n_test"] > 0
+    scores = {"r2", "smape", "mape", "coverage80"}
+    assert set(doc["lut"]) == scores | {f"{k}_std" for k in scores}  # mean and spread of 2 splits
+    assert doc["lut"]["r2"] > 0.6 and doc["_split"]["n_test"] > 0 and doc["_split"]["seeds"] == 2
 
 
 def test_no_results_says_how_to_get_them(

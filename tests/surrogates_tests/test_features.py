@@ -10,7 +10,7 @@ import pytest
 from hwloop.archs import ArchSpec, Conv2d, Flatten, Linear
 from hwloop.synth import HardwareConfig, random_design
 from surrogates import FEATURES, FeatureError, design_features, design_info
-from synth_cache import parse_wa_hls4ml_csv
+from synth_cache import parse_wa_hls4ml_csv, parse_wa_hls4ml_json
 
 PART = "xcvu13p-flga2577-2-e"
 CSV = (
@@ -71,3 +71,24 @@ def test_unknown_designs_are_refused() -> None:
         design_features({"source": "hls4ml-project", "reports": {}})
     with pytest.raises(FeatureError, match="unreadable"):
         design_features({"arch": {"input_shape": [3], "layers": [{"op": "linear"}]}, "hw": {}})
+
+
+def test_wa_hls4ml_json_records_share_the_schema() -> None:
+    fixtures = CSV.parent
+    two = parse_wa_hls4ml_json((fixtures / "test_2layer_merged.json").read_text())
+    convs = parse_wa_hls4ml_json((fixtures / "test_conv2d_merged.json").read_text())
+    # dense_128_120_104_2b: two dense layers, 2-bit weights, 16-bit data, reuse 3840 / 3120
+    info = design_info(two[0].design)
+    assert [(x.n_in, x.n_out, x.w_bits, x.in_bits, x.reuse) for x in info.layers] == [
+        (128, 120, 2.0, 16.0, 3840.0),
+        (120, 104, 2.0, 16.0, 3120.0),
+    ]
+    assert (info.input_size, info.output_size, info.strategy) == (128, 104, "resource")
+    # conv2d_26273: 3x3 conv 16->8 channels at 20x5 outputs, then dense 800->16->16
+    f = design_features(convs[0].design)
+    assert list(f) == list(FEATURES)
+    assert (f["n_conv"], f["n_dense"], f["n_sigmoid"], f["n_tanh"]) == (1, 2, 2, 1)
+    assert f["params"] == 144 * 8 + 800 * 16 + 16 * 16
+    assert f["mults"] == 144 * 8 * 100 + 800 * 16 + 16 * 16
+    assert f["w_bits_max"] == 4 and f["input_size"] == 40 * 9 * 16
+    assert math.isnan(f["res_bits_max"])  # 'auto' precisions are unknown, not guessed

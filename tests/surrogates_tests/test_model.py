@@ -63,6 +63,19 @@ def test_save_load_round_trip_and_schema_check(data: tuple, tmp_path: Path) -> N
         ResourceSurrogate.load(tmp_path / "m")
 
 
+def test_compressed_models_load_identically(data: tuple, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    X, Y, _, _ = data
+    model = ResourceSurrogate(n_estimators=30).fit(X[:300], {"lut": Y["lut"][:300]})
+    model.save(tmp_path / "m")
+    model.save(tmp_path / "m", compress=True)  # replaces the plain file
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {"lut.json.gz", "metadata.json"}
+    back = ResourceSurrogate.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.predict(X[:50])["lut"], model.predict(X[:50])["lut"])
+    (tmp_path / "m" / "lut.json.gz").write_bytes(b"not gzip")
+    with pytest.raises(SurrogateError, match="cannot read the lut model"):
+        ResourceSurrogate.load(tmp_path / "m")
+
+
 def test_misuse_gives_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(SurrogateError, match="not fitted"):
         ResourceSurrogate().predict(np.zeros((1, len(FEATURES))))

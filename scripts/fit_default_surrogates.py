@@ -1,0 +1,128 @@
+"""Fit the default surrogates shipped inside the package (``surrogates/data/``).
+
+    python scripts/fit_default_surrogates.py [--data data/calibration] [--targets u250,vu13p]
+
+Reads the committed open-flow calibration runs (``data/calibration/*.parquet``, real da4ml +
+yosys syntheses produced by ``scripts/calibrate_open.sh``) into a throw-away cache, evaluates the
+surrogate on architectures held out of training (several split seeds), fits one model per target
+on every run and writes it, with its evaluation, the training-set size and the calibration files
+it came from in ``metadata.json``, to ``surrogates/data/open-<target>-post_synthesis/``.
+
+The open flow's netlist depends on the device family (UltraScale+ for both targets) and the clock
+(5 ns on both), not on the part, so the u250 and vu13p defaults learn from the same runs; the
+target's capacities are features, and each model is stored under its own target.
+
+Refuses to write models from fewer than ``--min-runs`` (300) runs unless ``--force``. Prints
+the evaluation and one JSON line (prefix ``FIT_JSON``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fpga_targets import get_target
+from hwloop.surrogate import evaluate, training_set
+from surrogates import SHIPPED_DIR, ResourceSurrogate
+from synth_cache import SqlCache, import_paths
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=REPO / "data/calibration")
+    ap.add_argument("--targets", default="u250,vu13p")
+    ap.add_argument("--out", type=Path, default=SHIPPED_DIR)
+    ap.add_argument("--seeds", type=int, default=5, help="held-out split seeds in the evaluation")
+    ap.add_argument("--min-runs", type=int, default=300)
+    ap.add_argument("--force", action="store_true", help="write models from fewer runs")
+    args = ap.parse_args()
+
+    files = sorted(args.data.glob("*.parquet"))
+    if not files:
+        print(f"no calibration exports (*.parquet) in {args.data}", file=sys.stderr)
+        return 2
+    cache = SqlCache(f"sqlite:///{tempfile.mkdtemp()}/defaults.db")
+    import_paths(cache, files)
+    data = training_set(cache, "open", "post_synthesis")
+    n_arch = len(set(data.groups))
+    print(
+        f"{len(data)} open-flow post-synthesis runs of {n_arch} architectures "
+        f"from {len(files)} files"
+    )
+    if len(data) < args.min_runs and not args.force:
+        print(
+            f"only {len(data)} runs (< {args.min_runs}); calibrate more or pass --force",
+            file=sys.stderr,
+        )
+        return 2
+
+    t0 = time.perf_counter()
+    ev = evaluate(data, seeds=range(args.seeds))
+    t_eval = time.perf_counter() - t0
+    print(
+        f"held-out evaluation ({args.seeds} splits, {ev.n_test} designs of "
+        f"{ev.n_test_archs} archs each):"
+    )
+    print(f"{'metric':<9} {'R2':>14} {'SMAPE%':>14} {'MAPE%':>14} {'cov80':>12}")
+    for m, s in ev.scores.items():
+        cells = []
+        for k in ("r2", "smape", "mape", "coverage80"):
+            v, sd = s[k], s.get(f"{k}_std", math.nan)
+            cells.append("-" if math.isnan(v) else f"{v:.3f}±{sd:.3f}")
+        print(f"{m:<9} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} {cells[3]:>12}")
+    print(
+        "learning curve (LUT SMAPE %): "
+        + ", ".join(f"{n} -> {s.get('lut', math.nan):.1f}" for n, s in ev.curve)
+    )
+
+    sources = {f.name: hashlib.sha256(f.read_bytes()).hexdigest()[:16] for f in files}
+    written = {}
+    for name in args.targets.split(","):
+        target = get_target(name.strip())
+        model = ResourceSurrogate(flow="open", kind="post_synthesis").fit(
+            data.X, data.Y, groups=data.groups
+        )
+        extra = {
+            "target": target.name,
+            "eval": ev.to_json(),
+            "shipped": True,
+            "trained_on": {
+                "runs": len(data),
+                "architectures": n_arch,
+                "calibration_files": sources,
+                "note": "open flow (da4ml + yosys) runs on vu13p at 5 ns; the netlist does not "
+                "depend on the part within UltraScale+ at the same clock",
+            },
+        }
+        path = model.save(args.out / f"open-{target.name}-post_synthesis", extra, compress=True)
+        size = sum(p.stat().st_size for p in path.iterdir())
+        written[target.name] = {
+            "path": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path),
+            "bytes": size,
+        }
+        print(f"wrote {path} ({size / 1e6:.2f} MB)")
+    print(
+        "FIT_JSON "
+        + json.dumps(
+            {
+                "runs": len(data),
+                "architectures": n_arch,
+                "eval_seconds": round(t_eval, 1),
+                "eval": ev.to_json(),
+                "models": written,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
