@@ -25,6 +25,7 @@ SCHEMA_VERSION = 2
 NAN = math.nan
 STRATEGIES = ("latency", "resource", "distributed_arithmetic")
 ACTS = ("relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax")
+TABLE_ACTS = frozenset(("gelu", "sigmoid", "tanh", "softmax"))  # computed by lookup tables
 
 
 class FeatureError(ValueError):
@@ -313,6 +314,9 @@ FEATURES: tuple[str, ...] = (
     "reuse_min",
     "reuse_max",
     "mults_per_reuse",  # mults / reuse factor: multipliers working in one cycle
+    "table_elements",  # outputs going through a lookup-table activation (gelu, sigmoid, ...)
+    "norm_elements",  # outputs of layer norms (each scaled by a per-group 1/sigma)
+    "norm_groups",  # layer-norm groups (one mean / variance / 1/sigma each)
     *(f"strategy_{s}" for s in STRATEGIES),
     "io_stream",
     "clock_ns",
@@ -365,6 +369,9 @@ def design_features(
     f["reuse_min"] = agg([x.reuse for x in ls], min)
     f["reuse_max"] = agg([x.reuse for x in ls], max)
     f["mults_per_reuse"] = agg([x.nonzero * x.positions / x.reuse for x in ls], sum)
+    f["table_elements"] = sum(x.n_out * x.positions for x in ls if x.act in TABLE_ACTS)
+    f["norm_elements"] = sum(x.n_out * x.positions for x in ls if x.norm == "layer")
+    f["norm_groups"] = sum(x.positions for x in ls if x.norm == "layer")
     for s in STRATEGIES:
         f[f"strategy_{s}"] = float(info.strategy == s)
     f["io_stream"] = float(info.io_type == "io_stream")

@@ -43,6 +43,7 @@ class ResourceSurrogate:
     boosters_: dict[str, Any]
     n_train_: dict[str, int]
     interval_margin_: dict[str, float]
+    prior_coef_: dict[str, tuple[float, float, float]]
     training_hash_: str
     feature_names_: tuple[str, ...]
     feature_range_: tuple[NDArray[np.float64], NDArray[np.float64]]
@@ -58,6 +59,7 @@ class ResourceSurrogate:
         min_child_weight: float = 1.0,
         quantiles: tuple[float, float, float] = (0.1, 0.5, 0.9),
         conformal_fraction: float = 0.2,
+        priors: tuple[tuple[str, str], ...] = (("lut", "bops"), ("ff", "bops")),
         n_jobs: int = 1,
         random_state: int = 0,
     ) -> None:
@@ -69,6 +71,7 @@ class ResourceSurrogate:
         self.min_child_weight = min_child_weight
         self.quantiles = quantiles
         self.conformal_fraction = conformal_fraction
+        self.priors = priors
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -82,6 +85,7 @@ class ResourceSurrogate:
             "min_child_weight": self.min_child_weight,
             "quantiles": list(self.quantiles),
             "conformal_fraction": self.conformal_fraction,
+            "priors": [list(p) for p in self.priors],
             "n_jobs": self.n_jobs,
             "random_state": self.random_state,
         }
@@ -119,6 +123,7 @@ class ResourceSurrogate:
         self.boosters_ = {}
         self.n_train_ = {}
         self.interval_margin_ = {}
+        self.prior_coef_ = {}
         h = hashlib.sha256(X.tobytes())
         held = self._held_out(groups, X.shape[0])
         for metric in METRICS:
@@ -132,14 +137,17 @@ class ResourceSurrogate:
                 continue
             h.update(metric.encode() + y.tobytes())
             t = np.log1p(np.maximum(y, 0.0))
+            self._fit_prior(metric, X[known], t[known])
+            off = self._offset(metric, X)
             margin = 0.0
             fit_rows, cal_rows = known & ~held, known & held
             if cal_rows.sum() >= 10 and fit_rows.sum() >= 2:
-                q = self._predict_log(self._train(X[fit_rows], t[fit_rows]), X[cal_rows])
+                booster = self._train(X[fit_rows], t[fit_rows], off[fit_rows])
+                q = self._predict_log(booster, X[cal_rows], off[cal_rows])
                 err = np.maximum(q[:, 0] - t[cal_rows], t[cal_rows] - q[:, 2])
                 level = min(1.0, (self.quantiles[2] - self.quantiles[0]) * (1 + 1 / err.size))
                 margin = max(0.0, float(np.quantile(err, level)))
-            self.boosters_[metric] = self._train(X[known], t[known])
+            self.boosters_[metric] = self._train(X[known], t[known], off[known])
             self.interval_margin_[metric] = margin
             self.n_train_[metric] = int(known.sum())
         if not self.boosters_:
@@ -174,17 +182,47 @@ class ResourceSurrogate:
         k = int(round(self.conformal_fraction * names.size))
         return np.isin(g, rng.permutation(names)[:k])
 
-    def _train(self, X: NDArray[Any], t: NDArray[Any]) -> Any:
+    # ---- analytical prior: a power law in one feature, the trees learn the rest ----------------
+    def _fit_prior(self, metric: str, X: NDArray[Any], t: NDArray[Any]) -> None:
+        """``log1p(metric) ~ a + b log1p(feature)`` by least squares (``priors`` names the
+        feature). The boosters start from it (base margin), so a design larger than any seen
+        in training gets the power law's answer instead of the largest leaf."""
+        feature = dict(self.priors).get(metric)
+        if feature is None:
+            return
+        v = X[:, FEATURES.index(feature)]
+        ok = np.isfinite(v) & (v >= 0)
+        if ok.sum() < 5 or np.ptp(np.log1p(v[ok])) == 0:
+            return
+        b, a = np.polyfit(np.log1p(v[ok]), t[ok], 1)
+        b = float(np.clip(b, 0.0, 2.0))
+        a = float(np.mean(t[ok] - b * np.log1p(v[ok])))
+        self.prior_coef_[metric] = (a, b, float(np.mean(t)))
+
+    def _offset(self, metric: str, X: NDArray[Any]) -> NDArray[np.float64]:
+        coef = self.prior_coef_.get(metric)
+        if coef is None:
+            return np.zeros(X.shape[0])
+        a, b, fallback = coef
+        v = X[:, FEATURES.index(dict(self.priors)[metric])]
+        with np.errstate(invalid="ignore"):
+            off = a + b * np.log1p(np.maximum(v, 0.0))
+        return np.where(np.isfinite(off), off, fallback)
+
+    def _train(self, X: NDArray[Any], t: NDArray[Any], offset: NDArray[Any]) -> Any:
         import xgboost as xgb
 
-        dm = xgb.DMatrix(X, label=t)
+        margin = np.repeat(offset[:, None], len(self.quantiles), axis=1)
+        dm = xgb.DMatrix(X, label=t, base_margin=margin)
         return xgb.train(self._booster_params(), dm, num_boost_round=self.n_estimators)
 
-    @staticmethod
-    def _predict_log(booster: Any, X: NDArray[Any]) -> NDArray[np.float64]:
+    def _predict_log(
+        self, booster: Any, X: NDArray[Any], offset: NDArray[Any]
+    ) -> NDArray[np.float64]:
         import xgboost as xgb
 
-        q = np.asarray(booster.predict(xgb.DMatrix(X)), dtype=np.float64)
+        margin = np.repeat(offset[:, None], len(self.quantiles), axis=1)
+        q = np.asarray(booster.predict(xgb.DMatrix(X, base_margin=margin)), dtype=np.float64)
         return np.sort(q.reshape(X.shape[0], -1), axis=1)  # quantiles never cross
 
     def predict(self, X: NDArray[Any]) -> dict[str, NDArray[np.float64]]:
@@ -196,7 +234,7 @@ class ResourceSurrogate:
             raise SurrogateError(f"X must have {len(self.feature_names_)} columns, got {X.shape}")
         out = {}
         for metric in (m for m in METRICS if m in self.boosters_):
-            q = self._predict_log(self.boosters_[metric], X)
+            q = self._predict_log(self.boosters_[metric], X, self._offset(metric, X))
             margin = self.interval_margin_.get(metric, 0.0)
             q[:, 0] -= margin
             q[:, 2] += margin
@@ -229,6 +267,7 @@ class ResourceSurrogate:
             "metrics": sorted(self.boosters_),
             "n_train": self.n_train_,
             "interval_margin": self.interval_margin_,
+            "prior_coef": {k: list(v) for k, v in self.prior_coef_.items()},
             "training_hash": self.training_hash_,
             "feature_range": [
                 [None if math.isnan(v) else float(v) for v in bound]
@@ -260,6 +299,7 @@ class ResourceSurrogate:
             )
         params = dict(meta["params"])
         params["quantiles"] = tuple(params["quantiles"])
+        params["priors"] = tuple(tuple(p) for p in params.get("priors", ()))
         model = cls(**params)
         model.boosters_ = {}
         for metric in meta["metrics"]:
@@ -275,6 +315,10 @@ class ResourceSurrogate:
             model.boosters_[metric] = booster
         model.n_train_ = {k: int(v) for k, v in meta["n_train"].items()}
         model.interval_margin_ = {k: float(v) for k, v in meta["interval_margin"].items()}
+        model.prior_coef_ = {
+            k: (float(v[0]), float(v[1]), float(v[2]))
+            for k, v in (meta.get("prior_coef") or {}).items()
+        }
         model.training_hash_ = str(meta["training_hash"])
         model.feature_names_ = FEATURES
         model.feature_range_ = tuple(  # type: ignore[assignment]
