@@ -15,7 +15,7 @@ from hwloop._progress import progress_bar
 from hwloop.archs import ArchSpec, resolve_arch
 from hwloop.cli._common import console
 from hwloop.spaces import get_space
-from hwloop.synth import Synthesizer
+from hwloop.synth import Synthesizer, get_synthesizer
 from hwloop.synth._calibrate import SPARSITIES, CalibrationItem, run_calibration, sample_space
 from hwloop.synth._design import STRATEGIES
 from synth_cache import default_cache_url
@@ -46,14 +46,8 @@ def _study_archs(name: str, storage: str) -> list[ArchSpec]:
 
 
 def _synthesizer(flow: str, jobs: int) -> Synthesizer:
-    if flow == "vivado":
-        from hwloop.synth._vivado import VivadoSynthesizer
-
-        return VivadoSynthesizer()
-    from hwloop.synth._open import OpenSynthesizer
-
     # the open flow synthesises a design's pieces in parallel: share the cores between runs
-    return OpenSynthesizer(jobs=max(1, (os.cpu_count() or 1) // jobs))
+    return get_synthesizer(flow, jobs=max(1, (os.cpu_count() or 1) // jobs))
 
 
 @click.command("calibrate")

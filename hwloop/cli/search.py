@@ -10,7 +10,10 @@ from rich.table import Table
 
 from hwloop.cli._common import console, err_console, si
 from hwloop.search import SearchConfig, run_search
+from hwloop.search._hardware import parse_objectives
 from hwloop.spaces import SPACES
+from hwloop.synth import FLOWS
+from hwloop.synth._design import STRATEGIES
 
 _SPACES_HELP = "; ".join(f"{t}: {', '.join(s)}" for t, s in SPACES.items())
 
@@ -85,6 +88,60 @@ _SPACES_HELP = "; ".join(f"{t}: {', '.join(s)}" for t, s in SPACES.items())
     is_flag=True,
     help="Start with the published archs that the space can express.",
 )
+@click.option(
+    "--objectives",
+    default="metric,bops",
+    show_default=True,
+    help="Objectives to minimise, any subset of metric,bops,lut,dsp,latency (lut, dsp and "
+    "latency in ns are predicted by the surrogate of --flow for --target).",
+)
+@click.option(
+    "--flow",
+    type=click.Choice(FLOWS),
+    default="open",
+    show_default=True,
+    help="Synthesis flow whose results the hardware objectives predict.",
+)
+@click.option(
+    "--hw-bits",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Fixed-point width of the hardware design of each candidate (weights, activations).",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default=None,
+    help="hls4ml strategy of the designs [default: distributed_arithmetic for open, latency "
+    "for vivado].",
+)
+@click.option(
+    "--max-util",
+    type=float,
+    default=None,
+    help="Feasible only if no resource (LUT, FF, DSP, BRAM) exceeds this fraction of the target.",
+)
+@click.option(
+    "--max-latency-ns",
+    type=float,
+    default=None,
+    help="Feasible only if the predicted latency is at most this many ns.",
+)
+@click.option(
+    "--surrogate",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Surrogate model directory [default: your `hwloop surrogate fit` model for the flow "
+    "and target, else the shipped default].",
+)
+@click.option(
+    "--cache",
+    "cache_url",
+    default=None,
+    metavar="URL",
+    help="Synthesis cache for real runs (as in `hwloop calibrate`).",
+)
 def search(
     task: str,
     target: str,
@@ -99,8 +156,18 @@ def search(
     out: Path,
     seed: int,
     enqueue_baselines: bool,
+    objectives: str,
+    flow: str,
+    hw_bits: int,
+    strategy: str | None,
+    max_util: float | None,
+    max_latency_ns: float | None,
+    surrogate: Path | None,
+    cache_url: str | None,
 ) -> None:
-    """Multi-objective architecture search (NSGA-II) minimising (validation metric, BOPs).
+    """Multi-objective architecture search (NSGA-II) minimising the validation metric, BOPs and,
+    with hardware objectives, the predicted LUT / DSP / latency of each candidate's design on
+    --target; --max-util and --max-latency-ns make candidates infeasible (never on the front).
 
     Re-running the same command resumes the study stored in --storage.
     """
@@ -118,6 +185,14 @@ def search(
         out=out,
         seed=seed,
         enqueue_baselines=enqueue_baselines,
+        objectives=parse_objectives(objectives),
+        flow=flow,
+        hw_bits=hw_bits,
+        strategy=strategy,
+        max_util=max_util,
+        max_latency_ns=max_latency_ns,
+        surrogate=surrogate,
+        cache=cache_url,
     )
     from rich.progress import (
         BarColumn,
@@ -156,17 +231,35 @@ def search(
         title=f"Pareto front of {result.study_name}: {result.metric_name} vs BOPs "
         f"({result.n_complete} complete, {result.n_failed} failed)",
     )
-    for col in ("trial", "val", "test", "BOPs", "parameters", "arch"):
+    hw_cols = ("LUT", "DSP", "latency ns") if cfg.hardware else ()
+    for col in ("trial", "val", "test", "BOPs", "parameters", *hw_cols, "arch"):
         table.add_column(col, justify="right" if col != "arch" else "left", no_wrap=True)
     for m in result.front:
+        pred = m.hw.get("predicted", {})
+        hw = (
+            (
+                si(pred["lut"][1]) if "lut" in pred else "-",
+                f"{pred['dsp'][1]:.0f}" if "dsp" in pred else "-",
+                f"{m.hw.get('latency_ns', float('nan')):.0f}",
+            )
+            if cfg.hardware
+            else ()
+        )
         table.add_row(
             str(m.trial),
             f"{m.metric:.4f}",
             f"{m.test_metric:.4f}",
             si(m.bops),
             f"{m.parameters:,}",
+            *hw,
             m.arch_digest,
         )
-    console.print(table)
+    if result.front:
+        console.print(table)
+    else:
+        console.print(
+            f"no feasible candidate yet among {result.n_complete} complete trials "
+            "(constraints: --max-util, --max-latency-ns, layers the flow can express)"
+        )
     console.print(f"wrote {', '.join(str(f) for f in result.files)}")
     console.print(f"study: {result.storage} (name {result.study_name!r})")

@@ -26,6 +26,18 @@ class SearchConfig:
     enqueue_baselines: bool = False
     batch_size: int = 64
     lr: float = 2e-3
+    # hardware in the loop (docs/loop.md)
+    objectives: tuple[str, ...] = ("metric", "bops")
+    flow: str = "open"
+    hw_bits: int = 8
+    strategy: str | None = None  # default: the flow's (distributed_arithmetic for open)
+    max_util: float | None = None
+    max_latency_ns: float | None = None
+    surrogate: Path | None = None  # a model directory instead of the user's / shipped default
+    cache: str | None = None  # synthesis cache URL (default: the user's cache)
+    synth_every: int = 0  # real synthesis of the front every N finished trials (0: never)
+    synth_batch: int = 4
+    synth_timeout: float = 900.0
 
     def __post_init__(self) -> None:
         if self.trials < 1:
@@ -34,6 +46,25 @@ class SearchConfig:
             raise HwloopError(f"--epochs must be at least 1, got {self.epochs}")
         if self.population < 2:
             raise HwloopError(f"--population must be at least 2, got {self.population}")
+        if not 2 <= self.hw_bits <= 16:
+            raise HwloopError(f"--hw-bits must be in 2..16, got {self.hw_bits}")
+        if self.max_util is not None and not 0 < self.max_util <= 1:
+            raise HwloopError(f"--max-util is a fraction in (0, 1], got {self.max_util}")
+        if self.max_latency_ns is not None and self.max_latency_ns <= 0:
+            raise HwloopError(f"--max-latency-ns must be positive, got {self.max_latency_ns}")
+        if self.synth_every < 0 or self.synth_batch < 1:
+            raise HwloopError("--synth-every must be >= 0 and --synth-batch >= 1")
+
+    @property
+    def hardware(self) -> bool:
+        """Whether candidates get designs and predicted resources (hardware objectives,
+        constraints or real synthesis rounds)."""
+        return bool(
+            set(self.objectives) - {"metric", "bops"}
+            or self.max_util is not None
+            or self.max_latency_ns is not None
+            or self.synth_every
+        )
 
     @property
     def study_name(self) -> str:
@@ -54,6 +85,8 @@ class FrontMember:
     arch_digest: str
     params: dict[str, Any] = field(default_factory=dict)
     arch: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)  # objective -> value
+    hw: dict[str, Any] = field(default_factory=dict)  # HardwareScore.to_json() of the candidate
 
 
 @dataclass(frozen=True)

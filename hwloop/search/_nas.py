@@ -19,7 +19,9 @@ from hwloop._interrupt import check, graceful_sigint
 from hwloop.archs import build_model, builtin_archs
 from hwloop.bops import compute_bops
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
+from hwloop.search._hardware import HW_OBJECTIVES, HardwareScorer, hardware_scorer
 from hwloop.search._report import write_front
+from hwloop.search._weights import save_weights, weights_store
 from hwloop.spaces import SearchSpace, get_space
 from hwloop.tasks import Task, TaskData, get_task
 from hwloop.training import TrainConfig, train
@@ -62,7 +64,7 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
             study_name=cfg.study_name,
             storage=storage,
             sampler=sampler,
-            directions=["minimize", "minimize"],
+            directions=["minimize"] * len(cfg.objectives),
             load_if_exists=True,
         )
     except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
@@ -74,11 +76,14 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
             first = str(exc).splitlines()[0]
             raise HwloopError(f"cannot open storage {cfg.storage_url}: {first}") from None
         raise
-    if len(study.directions) != 2:
-        raise HwloopError(f"study {cfg.study_name!r} exists with other objectives")
+    if len(study.directions) != len(cfg.objectives):
+        raise HwloopError(
+            f"study {cfg.study_name!r} exists with {len(study.directions)} objectives, not "
+            f"{','.join(cfg.objectives)}: use another --study name"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(["metric", "bops"])
+        study.set_metric_names(list(cfg.objectives))
     attrs = {
         "task": cfg.task,
         "space": cfg.space,
@@ -90,6 +95,16 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
     }
+    if cfg.objectives != ("metric", "bops"):
+        attrs["objectives"] = list(cfg.objectives)
+    if cfg.hardware:
+        attrs.update(
+            flow=cfg.flow,
+            hw_bits=cfg.hw_bits,
+            strategy=cfg.strategy,
+            max_util=cfg.max_util,
+            max_latency_ns=cfg.max_latency_ns,
+        )
     for key, value in attrs.items():
         old = study.user_attrs.get(key)
         if old is not None and old != value:
@@ -118,13 +133,18 @@ def enqueue_baselines(study: optuna.Study, space: SearchSpace, task: str) -> lis
 
 
 def make_objective(
-    cfg: SearchConfig, task: Task, space: SearchSpace, data: TaskData
-) -> Callable[[optuna.Trial], tuple[float, float]]:
+    cfg: SearchConfig,
+    task: Task,
+    space: SearchSpace,
+    data: TaskData,
+    scorer: HardwareScorer | None = None,
+    artifacts: Any = None,
+) -> Callable[[optuna.Trial], tuple[float, ...]]:
     train_cfg = TrainConfig(
         epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, patience=3
     )
 
-    def objective(trial: optuna.Trial) -> tuple[float, float]:
+    def objective(trial: optuna.Trial) -> tuple[float, ...]:
         spec = space.sample(trial)
         bops = compute_bops(spec, bits=cfg.bits)
         model = build_model(spec)
@@ -132,32 +152,48 @@ def make_objective(
         trial.set_user_attr("arch", spec.to_json())
         trial.set_user_attr("arch_digest", spec.digest)
         trial.set_user_attr("parameters", bops.parameters)
+        trial.set_user_attr("bops", bops.total)
         trial.set_user_attr("test_metric", result.test_metric)
         trial.set_user_attr("train_seconds", round(result.seconds, 2))
         trial.set_user_attr("epochs_run", result.epochs_run)
         if not math.isfinite(result.val_metric):
             raise optuna.TrialPruned("training diverged")  # recorded as PRUNED, not on the front
-        return result.val_metric, bops.total
+        values = {"metric": result.val_metric, "bops": bops.total}
+        if scorer is not None:
+            score = scorer.score_designs([scorer.design(model.eval())])[0]
+            trial.set_user_attr("hw", score.to_json())
+            for name, value in score.constraints.items():
+                trial.set_constraint(name, value)  # Optuna 5: feasible when all <= 0
+            values.update((m, score.objective(m)) for m in HW_OBJECTIVES)
+            if artifacts is not None:  # the loop synthesises front members from these weights
+                save_weights(trial, model, artifacts)
+        return tuple(values[name] for name in cfg.objectives)
 
     return objective
 
 
 def pareto_front(study: optuna.Study) -> tuple[FrontMember, ...]:
+    """The feasible non-dominated trials (Optuna leaves infeasible ones off ``best_trials``),
+    ordered by BOPs."""
+    names = study.metric_names or ["metric", "bops"]
     members = []
-    for t in sorted(study.best_trials, key=lambda t: t.values[1]):
+    for t in study.best_trials:
+        values = dict(zip(names, (float(v) for v in t.values), strict=True))
         members.append(
             FrontMember(
                 trial=t.number,
-                metric=float(t.values[0]),
-                bops=float(t.values[1]),
+                metric=values.get("metric", math.nan),
+                bops=float(t.user_attrs.get("bops", values.get("bops", math.nan))),
                 parameters=int(t.user_attrs.get("parameters", 0)),
                 test_metric=float(t.user_attrs.get("test_metric", math.nan)),
                 arch_digest=str(t.user_attrs.get("arch_digest", "")),
                 params=dict(t.params),
                 arch=dict(t.user_attrs.get("arch", {})),
+                values=values,
+                hw=dict(t.user_attrs.get("hw", {})),
             )
         )
-    return tuple(members)
+    return tuple(sorted(members, key=lambda m: (m.bops, m.trial)))
 
 
 def run_search(
@@ -170,7 +206,7 @@ def run_search(
     ``on_start(done, total)`` is called once before optimising; ``on_trial(done, total)`` after
     every finished trial of this process.
     """
-    get_target(cfg.target)  # validates the target name before any work
+    target = get_target(cfg.target)  # validates the target name before any work
     task = get_task(cfg.task)
     space = get_space(cfg.task, cfg.space)
     study = open_study(cfg)
@@ -191,7 +227,9 @@ def run_search(
     objective = None
     if remaining > 0:  # load (or render) the data before any progress bar starts
         data = task.load(limit=cfg.limit, seed=cfg.seed, progress=True)
-        objective = make_objective(cfg, task, space, data)
+        scorer = hardware_scorer(cfg, target, space) if cfg.hardware else None
+        artifacts = weights_store(cfg) if scorer is not None else None
+        objective = make_objective(cfg, task, space, data, scorer, artifacts)
     if on_start:
         on_start(finished(), cfg.trials)
     if objective is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hwloop.synth._base import Outcome, Synthesizer, synthesize
+from hwloop.synth._base import FLOWS, Outcome, Synthesizer, get_synthesizer, synthesize
 from hwloop.synth._design import Design, HardwareConfig, LayerHW, quantise
 from hwloop.synth._from_model import (
     design_from_model,
@@ -12,12 +12,14 @@ from hwloop.synth._from_model import (
 )
 
 __all__ = [
+    "FLOWS",
     "Design",
     "HardwareConfig",
     "LayerHW",
     "Outcome",
     "Synthesizer",
     "design_from_model",
+    "get_synthesizer",
     "load_design_weights",
     "prune_per_layer",
     "quantise",

@@ -100,3 +100,22 @@ def synthesize(
     cache.put(entry, replace=old is not None)
     stored = cache.get(key)
     return Outcome(stored or entry, cached=False)
+
+
+FLOWS = ("open", "vivado")
+
+
+def get_synthesizer(flow: str, jobs: int = 1) -> Synthesizer:
+    """The synthesizer of ``flow`` (``open``: da4ml + yosys, its pieces on ``jobs`` threads;
+    ``vivado``: hls4ml + Vitis HLS + Vivado where installed)."""
+    from hwloop import HwloopError
+
+    if flow == "vivado":
+        from hwloop.synth._vivado import VivadoSynthesizer
+
+        return VivadoSynthesizer()
+    if flow == "open":
+        from hwloop.synth._open import OpenSynthesizer
+
+        return OpenSynthesizer(jobs=jobs)
+    raise HwloopError(f"unknown flow {flow!r}; choose from {', '.join(FLOWS)}")

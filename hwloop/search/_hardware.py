@@ -1,0 +1,249 @@
+"""Hardware objectives of a search candidate: its design, predicted resources and feasibility.
+
+A trained candidate becomes a :class:`~hwloop.synth.Design` (weights quantised to ``--hw-bits``,
+batch norms folded) for the search's target and flow; the current surrogate predicts its LUT /
+FF / DSP / BRAM / latency with 80 % intervals, and the target's capacities turn them into
+constraint values (Optuna's convention: feasible when every value is <= 0).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fpga_targets import Target
+from hwloop.surrogate._data import target_capacities
+from hwloop.surrogate._predict import describe_model
+from hwloop.synth import Design, HardwareConfig, Synthesizer, design_from_model
+from surrogates import METRICS, ResourceSurrogate, feature_matrix
+from synth_cache import design_key
+
+log = logging.getLogger(__name__)
+
+HW_OBJECTIVES = ("lut", "dsp", "latency")  # the hardware objectives a search can minimise
+OBJECTIVES = ("metric", "bops", *HW_OBJECTIVES)
+_CAPACITY = ("lut", "ff", "dsp", "bram_18k")
+
+
+def parse_objectives(text: str) -> tuple[str, ...]:
+    """``metric,bops,lut`` -> ('metric', 'bops', 'lut'); one-line errors for anything else."""
+    from hwloop import HwloopError
+
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    bad = [x for x in names if x not in OBJECTIVES]
+    if bad or not names:
+        raise HwloopError(
+            f"--objectives: unknown {', '.join(bad) or '(none given)'}; choose from "
+            f"{', '.join(OBJECTIVES)}"
+        )
+    if len(set(names)) != len(names):
+        raise HwloopError(f"--objectives lists an objective twice: {text}")
+    return names
+
+
+@dataclass(frozen=True)
+class HardwareScore:
+    """A candidate's design key, predicted metrics (low, median, high), latency in ns, utilisation
+    (fraction of the target, by median) and constraint values (<= 0: satisfied)."""
+
+    key: str
+    predicted: dict[str, tuple[float, float, float]]
+    latency_ns: float
+    utilisation: dict[str, float]
+    constraints: dict[str, float]
+    unsupported: str | None = None
+    model: str = ""
+
+    @property
+    def feasible(self) -> bool:
+        return all(v <= 0 for v in self.constraints.values())
+
+    def objective(self, name: str) -> float:
+        if name == "latency":
+            return self.latency_ns
+        return self.predicted[name][1]
+
+    def uncertainty(self) -> float:
+        """Relative width of the LUT interval (how much a real synthesis would teach)."""
+        lo, mid, hi = self.predicted.get("lut", (0.0, 0.0, 0.0))
+        return (hi - lo) / max(mid, 1.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "predicted": {m: list(v) for m, v in self.predicted.items()},
+            "latency_ns": self.latency_ns,
+            "utilisation": self.utilisation,
+            "constraints": self.constraints,
+            "unsupported": self.unsupported,
+            "model": self.model,
+        }
+
+
+@dataclass
+class HardwareScorer:
+    """Scores candidates with the current surrogate; :meth:`swap` installs a refitted one (the
+    loop's rounds), safely while other threads score."""
+
+    target: Target
+    synth: Synthesizer
+    bits: int
+    strategy: str
+    model_dir: Path
+    max_util: float | None = None
+    max_latency_ns: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._model = ResourceSurrogate.load(self.model_dir)
+        self.description = describe_model(self.model_dir, self._model)
+
+    @property
+    def model(self) -> ResourceSurrogate:
+        with self._lock:
+            return self._model
+
+    def swap(self, model_dir: Path) -> None:
+        model = ResourceSurrogate.load(model_dir)
+        with self._lock:
+            self._model, self.model_dir = model, model_dir
+            self.description = describe_model(model_dir, model)
+
+    def hardware(self) -> HardwareConfig:
+        return HardwareConfig.uniform(
+            self.target.part, self.bits, self.target.clock_period_ns, strategy=self.strategy
+        )
+
+    def design(self, model: Any) -> Design:
+        return design_from_model(model, self.hardware())
+
+    def score_designs(self, designs: list[Design]) -> list[HardwareScore]:
+        with self._lock:
+            model, about = self._model, self.description
+        docs = [d.canonical() for d in designs]
+        pred = model.predict(feature_matrix(docs, target_capacities(self.target)))
+        version = self.synth.tool_version()
+        out = []
+        for i, (design, doc) in enumerate(zip(designs, docs, strict=True)):
+            p = {m: (float(v[i, 0]), float(v[i, 1]), float(v[i, 2])) for m, v in pred.items()}
+            out.append(self._score(design, doc, p, version, about))
+        return out
+
+    def _score(
+        self,
+        design: Design,
+        doc: dict[str, Any],
+        p: dict[str, tuple[float, float, float]],
+        version: str,
+        about: str,
+    ) -> HardwareScore:
+        res = self.target.resources
+        util = {
+            m: p[m][1] / float(getattr(res, m))
+            for m in _CAPACITY
+            if m in p and getattr(res, m, None)
+        }
+        cycles = p.get("latency", (math.nan,) * 3)[1]
+        latency_ns = cycles * design.hw.clock_period_ns
+        reason = self.synth.unsupported(design)
+        constraints = {"expressible": 0.0 if reason is None else 1.0}
+        if self.max_util is not None:
+            constraints["utilisation"] = max(util.values(), default=0.0) - self.max_util
+        if self.max_latency_ns is not None:
+            constraints["latency_ns"] = (
+                latency_ns - self.max_latency_ns if math.isfinite(latency_ns) else 1.0
+            )
+        missing = [m for m in METRICS if m not in p]
+        if missing:
+            log.debug("surrogate has no model for %s", ", ".join(missing))
+        return HardwareScore(
+            design_key(doc, self.synth.flow, version),
+            p,
+            latency_ns,
+            util,
+            constraints,
+            reason,
+            about,
+        )
+
+
+def hardware_scorer(cfg: Any, target: Target, space: Any) -> HardwareScorer:
+    """The scorer of a search: its flow's synthesizer and the surrogate that answers
+    (``--surrogate``, the loop's latest refit in ``OUT/surrogate``, the user's own model, the
+    shipped default; with none of those, a small calibration of the space first). Logs which."""
+    from hwloop import HwloopError
+    from hwloop.surrogate import find_model
+    from hwloop.synth import get_synthesizer
+
+    synth = get_synthesizer(cfg.flow)
+    strategy = cfg.strategy or ("distributed_arithmetic" if cfg.flow == "open" else "latency")
+    latest = latest_refit(cfg.out)
+    if cfg.surrogate is not None:
+        model_dir = Path(cfg.surrogate)
+    elif latest is not None:
+        model_dir = latest
+    else:
+        try:
+            model_dir = find_model(cfg.flow, target, "post_synthesis")
+        except HwloopError as exc:
+            log.warning("%s; calibrating a small batch of the search space first", exc)
+            model_dir = bootstrap_surrogate(cfg, target, space, synth, strategy)
+    scorer = HardwareScorer(
+        target, synth, cfg.hw_bits, strategy, model_dir, cfg.max_util, cfg.max_latency_ns
+    )
+    log.info("hardware objectives predicted by %s", scorer.description)
+    return scorer
+
+
+def latest_refit(out: Path) -> Path | None:
+    """The newest surrogate the loop refitted for this search (``OUT/surrogate/round-N``), else
+    the one calibrated for it when nothing else answered (``OUT/surrogate/bootstrap``)."""
+    rounds = sorted(
+        (p for p in (out / "surrogate").glob("round-*") if (p / "metadata.json").is_file()),
+        key=lambda p: int(p.name.split("-")[1]),
+    )
+    if rounds:
+        return rounds[-1]
+    boot = out / "surrogate" / "bootstrap"
+    return boot if (boot / "metadata.json").is_file() else None
+
+
+def bootstrap_surrogate(
+    cfg: Any, target: Target, space: Any, synth: Synthesizer, strategy: str, n: int = 12
+) -> Path:
+    """Synthesise ``n`` small designs of the search space into the cache and fit a first
+    surrogate on every result the cache holds for this flow and target."""
+    from hwloop import HwloopError
+    from hwloop.surrogate import training_set
+    from hwloop.synth._calibrate import run_calibration, sample_space
+    from synth_cache import SqlCache, default_cache_url
+
+    reason = synth.available()
+    if reason is not None:
+        raise HwloopError(
+            f"no {cfg.flow} surrogate for {target.name}, and the {cfg.flow} flow is not "
+            f"available here to calibrate one: {reason}"
+        )
+    url = cfg.cache or default_cache_url()
+    items = sample_space(space, n, [cfg.hw_bits], [0.0, 0.5], seed=cfg.seed, max_bops=1e5)
+    summary = run_calibration(
+        items,
+        synth,
+        url,
+        target.part,
+        target.clock_period_ns,
+        jobs=2,
+        timeout_s=cfg.synth_timeout,
+        strategy=strategy,
+    )
+    log.warning("calibrated %d designs: %s", len(items), dict(summary.counts))
+    data = training_set(SqlCache(url), cfg.flow, "post_synthesis", target.part)
+    model = ResourceSurrogate(flow=cfg.flow).fit(data.X, data.Y, groups=data.groups)
+    return model.save(
+        cfg.out / "surrogate" / "bootstrap",
+        {"target": target.name, "trained_on": {"runs": len(data), "bootstrap": True}},
+    )
