@@ -10,7 +10,7 @@
 - the held-out evaluation (architectures held out) of (a) the open-flow runs in the cache and
   (b) the wa-hls4ml CSV.
 
-Without ``--cache`` it builds a throw-away cache from ``data/calibration/*.parquet`` and
+Without ``--cache`` it builds a throw-away cache from ``surrogates/data/calibration/*.parquet`` and
 ``../shared/fixtures/wa-hls4ml``. Prints a table and one JSON line (prefix ``BENCH_JSON``).
 """
 
@@ -71,7 +71,7 @@ def main() -> None:
         cache = SqlCache(args.cache)
     else:
         cache = SqlCache(f"sqlite:///{tempfile.mkdtemp()}/bench.db")
-        import_paths(cache, sorted((REPO / "data/calibration").glob("*.parquet")))
+        import_paths(cache, sorted((REPO / "surrogates/data/calibration").glob("*.parquet")))
         # (b) is the resource CSV alone (the JSON records are other architectures and versions)
         import_paths(cache, [REPO / "../shared/fixtures/wa-hls4ml" / CSV_NAME])
     wa = training_set(cache, "vivado", "hls_estimate")

@@ -2,7 +2,7 @@
 # Grow the committed open-flow calibration set in resumable chunks (the data behind the shipped
 # default surrogates). Each chunk is one `hwloop calibrate` batch over a new seed, alternating the
 # Bragg block space and the Bragg MLP space; after every chunk the whole cache is exported to
-# data/calibration/open-calibration.parquet, so a session that is stopped keeps what it finished.
+# surrogates/data/calibration/open-calibration.parquet, so a session that is stopped keeps what it finished.
 #
 #   scripts/calibrate_open.sh [CACHE_URL] [FIRST_SEED] [CHUNKS]
 #
@@ -15,7 +15,7 @@ chunks=${3:-12}
 n=${N:-30}
 max_bops=${MAX_BOPS:-2e5}
 hw=${HWLOOP:-hwloop}
-out=data/calibration/open-calibration.parquet
+out=surrogates/data/calibration/open-calibration.parquet
 mkdir -p .calibration
 if [ -e "$out" ]; then "$hw" cache import --cache "$cache" "$out"; fi
 for (( i = 0; i < chunks; i++ )); do

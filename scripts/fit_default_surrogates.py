@@ -1,10 +1,11 @@
 """Fit the default surrogates shipped inside the package (``surrogates/data/``).
 
-    python scripts/fit_default_surrogates.py [--data data/calibration] [--targets u250,vu13p]
+    python scripts/fit_default_surrogates.py [--data DIR] [--targets u250,vu13p]
 
-Reads the committed open-flow calibration runs (``data/calibration/*.parquet``, real da4ml +
-yosys syntheses produced by ``scripts/calibrate_open.sh``) into a throw-away cache, evaluates the
-surrogate on architectures held out of training (several split seeds), fits one model per target
+Reads the committed open-flow calibration runs (``surrogates/data/calibration/*.parquet``, real
+da4ml + yosys syntheses produced by ``scripts/calibrate_open.sh``) into a throw-away cache,
+evaluates the surrogate on architectures held out of training (several split seeds), fits one
+model per target
 on every run and writes it, with its evaluation, the training-set size and the calibration files
 it came from in ``metadata.json``, to ``surrogates/data/open-<target>-post_synthesis/``.
 
@@ -37,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=REPO / "data/calibration")
+    ap.add_argument("--data", type=Path, default=REPO / "surrogates/data/calibration")
     ap.add_argument("--targets", default="u250,vu13p")
     ap.add_argument("--out", type=Path, default=SHIPPED_DIR)
     ap.add_argument("--seeds", type=int, default=5, help="held-out split seeds in the evaluation")

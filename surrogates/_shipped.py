@@ -1,8 +1,10 @@
 """Default surrogates shipped inside the package (``surrogates/data/<flow>-<target>-<kind>/``).
 
 They are produced by ``scripts/fit_default_surrogates.py`` from the project's own committed
-calibration runs (``data/calibration/``); each directory's ``metadata.json`` carries its training
-set, held-out evaluation and library versions. Users' own models take precedence over them.
+calibration runs (``data/calibration/`` beside the models, real da4ml + yosys syntheses, shipped
+so that the search loop can refit on them plus a user's new results); each model directory's
+``metadata.json`` carries its training set, held-out evaluation and library versions. Users' own
+models take precedence over them.
 """
 
 from __future__ import annotations

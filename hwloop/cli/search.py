@@ -142,6 +142,34 @@ _SPACES_HELP = "; ".join(f"{t}: {', '.join(s)}" for t, s in SPACES.items())
     metavar="URL",
     help="Synthesis cache for real runs (as in `hwloop calibrate`).",
 )
+@click.option(
+    "--synth-every",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Every N finished trials, synthesise part of the feasible front for real (in the "
+    "background), refit the surrogate and re-score the front; 0: never.",
+)
+@click.option(
+    "--synth-batch",
+    type=int,
+    default=4,
+    show_default=True,
+    help="Designs per round: the front's extremes, then its most uncertain predictions.",
+)
+@click.option(
+    "--synth-timeout",
+    type=float,
+    default=900.0,
+    show_default=True,
+    help="Seconds per real synthesis; slower designs count as infeasible.",
+)
+@click.option(
+    "--executor",
+    default=None,
+    metavar="dask://HOST:PORT",
+    help="Send the loop's syntheses to a Dask cluster (pip install 'hwloop[dask]').",
+)
 def search(
     task: str,
     target: str,
@@ -164,6 +192,10 @@ def search(
     max_latency_ns: float | None,
     surrogate: Path | None,
     cache_url: str | None,
+    synth_every: int,
+    synth_batch: int,
+    synth_timeout: float,
+    executor: str | None,
 ) -> None:
     """Multi-objective architecture search (NSGA-II) minimising the validation metric, BOPs and,
     with hardware objectives, the predicted LUT / DSP / latency of each candidate's design on
@@ -193,6 +225,10 @@ def search(
         max_latency_ns=max_latency_ns,
         surrogate=surrogate,
         cache=cache_url,
+        synth_every=synth_every,
+        synth_batch=synth_batch,
+        synth_timeout=synth_timeout,
+        executor=executor,
     )
     from rich.progress import (
         BarColumn,
@@ -228,7 +264,8 @@ def search(
     table = Table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
-        title=f"Pareto front of {result.study_name}: {result.metric_name} vs BOPs "
+        title=f"Pareto front of {result.study_name}: {result.metric_name} vs "
+        f"{', '.join(o for o in cfg.objectives if o != 'metric') or 'nothing else'} "
         f"({result.n_complete} complete, {result.n_failed} failed)",
     )
     hw_cols = ("LUT", "DSP", "latency ns") if cfg.hardware else ()

@@ -38,6 +38,7 @@ class SearchConfig:
     synth_every: int = 0  # real synthesis of the front every N finished trials (0: never)
     synth_batch: int = 4
     synth_timeout: float = 900.0
+    executor: str | None = None  # dask://HOST:PORT sends the loop's syntheses to a Dask cluster
 
     def __post_init__(self) -> None:
         if self.trials < 1:
@@ -54,6 +55,8 @@ class SearchConfig:
             raise HwloopError(f"--max-latency-ns must be positive, got {self.max_latency_ns}")
         if self.synth_every < 0 or self.synth_batch < 1:
             raise HwloopError("--synth-every must be >= 0 and --synth-batch >= 1")
+        if self.executor is not None and not self.executor.startswith("dask://"):
+            raise HwloopError(f"--executor: expected dask://HOST:PORT, got {self.executor!r}")
 
     @property
     def hardware(self) -> bool:

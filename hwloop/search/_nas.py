@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import socket
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -19,14 +21,19 @@ from hwloop._interrupt import check, graceful_sigint
 from hwloop.archs import build_model, builtin_archs
 from hwloop.bops import compute_bops
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
+from hwloop.search._front import hardware_front
 from hwloop.search._hardware import HW_OBJECTIVES, HardwareScorer, hardware_scorer
+from hwloop.search._loop import SynthesisLoop
 from hwloop.search._report import write_front
 from hwloop.search._weights import save_weights, weights_store
 from hwloop.spaces import SearchSpace, get_space
 from hwloop.tasks import Task, TaskData, get_task
 from hwloop.training import TrainConfig, train
+from synth_cache import SqlCache, default_cache_url
 
 log = logging.getLogger(__name__)
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which process ran a trial (shared studies)
 
 # a trial counts as finished when it produced a result; failed (or interrupted) trials are redone
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -156,6 +163,7 @@ def make_objective(
         trial.set_user_attr("test_metric", result.test_metric)
         trial.set_user_attr("train_seconds", round(result.seconds, 2))
         trial.set_user_attr("epochs_run", result.epochs_run)
+        trial.set_user_attr("worker", WORKER)
         if not math.isfinite(result.val_metric):
             raise optuna.TrialPruned("training diverged")  # recorded as PRUNED, not on the front
         values = {"metric": result.val_metric, "bops": bops.total}
@@ -218,35 +226,55 @@ def run_search(
     def finished() -> int:
         return len(study.get_trials(deepcopy=False, states=_FINISHED))
 
+    loop: SynthesisLoop | None = None
+
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         check()  # stop between trials, too
+        if loop is not None:
+            loop.on_trial(finished())
         if on_trial:
             on_trial(finished(), cfg.trials)
 
     remaining = cfg.trials - finished()
     objective = None
+    cache_url = cfg.cache or default_cache_url()
     if remaining > 0:  # load (or render) the data before any progress bar starts
         data = task.load(limit=cfg.limit, seed=cfg.seed, progress=True)
         scorer = hardware_scorer(cfg, target, space) if cfg.hardware else None
         artifacts = weights_store(cfg) if scorer is not None else None
         objective = make_objective(cfg, task, space, data, scorer, artifacts)
+        if scorer is not None and cfg.synth_every:
+            loop = SynthesisLoop(cfg, study, scorer, artifacts, target, cache_url, cfg.executor)
     if on_start:
         on_start(finished(), cfg.trials)
     if objective is not None:
         for handler in logging.getLogger("optuna").handlers:  # optuna does not propagate
             if _HIDE not in handler.filters:
                 handler.addFilter(_HIDE)
-        with graceful_sigint():
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                callbacks=[callback, optuna.study.MaxTrialsCallback(cfg.trials, states=_FINISHED)],
-                catch=(RuntimeError,),
-                gc_after_trial=True,
-            )
-            check()  # a Ctrl-C that arrived after the last batch of the last trial
+        try:
+            with graceful_sigint():
+                study.optimize(
+                    objective,
+                    n_trials=remaining,
+                    callbacks=[
+                        callback,
+                        optuna.study.MaxTrialsCallback(cfg.trials, states=_FINISHED),
+                    ],
+                    catch=(RuntimeError,),
+                    gc_after_trial=True,
+                )
+                check()  # a Ctrl-C that arrived after the last batch of the last trial
+        except BaseException:
+            if loop is not None:
+                loop.close(wait=False)  # finished syntheses are in the cache already
+            raise
+        if loop is not None:
+            loop.close(wait=True)  # the running round's results belong in the report
     states = [t.state for t in study.get_trials(deepcopy=False)]
-    front = pareto_front(study)
+    if cfg.hardware:
+        front = hardware_front(study, cfg, target, SqlCache(cache_url))
+    else:
+        front = pareto_front(study)
     files = write_front(cfg, study, front, task.metric_name)
     (cfg.out / "search.json").write_text(
         json.dumps(

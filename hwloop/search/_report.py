@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from hwloop._atomic import atomic_path
 from hwloop.search._config import FrontMember, SearchConfig
+from hwloop.search._plots import write_hardware_report
 
 
 def write_front(
@@ -37,6 +40,7 @@ def write_front(
             "bops": m.bops,
             "parameters": m.parameters,
             f"test_{metric_name}": m.test_metric,
+            **(_hw_columns(m) if cfg.hardware else {}),
             "arch_digest": m.arch_digest,
             "params": json.dumps(m.params, sort_keys=True),
         }
@@ -48,6 +52,7 @@ def write_front(
         "bops",
         "parameters",
         f"test_{metric_name}",
+        *(HW_COLUMNS if cfg.hardware else ()),
         "arch_digest",
         "params",
     ]
@@ -56,7 +61,38 @@ def write_front(
         writer.writeheader()
         writer.writerows(rows)
     _plot(study, front, metric_name, paths[2])
+    if cfg.hardware:
+        paths += write_hardware_report(cfg, study, front, metric_name)
     return tuple(paths)
+
+
+_HW_METRICS = ("lut", "ff", "dsp", "bram_18k", "latency_ns")
+HW_COLUMNS = (
+    "source",
+    *(f"{m}_{k}" for m in _HW_METRICS for k in ("pred", "low80", "high80", "real")),
+)
+
+
+def _hw_columns(m: FrontMember) -> dict[str, Any]:
+    """Predicted (median and 80 % interval) and real numbers of a front member."""
+    pred = m.hw.get("predicted") or {}
+    real = m.hw.get("real") or {}
+    clock = (m.hw.get("latency_ns") or math.nan) / max(pred.get("latency", [1, 1, 1])[1], 1e-9)
+    out: dict[str, Any] = {"source": m.hw.get("source", "predicted")}
+    for metric in _HW_METRICS:
+        if metric == "latency_ns":
+            lo, mid, hi = (v * clock for v in pred.get("latency", (math.nan,) * 3))
+        else:
+            lo, mid, hi = pred.get(metric, (math.nan,) * 3)
+        out.update(
+            {
+                f"{metric}_pred": mid,
+                f"{metric}_low80": lo,
+                f"{metric}_high80": hi,
+                f"{metric}_real": real.get(metric, ""),
+            }
+        )
+    return out
 
 
 def _plot(

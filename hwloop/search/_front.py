@@ -1,0 +1,109 @@
+"""The reported front of a hardware search: real synthesis numbers where the cache has them,
+else the latest surrogate's (re-scored) predictions; feasibility re-checked on those numbers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from fpga_targets import Target
+from hwloop.search._config import FrontMember, SearchConfig
+from hwloop.search._loop import latest_rescore, real_values
+from synth_cache import CacheBackend
+
+_CAPACITY = ("lut", "ff", "dsp", "bram_18k")
+
+
+def _dominates(a: list[float], b: list[float]) -> bool:
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(
+        x < y for x, y in zip(a, b, strict=True)
+    )
+
+
+def hardware_front(
+    study: optuna.Study, cfg: SearchConfig, target: Target, cache: CacheBackend
+) -> tuple[FrontMember, ...]:
+    """Non-dominated feasible trials over ``cfg.objectives``, each valued by its real result
+    (``FrontMember.hw['real']``, ``hw['source'] == 'real'``) or its latest prediction."""
+    names = list(study.metric_names or cfg.objectives)
+    rescored = latest_rescore(study)
+    rows: list[tuple[list[float], FrontMember]] = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        hw = dict(rescored.get(str(t.number)) or t.user_attrs.get("hw") or {})
+        if not hw:
+            continue
+        values = dict(zip(names, (float(v) for v in t.values), strict=True))
+        real = _real(cache, hw.get("key"), target)
+        feasible = hw.get("unsupported") is None
+        if real is not None and real.get("status") != "ok":
+            feasible = False  # failed, timed out or unsupported when synthesised for real
+        elif real is not None:
+            values.update(_hw_values(real, names))
+            hw.update(source="real", real=real)
+        else:
+            values.update(_hw_values(_predicted(hw), names))
+            hw["source"] = "predicted"
+        feasible = feasible and _within(real if real else _predicted(hw), cfg, target)
+        if not feasible:
+            continue
+        rows.append(
+            (
+                [values[n] for n in names],
+                FrontMember(
+                    trial=t.number,
+                    metric=values.get("metric", math.nan),
+                    bops=float(t.user_attrs.get("bops", values.get("bops", math.nan))),
+                    parameters=int(t.user_attrs.get("parameters", 0)),
+                    test_metric=float(t.user_attrs.get("test_metric", math.nan)),
+                    arch_digest=str(t.user_attrs.get("arch_digest", "")),
+                    params=dict(t.params),
+                    arch=dict(t.user_attrs.get("arch", {})),
+                    values=values,
+                    hw=hw,
+                ),
+            )
+        )
+    front = [m for v, m in rows if not any(_dominates(w, v) for w, _ in rows)]
+    return tuple(sorted(front, key=lambda m: (m.bops, m.trial)))
+
+
+def _real(cache: CacheBackend, key: str | None, target: Target) -> dict[str, Any] | None:
+    entry = cache.get(key) if key else None
+    result = entry.result("post_synthesis") if entry else None
+    if result is None:
+        return None
+    if not result.ok:
+        return {"status": result.status, "error": result.error}
+    return {"status": "ok", **real_values(result, target.clock_period_ns)}
+
+
+def _predicted(hw: dict[str, Any]) -> dict[str, float]:
+    out = {m: float(v[1]) for m, v in (hw.get("predicted") or {}).items()}
+    out["latency_ns"] = float(hw.get("latency_ns", math.nan))
+    return out
+
+
+def _hw_values(numbers: dict[str, Any], names: list[str]) -> dict[str, float]:
+    out = {}
+    for n in names:
+        if n == "latency" and "latency_ns" in numbers:
+            out[n] = float(numbers["latency_ns"])
+        elif n in ("lut", "dsp") and n in numbers:
+            out[n] = float(numbers[n])
+    return out
+
+
+def _within(numbers: dict[str, Any], cfg: SearchConfig, target: Target) -> bool:
+    if cfg.max_util is not None:
+        for m in _CAPACITY:
+            cap = float(getattr(target.resources, m, 0) or 0)
+            if cap and float(numbers.get(m, 0.0)) / cap > cfg.max_util:
+                return False
+    if cfg.max_latency_ns is not None:
+        lat = float(numbers.get("latency_ns", math.nan))
+        if not math.isfinite(lat) or lat > cfg.max_latency_ns:
+            return False
+    return True

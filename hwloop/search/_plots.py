@@ -1,0 +1,177 @@
+"""Plots and the Markdown report of a hardware search (front in (metric, LUT) and (metric,
+latency), the surrogate's error per loop round)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from hwloop._atomic import atomic_path
+from hwloop.search._config import FrontMember, SearchConfig
+from hwloop.search._loop import loop_rounds
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _predicted(t: optuna.trial.FrozenTrial, what: str) -> float:
+    hw = t.user_attrs.get("hw") or {}
+    if what == "latency":
+        return float(hw.get("latency_ns", math.nan))
+    return float((hw.get("predicted") or {}).get(what, (math.nan,) * 3)[1])
+
+
+def _front_plot(
+    study: optuna.Study,
+    front: tuple[FrontMember, ...],
+    metric_name: str,
+    what: str,
+    path: Path,
+) -> Path:
+    plt = _pyplot()
+    done = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if "hw" in t.user_attrs
+    ]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    ax.scatter(
+        [_predicted(t, what) for t in done],
+        [t.user_attrs.get("metric", t.values[0]) for t in done],
+        s=12,
+        c="0.75",
+        label=f"trials, predicted ({len(done)})",
+    )
+    key = "latency_ns" if what == "latency" else what
+    for source, marker, color in (("predicted", "o", "C0"), ("real", "D", "C3")):
+        members = [m for m in front if m.hw.get("source", "predicted") == source]
+        if not members:
+            continue
+        xs = [
+            float((m.hw.get("real") or {}).get(key, math.nan))
+            if source == "real"
+            else _member_pred(m, what)
+            for m in members
+        ]
+        ax.scatter(
+            xs,
+            [m.metric for m in members],
+            s=34,
+            marker=marker,
+            c=color,
+            zorder=3,
+            label=f"front, {source} ({len(members)})",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("LUT" if what == "lut" else "latency (ns)")
+    ax.set_ylabel(f"validation {metric_name}")
+    ax.set_title(study.study_name)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def _member_pred(m: FrontMember, what: str) -> float:
+    if what == "latency":
+        return float(m.hw.get("latency_ns", math.nan))
+    return float((m.hw.get("predicted") or {}).get(what, (math.nan,) * 3)[1])
+
+
+def _error_plot(rounds: list[dict[str, Any]], path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    for metric in ("lut", "ff", "dsp", "latency"):
+        pts = [(r["round"], r["smape"][metric]) for r in rounds if metric in r.get("smape", {})]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker="o", label=metric)
+    ax.set_xlabel("loop round")
+    ax.set_ylabel("SMAPE of the predictions (%)")
+    ax.set_title("surrogate error on the newly synthesised designs")
+    ax.grid(alpha=0.3)
+    if rounds:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def write_hardware_report(
+    cfg: SearchConfig, study: optuna.Study, front: tuple[FrontMember, ...], metric_name: str
+) -> list[Path]:
+    out = cfg.out
+    rounds = loop_rounds(study)
+    paths = [
+        _front_plot(study, front, metric_name, "lut", out / "front-lut.png"),
+        _front_plot(study, front, metric_name, "latency", out / "front-latency.png"),
+        _error_plot(rounds, out / "loop-error.png"),
+    ]
+    lines = [
+        f"# hwloop search `{study.study_name}`",
+        "",
+        f"Task {cfg.task} ({cfg.space} space), target {cfg.target}, {cfg.flow} flow at "
+        f"{cfg.hw_bits} bits; objectives {', '.join(cfg.objectives)}; constraints: "
+        f"max utilisation {cfg.max_util if cfg.max_util is not None else '-'}, max latency "
+        f"{cfg.max_latency_ns if cfg.max_latency_ns is not None else '-'} ns.",
+        "",
+        f"Feasible Pareto front: {len(front)} members, "
+        f"{sum(m.hw.get('source') == 'real' for m in front)} with real synthesis numbers "
+        "(marked `real`; the others are the latest surrogate's predictions).",
+        "",
+        "| trial | " + metric_name + " | BOPs | LUT | DSP | latency ns | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m in front:
+        nums = m.hw.get("real") if m.hw.get("source") == "real" else None
+        lut = nums["lut"] if nums else _member_pred(m, "lut")
+        dsp = nums["dsp"] if nums else _member_pred(m, "dsp")
+        lat = nums.get("latency_ns", math.nan) if nums else _member_pred(m, "latency")
+        lines.append(
+            f"| {m.trial} | {m.metric:.4g} | {m.bops:.3g} | {lut:,.0f} | {dsp:,.0f} | "
+            f"{lat:,.1f} | {m.hw.get('source', 'predicted')} |"
+        )
+    lines += [
+        "",
+        "![front, metric vs LUT](front-lut.png)",
+        "",
+        "![front, metric vs latency](front-latency.png)",
+        "",
+        "## Loop rounds",
+        "",
+    ]
+    if rounds:
+        lines += [
+            "| round | at trials | real results | LUT SMAPE % | FF | DSP | latency | seconds |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in rounds:
+            e = r.get("smape", {})
+            cells = [f"{e[k]:.1f}" if k in e else "-" for k in ("lut", "ff", "dsp", "latency")]
+            lines.append(
+                f"| {r['round']} | {r['at_trials']} | {r['n_ok']}/{len(r['designs'])} | "
+                + " | ".join(cells)
+                + f" | {r['seconds']} |"
+            )
+        lines += ["", "![surrogate error per round](loop-error.png)"]
+    else:
+        lines.append("No real synthesis rounds (`--synth-every N` turns them on).")
+    report = out / "report.md"
+    with atomic_path(report) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return [*paths, report]
