@@ -117,6 +117,21 @@ def default_cache_url() -> str:
     return f"sqlite:///{(base / 'cache.db').as_posix()}"
 
 
+def _create_schema(meta: sa.MetaData, engine: Engine, attempts: int = 5) -> None:
+    """``create_all``, tolerating another process that creates the same tables at the same
+    moment (parallel ``calibrate`` workers on a fresh cache): the loser's "already exists" or
+    unique violation is retried, and the retry finds the tables in place."""
+    for attempt in range(attempts):
+        try:
+            meta.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
+            racing = isinstance(exc, sa.exc.IntegrityError) or "already exists" in str(exc)
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
 class SqlCache(CacheBackend):
     """SQLAlchemy-backed cache: ``sqlite:///path/cache.db`` (WAL) or ``postgresql://...``.
 
@@ -146,7 +161,7 @@ class SqlCache(CacheBackend):
             self._engine = self._make_engine()
             meta = sa.MetaData()
             self._runs = _table(meta)
-            meta.create_all(self._engine)
+            _create_schema(meta, self._engine)
         except (SQLAlchemyError, ImportError) as exc:
             first = str(exc).splitlines()[0]
             raise CacheError(f"cannot open cache {self.url}: {first}") from None

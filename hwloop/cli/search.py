@@ -165,6 +165,13 @@ _SPACES_HELP = "; ".join(f"{t}: {', '.join(s)}" for t, s in SPACES.items())
     help="Seconds per real synthesis; slower designs count as infeasible.",
 )
 @click.option(
+    "--artifacts",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where candidates' trained weights are kept for real synthesis [default: OUT/artifacts]; "
+    "workers sharing a study and its loop need one shared folder.",
+)
+@click.option(
     "--executor",
     default=None,
     metavar="dask://HOST:PORT",
@@ -195,6 +202,7 @@ def search(
     synth_every: int,
     synth_batch: int,
     synth_timeout: float,
+    artifacts: Path | None,
     executor: str | None,
 ) -> None:
     """Multi-objective architecture search (NSGA-II) minimising the validation metric, BOPs and,
@@ -229,6 +237,7 @@ def search(
         synth_batch=synth_batch,
         synth_timeout=synth_timeout,
         executor=executor,
+        artifacts=artifacts,
     )
     from rich.progress import (
         BarColumn,

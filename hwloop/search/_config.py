@@ -39,6 +39,7 @@ class SearchConfig:
     synth_batch: int = 4
     synth_timeout: float = 900.0
     executor: str | None = None  # dask://HOST:PORT sends the loop's syntheses to a Dask cluster
+    artifacts: Path | None = None  # trained weights of candidates (default OUT/artifacts)
 
     def __post_init__(self) -> None:
         if self.trials < 1:

@@ -177,16 +177,17 @@ class SynthesisLoop:
     def _run(self, rnd: _Round, designs: list[Design]) -> Path | None:
         """Background thread: synthesise, then refit. Returns the new model directory."""
         synth, cache_url, timeout = self.scorer.synth, self.cache_url, self.cfg.synth_timeout
-
-        def one(design: Design) -> str:
-            if self._stop.is_set():
-                return "skipped"
-            out = synthesize(design, synth, SqlCache(cache_url), timeout_s=timeout, source="loop")
-            return out.entry.status
-
-        backend = "dask" if self.executor else "threading"
-        with parallel_config(backend=backend, n_jobs=len(designs) if backend == "dask" else 2):
-            statuses = Parallel()(delayed(one)(d) for d in designs)
+        todo = [d for d in designs if not self._stop.is_set()]
+        if self.executor:  # each design is a task on the cluster; its workers write the cache
+            with parallel_config(backend="dask", n_jobs=len(todo)):
+                statuses = Parallel()(
+                    delayed(synthesize_into)(d, synth, cache_url, timeout) for d in todo
+                )
+        else:
+            with parallel_config(backend="threading", n_jobs=2):
+                statuses = Parallel()(
+                    delayed(self._one)(d, synth, cache_url, timeout) for d in todo
+                )
         log.info("loop round %d: synthesis %s", rnd.number, statuses)
         if self._stop.is_set():
             return None
@@ -195,6 +196,11 @@ class SynthesisLoop:
         except HwloopError as exc:  # nothing to learn from yet (every synthesis failed)
             log.warning("loop round %d: no refit: %s", rnd.number, exc)
             return None
+
+    def _one(self, design: Design, synth: Any, cache_url: str, timeout: float) -> str:
+        if self._stop.is_set():  # Ctrl-C: designs not yet started are left for the next search
+            return "skipped"
+        return synthesize_into(design, synth, cache_url, timeout)
 
     def training_data(self) -> TrainingSet:
         """Every result of the flow and target in the cache, plus the shipped calibration runs
@@ -279,6 +285,14 @@ class SynthesisLoop:
         scores = self.scorer.score_designs(designs) if designs else []
         doc = {str(n): s.to_json() for n, s in zip(numbers, scores, strict=True)}
         self.study.set_user_attr(f"{RESCORE_ATTR}{number:04d}", doc)
+
+
+def synthesize_into(design: Design, synth: Any, cache_url: str, timeout: float) -> str:
+    """Synthesise ``design`` through the cache at ``cache_url``; its status. A module-level
+    function of picklable arguments, so a Dask worker on another machine can run it (it then
+    needs the flow's tools and a cache URL it can reach: PostgreSQL, or SQLite on a shared disk)."""
+    out = synthesize(design, synth, SqlCache(cache_url), timeout_s=timeout, source="loop")
+    return out.entry.status
 
 
 def dask_client(executor: str) -> Any:

@@ -6,7 +6,9 @@ import json
 import logging
 import math
 import os
+import random
 import socket
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -51,6 +53,39 @@ class _HideInterruptTracebacks(logging.Filter):
 _HIDE = _HideInterruptTracebacks()
 
 
+def _is_creation_race(exc: BaseException) -> bool:
+    """Two workers creating the schema of one fresh database at once: the loser sees a unique
+    violation (PostgreSQL's catalogue, or the alembic version row), 'already exists', or (SQLite)
+    a locked database."""
+    name, text = type(exc).__name__, str(exc)
+    if name == "IntegrityError":
+        return True
+    return name in ("ProgrammingError", "OperationalError") and (
+        "already exists" in text or "locked" in text
+    )
+
+
+def _rdb_storage(url: str, attempts: int = 5) -> RDBStorage:
+    """Optuna's RDB storage; a schema-creation race with another worker is retried (the other
+    worker's tables are then there), anything else raises at once."""
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    heartbeat_interval=60,
+                    grace_period=180,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                )
+        except Exception as exc:
+            if attempt == attempts - 1 or not _is_creation_race(exc):
+                raise
+            log.debug("storage schema created concurrently by another worker; retrying")
+            time.sleep(0.2 + random.random() * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def open_study(cfg: SearchConfig) -> optuna.Study:
     """Create or resume the study; stale RUNNING trials of a dead worker are retried."""
     if cfg.storage_url.startswith("sqlite:///"):
@@ -58,14 +93,7 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
     try:
         storage: Any = cfg.storage_url
         if "://" in cfg.storage_url and not cfg.storage_url.startswith(("journal", "inmemory")):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                storage = RDBStorage(
-                    cfg.storage_url,
-                    heartbeat_interval=60,
-                    grace_period=180,
-                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-                )
+            storage = _rdb_storage(cfg.storage_url)
         sampler = optuna.samplers.NSGAIISampler(population_size=cfg.population, seed=cfg.seed)
         study = optuna.create_study(
             study_name=cfg.study_name,

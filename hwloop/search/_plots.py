@@ -100,6 +100,7 @@ def _error_plot(rounds: list[dict[str, Any]], path: Path) -> Path:
         if pts:
             ax.plot(*zip(*pts, strict=True), marker="o", label=metric)
     ax.set_xlabel("loop round")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # rounds are whole numbers
     ax.set_ylabel("SMAPE of the predictions (%)")
     ax.set_title("surrogate error on the newly synthesised designs")
     ax.grid(alpha=0.3)

@@ -21,9 +21,10 @@ WEIGHTS_ATTR = "weights_artifact"
 
 
 def weights_store(cfg: SearchConfig) -> FileSystemArtifactStore:
-    """The artifact store beside the study (``OUT/artifacts``; several machines sharing a study
-    need this folder on a shared file system)."""
-    path = cfg.out / "artifacts"
+    """The artifact store of the candidates' weights (``--artifacts``, default ``OUT/artifacts``;
+    workers sharing a study give the same folder, on a shared file system across machines, so
+    the loop can rebuild any worker's candidates)."""
+    path = cfg.artifacts or cfg.out / "artifacts"
     path.mkdir(parents=True, exist_ok=True)
     return FileSystemArtifactStore(str(path))
 

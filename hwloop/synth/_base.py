@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import logging
 import shutil
+import signal
 import tempfile
 import time
 from dataclasses import dataclass
@@ -58,6 +59,17 @@ class Synthesizer(abc.ABC):
         )
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def raise_if_interrupted(returncode: int, tool: str) -> None:
+    """A tool stopped by Ctrl-C / SIGTERM / SIGHUP (a negative return code) was interrupted, not
+    failed: raise KeyboardInterrupt so that nothing is stored and a re-run synthesises it.
+    (SIGKILL stays a failure: it is how the kernel ends a tool that ran out of memory.)"""
+    if returncode < 0 and -returncode in _STOP_SIGNALS:
+        raise KeyboardInterrupt(f"{tool} was stopped by {signal.Signals(-returncode).name}")
+
+
 @dataclass(frozen=True)
 class Outcome:
     entry: CacheEntry
@@ -71,8 +83,12 @@ def synthesize(
     timeout_s: float = 1800.0,
     retry_failed: bool = False,
     source: str = "",
+    work_root: str | Path | None = None,
 ) -> Outcome:
-    """Synthesize ``design`` unless the cache holds it; store the result and the run's files."""
+    """Synthesize ``design`` unless the cache holds it; store the result and the run's files.
+
+    The run works in a fresh temporary directory (under ``work_root`` if given: a caller whose
+    workers may be killed removes that root itself), removed when the run ends."""
     canonical = design.canonical()
     key = design_key(canonical, synth.flow, synth.tool_version())
     old = cache.get(key)
@@ -84,7 +100,7 @@ def synthesize(
         results: tuple[SynthResult, ...] = (synth._status_result(design, "unsupported", reason),)
         workdir = None
     else:
-        workdir = Path(tempfile.mkdtemp(prefix=f"hwloop-{synth.flow}-{key[:8]}-"))
+        workdir = Path(tempfile.mkdtemp(prefix=f"hwloop-{synth.flow}-{key[:8]}-", dir=work_root))
         try:
             results = synth.run(design, workdir, timeout_s)
         except BaseException:

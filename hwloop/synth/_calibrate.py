@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -115,6 +117,7 @@ def _run_one(
     timeout_s: float,
     retry_failed: bool,
     strategy: str,
+    work_root: str | None = None,
 ) -> tuple[str, bool, float]:
     cache = SqlCache(cache_url)
     try:
@@ -128,6 +131,7 @@ def _run_one(
             timeout_s=timeout_s,
             retry_failed=retry_failed,
             source=f"hwloop calibrate {item.arch.name}",
+            work_root=work_root,
         )
         return out.entry.status, out.cached, time.perf_counter() - t0
     finally:
@@ -152,17 +156,20 @@ def run_calibration(
     if reason:
         raise HwloopError(f"the {synth.flow} flow is not available here: {reason}")
     summary = CalibrationSummary()
-    jobs_iter = (
-        delayed(_run_one)(it, synth, cache_url, part, clock_ns, timeout_s, retry_failed, strategy)
-        for it in items
-    )
-    runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
-    for status, cached, seconds in runner(jobs_iter):
-        summary.counts[status] += 1
-        if cached:
-            summary.cached += 1
-        elif status != "unsupported":
-            summary.seconds.append(seconds)
-        if on_done:
-            on_done(status, cached)
+    # parallel workers are killed on Ctrl-C before they can clean up: their runs work under one
+    # root that this process removes whatever happens
+    root = tempfile.mkdtemp(prefix="hwloop-calibrate-")
+    args = (synth, cache_url, part, clock_ns, timeout_s, retry_failed, strategy, root)
+    try:
+        runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
+        for status, cached, seconds in runner(delayed(_run_one)(it, *args) for it in items):
+            summary.counts[status] += 1
+            if cached:
+                summary.cached += 1
+            elif status != "unsupported":
+                summary.seconds.append(seconds)
+            if on_done:
+                on_done(status, cached)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     return summary

@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from hwloop.archs import Conv2d, Linear, build_model
-from hwloop.synth._base import Synthesizer
+from hwloop.synth._base import Synthesizer, raise_if_interrupted
 from hwloop.synth._design import Design
 from hwloop.synth._from_model import load_design_weights
 from hwloop.synth._hls4ml import convert, hls4ml_unsupported
@@ -138,6 +138,7 @@ class VivadoSynthesizer(Synthesizer):
             return (self._status_result(design, "timeout", f"no result in {timeout_s:.0f} s"),)
         except OSError as exc:
             return (self._status_result(design, "failed", f"cannot run {cmd[0]}: {exc}"),)
+        raise_if_interrupted(proc.returncode, cmd[0])
         return self._parse(design, prj, proc.returncode, log, time.perf_counter() - t0)
 
     def _parse(

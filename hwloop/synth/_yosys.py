@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from hwloop.synth._base import raise_if_interrupted
+
 
 class YosysError(RuntimeError):
     """yosys is missing, failed, or printed something we cannot read."""
@@ -99,6 +101,7 @@ def run_yosys(script: str, cwd: Path, timeout_s: float, log_name: str = "yosys.l
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise YosysTimeout(f"yosys did not finish in {timeout_s:.0f} s") from None
+    raise_if_interrupted(proc.returncode, "yosys")
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise YosysError(f"yosys exited with {proc.returncode}: {' | '.join(tail)}")

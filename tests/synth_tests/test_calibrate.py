@@ -131,9 +131,11 @@ def test_kill_9_mid_batch_then_rerun(tmp_path: Path) -> None:
     assert int(row.split()[4]) == len(before)  # "from cache" column
 
 
-def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path, jobs: int) -> None:
     """SIGINT to the process group (what a terminal's Ctrl-C sends) while yosys runs: calibrate
-    exits with 130 within seconds, stores nothing half-done and leaves no work directories."""
+    exits with 130 within seconds, stores nothing half-done (a yosys killed by the signal is not
+    a failed run) and leaves no work directories, also with parallel runs (loky workers)."""
     import os
     import signal
     import sqlite3
@@ -148,9 +150,9 @@ def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path) -> None:
     work = tmp_path / "tmp"
     work.mkdir()
     args = [sys.executable, "-m", "hwloop.cli.main", "calibrate", "--arch", str(arch)]
-    args += ["--bits", "8", "--sparsity", "0", "--cache", f"sqlite:///{db}"]
+    args += ["--bits", "6,8", "--sparsity", "0", "--cache", f"sqlite:///{db}"]
     proc = subprocess.Popen(
-        args,
+        [*args, "--jobs", str(jobs)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
