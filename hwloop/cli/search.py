@@ -172,6 +172,13 @@ _SPACES_HELP = "; ".join(f"{t}: {', '.join(s)}" for t, s in SPACES.items())
     "workers sharing a study and its loop need one shared folder.",
 )
 @click.option(
+    "--bootstrap",
+    type=int,
+    default=12,
+    show_default=True,
+    help="Designs of the space synthesised first when no surrogate exists for --flow and --target.",
+)
+@click.option(
     "--executor",
     default=None,
     metavar="dask://HOST:PORT",
@@ -203,6 +210,7 @@ def search(
     synth_batch: int,
     synth_timeout: float,
     artifacts: Path | None,
+    bootstrap: int,
     executor: str | None,
 ) -> None:
     """Multi-objective architecture search (NSGA-II) minimising the validation metric, BOPs and,
@@ -238,6 +246,7 @@ def search(
         synth_timeout=synth_timeout,
         executor=executor,
         artifacts=artifacts,
+        bootstrap=bootstrap,
     )
     from rich.progress import (
         BarColumn,

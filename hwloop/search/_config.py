@@ -40,6 +40,7 @@ class SearchConfig:
     synth_timeout: float = 900.0
     executor: str | None = None  # dask://HOST:PORT sends the loop's syntheses to a Dask cluster
     artifacts: Path | None = None  # trained weights of candidates (default OUT/artifacts)
+    bootstrap: int = 12  # designs calibrated first when no surrogate answers for flow + target
 
     def __post_init__(self) -> None:
         if self.trials < 1:
@@ -54,6 +55,8 @@ class SearchConfig:
             raise HwloopError(f"--max-util is a fraction in (0, 1], got {self.max_util}")
         if self.max_latency_ns is not None and self.max_latency_ns <= 0:
             raise HwloopError(f"--max-latency-ns must be positive, got {self.max_latency_ns}")
+        if self.bootstrap < 2:
+            raise HwloopError(f"--bootstrap must be at least 2 designs, got {self.bootstrap}")
         if self.synth_every < 0 or self.synth_batch < 1:
             raise HwloopError("--synth-every must be >= 0 and --synth-batch >= 1")
         if self.executor is not None and not self.executor.startswith("dask://"):

@@ -20,7 +20,7 @@ from hwloop.surrogate._data import target_capacities
 from hwloop.surrogate._predict import describe_model
 from hwloop.synth import Design, HardwareConfig, Synthesizer, design_from_model
 from surrogates import METRICS, ResourceSurrogate, feature_matrix
-from synth_cache import design_key
+from synth_cache import CacheBackend, SqlCache, design_key
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,20 @@ class HardwareScore:
     constraints: dict[str, float]
     unsupported: str | None = None
     model: str = ""
+    real: dict[str, Any] | None = None  # the cache's real outcome of this very design, if any
 
     @property
     def feasible(self) -> bool:
         return all(v <= 0 for v in self.constraints.values())
 
     def objective(self, name: str) -> float:
+        """The value the search minimises: the real number when the design was synthesised,
+        else the surrogate's median."""
+        real = self.real if self.real and self.real.get("status") == "ok" else None
         if name == "latency":
-            return self.latency_ns
+            return float(real["latency_ns"]) if real and "latency_ns" in real else self.latency_ns
+        if real and name in real:
+            return float(real[name])
         return self.predicted[name][1]
 
     def uncertainty(self) -> float:
@@ -81,6 +87,7 @@ class HardwareScore:
             "constraints": self.constraints,
             "unsupported": self.unsupported,
             "model": self.model,
+            "real": self.real,
         }
 
 
@@ -96,6 +103,7 @@ class HardwareScorer:
     model_dir: Path
     max_util: float | None = None
     max_latency_ns: float | None = None
+    cache_url: str | None = None  # designs with a real outcome there are scored on it
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -127,48 +135,71 @@ class HardwareScorer:
         docs = [d.canonical() for d in designs]
         pred = model.predict(feature_matrix(docs, target_capacities(self.target)))
         version = self.synth.tool_version()
+        cache = SqlCache(self.cache_url) if self.cache_url else None
         out = []
-        for i, (design, doc) in enumerate(zip(designs, docs, strict=True)):
-            p = {m: (float(v[i, 0]), float(v[i, 1]), float(v[i, 2])) for m, v in pred.items()}
-            out.append(self._score(design, doc, p, version, about))
+        try:
+            for i, (design, doc) in enumerate(zip(designs, docs, strict=True)):
+                p = {m: (float(v[i, 0]), float(v[i, 1]), float(v[i, 2])) for m, v in pred.items()}
+                key = design_key(doc, self.synth.flow, version)
+                real = _real_outcome(cache, key, design.hw.clock_period_ns) if cache else None
+                out.append(self._score(design, key, p, about, real))
+        finally:
+            if cache is not None:
+                cache.close()
         return out
 
     def _score(
         self,
         design: Design,
-        doc: dict[str, Any],
+        key: str,
         p: dict[str, tuple[float, float, float]],
-        version: str,
         about: str,
+        real: dict[str, Any] | None,
     ) -> HardwareScore:
         res = self.target.resources
+        ok = real is not None and real.get("status") == "ok"
+        numbers = real if ok and real is not None else {m: v[1] for m, v in p.items()}
         util = {
-            m: p[m][1] / float(getattr(res, m))
+            m: float(numbers[m]) / float(getattr(res, m))
             for m in _CAPACITY
-            if m in p and getattr(res, m, None)
+            if m in numbers and getattr(res, m, None)
         }
         cycles = p.get("latency", (math.nan,) * 3)[1]
         latency_ns = cycles * design.hw.clock_period_ns
+        real_ns = float(real["latency_ns"]) if ok and real and "latency_ns" in real else latency_ns
         reason = self.synth.unsupported(design)
         constraints = {"expressible": 0.0 if reason is None else 1.0}
+        if real is not None:  # a real run that failed or timed out makes the design infeasible
+            constraints["synthesised"] = 0.0 if ok else 1.0
         if self.max_util is not None:
             constraints["utilisation"] = max(util.values(), default=0.0) - self.max_util
         if self.max_latency_ns is not None:
             constraints["latency_ns"] = (
-                latency_ns - self.max_latency_ns if math.isfinite(latency_ns) else 1.0
+                real_ns - self.max_latency_ns if math.isfinite(real_ns) else 1.0
             )
         missing = [m for m in METRICS if m not in p]
         if missing:
             log.debug("surrogate has no model for %s", ", ".join(missing))
-        return HardwareScore(
-            design_key(doc, self.synth.flow, version),
-            p,
-            latency_ns,
-            util,
-            constraints,
-            reason,
-            about,
-        )
+        return HardwareScore(key, p, latency_ns, util, constraints, reason, about, real)
+
+
+def _real_outcome(cache: CacheBackend, key: str, clock_ns: float) -> dict[str, Any] | None:
+    """The cache's post-synthesis outcome of ``key``: status, and the metrics when it is ok."""
+    entry = cache.get(key)
+    result = entry.result("post_synthesis") if entry is not None else None
+    if result is None:
+        return None
+    if not result.ok:
+        return {"status": result.status, "error": (result.error or "")[:200]}
+    doc: dict[str, Any] = {"status": "ok"}
+    for m in ("lut", "ff", "dsp", "bram_18k"):
+        v = getattr(result, m)
+        if v is not None:
+            doc[m] = float(v)
+    if result.latency_max is not None:
+        doc["latency"] = float(result.latency_max)
+        doc["latency_ns"] = float(result.latency_max) * clock_ns
+    return doc
 
 
 def hardware_scorer(cfg: Any, target: Target, space: Any) -> HardwareScorer:
@@ -178,6 +209,7 @@ def hardware_scorer(cfg: Any, target: Target, space: Any) -> HardwareScorer:
     from hwloop import HwloopError
     from hwloop.surrogate import find_model
     from hwloop.synth import get_synthesizer
+    from synth_cache import default_cache_url
 
     synth = get_synthesizer(cfg.flow)
     strategy = cfg.strategy or ("distributed_arithmetic" if cfg.flow == "open" else "latency")
@@ -191,9 +223,16 @@ def hardware_scorer(cfg: Any, target: Target, space: Any) -> HardwareScorer:
             model_dir = find_model(cfg.flow, target, "post_synthesis")
         except HwloopError as exc:
             log.warning("%s; calibrating a small batch of the search space first", exc)
-            model_dir = bootstrap_surrogate(cfg, target, space, synth, strategy)
+            model_dir = bootstrap_surrogate(cfg, target, space, synth, strategy, cfg.bootstrap)
     scorer = HardwareScorer(
-        target, synth, cfg.hw_bits, strategy, model_dir, cfg.max_util, cfg.max_latency_ns
+        target,
+        synth,
+        cfg.hw_bits,
+        strategy,
+        model_dir,
+        cfg.max_util,
+        cfg.max_latency_ns,
+        cfg.cache or default_cache_url(),
     )
     log.info("hardware objectives predicted by %s", scorer.description)
     return scorer
@@ -215,8 +254,9 @@ def latest_refit(out: Path) -> Path | None:
 def bootstrap_surrogate(
     cfg: Any, target: Target, space: Any, synth: Synthesizer, strategy: str, n: int = 12
 ) -> Path:
-    """Synthesise ``n`` small designs of the search space into the cache and fit a first
-    surrogate on every result the cache holds for this flow and target."""
+    """Synthesise ``n`` small designs of the search space (at most 5e4 BOPs each, so this takes
+    minutes, not hours) into the cache and fit a first surrogate on every result the cache holds
+    for this flow and target."""
     from hwloop import HwloopError
     from hwloop.surrogate import training_set
     from hwloop.synth._calibrate import run_calibration, sample_space
@@ -229,7 +269,7 @@ def bootstrap_surrogate(
             f"available here to calibrate one: {reason}"
         )
     url = cfg.cache or default_cache_url()
-    items = sample_space(space, n, [cfg.hw_bits], [0.0, 0.5], seed=cfg.seed, max_bops=1e5)
+    items = sample_space(space, n, [cfg.hw_bits], [0.0, 0.5], seed=cfg.seed, max_bops=5e4)
     summary = run_calibration(
         items,
         synth,

@@ -219,7 +219,7 @@ class SynthesisLoop:
     def refit(self, number: int) -> Path:
         data = self.training_data()
         model = ResourceSurrogate(flow=self.cfg.flow).fit(data.X, data.Y, groups=data.groups)
-        path = self.cfg.out / "surrogate" / f"round-{number}"
+        path = (self.cfg.out / "surrogate" / f"round-{number}").resolve()  # other workers read it
         extra = {"target": self.target.name, "trained_on": {"runs": len(data), "round": number}}
         return model.save(path, extra)
 
@@ -330,6 +330,14 @@ def loop_rounds(study: optuna.Study) -> list[dict[str, Any]]:
     """The recorded rounds, in order."""
     keys = sorted(k for k in study.user_attrs if k.startswith(ROUND_ATTR))
     return [study.user_attrs[k] for k in keys]
+
+
+def latest_loop_model(study: optuna.Study) -> Path | None:
+    """The surrogate of the study's latest round that refitted one (whichever worker ran it)."""
+    for record in reversed(loop_rounds(study)):
+        if record.get("model"):
+            return Path(record["model"])
+    return None
 
 
 def latest_rescore(study: optuna.Study) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from hwloop.bops import compute_bops
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
 from hwloop.search._front import hardware_front
 from hwloop.search._hardware import HW_OBJECTIVES, HardwareScorer, hardware_scorer
-from hwloop.search._loop import SynthesisLoop
+from hwloop.search._loop import SynthesisLoop, latest_loop_model
 from hwloop.search._report import write_front
 from hwloop.search._weights import save_weights, weights_store
 from hwloop.spaces import SearchSpace, get_space
@@ -196,6 +196,7 @@ def make_objective(
             raise optuna.TrialPruned("training diverged")  # recorded as PRUNED, not on the front
         values = {"metric": result.val_metric, "bops": bops.total}
         if scorer is not None:
+            _follow_loop(trial.study, scorer)
             score = scorer.score_designs([scorer.design(model.eval())])[0]
             trial.set_user_attr("hw", score.to_json())
             for name, value in score.constraints.items():
@@ -206,6 +207,15 @@ def make_objective(
         return tuple(values[name] for name in cfg.objectives)
 
     return objective
+
+
+def _follow_loop(study: optuna.Study, scorer: HardwareScorer) -> None:
+    """Workers sharing a study score with the loop's latest refit, whichever worker made it
+    (when its folder is readable here: the same --out, or a shared file system)."""
+    latest = latest_loop_model(study)
+    if latest is not None and latest != scorer.model_dir and (latest / "metadata.json").is_file():
+        log.info("scoring with the loop's refitted surrogate %s", latest)
+        scorer.swap(latest)
 
 
 def pareto_front(study: optuna.Study) -> tuple[FrontMember, ...]:

@@ -75,6 +75,53 @@ def test_the_flow_cannot_express_attention_so_it_is_infeasible(tmp_path: Path) -
             assert t.number not in front and "conv_attention" in hw["unsupported"]
 
 
+def test_a_design_that_timed_out_for_real_is_infeasible(tmp_path: Path) -> None:
+    """The scorer looks each design up in the cache: a real run that timed out (or failed)
+    makes the trial infeasible (a complete trial, constraint ``synthesised`` = 1), so the sampler
+    learns from it. Training is seeded, so a second search trains the identical design."""
+    from synth_cache import CacheEntry, SqlCache, SynthResult
+
+    cache = f"sqlite:///{tmp_path}/cache.db"
+    args = ["search", *TINY, "--trials", "1", "--objectives", "metric,lut", "--cache", cache]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    (first,) = _study(tmp_path / "a").get_trials(states=(TrialState.COMPLETE,))
+    hw = first.user_attrs["hw"]
+    assert hw["real"] is None and "synthesised" not in first.constraints
+    timeout = SynthResult("open", "yosys", "test", "post_synthesis", status="timeout")
+    SqlCache(cache).put(CacheEntry(hw["key"], {"note": "stand-in"}, (timeout,)))
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    (again,) = _study(tmp_path / "b").get_trials(states=(TrialState.COMPLETE,))
+    assert again.user_attrs["hw"]["key"] == hw["key"]
+    assert again.user_attrs["hw"]["real"]["status"] == "timeout"
+    assert again.constraints["synthesised"] == 1.0
+    assert json.loads((tmp_path / "b" / "pareto.json").read_text())["front"] == []
+
+
+def test_a_target_without_a_surrogate_is_calibrated_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No shipped default and no model of the user's for this target: the search synthesises a
+    small batch of its own space for real (open flow), fits a first surrogate, and says so."""
+    targets = tmp_path / "mine.toml"
+    targets.write_text(
+        '[targets.vu9p-test]\npart = "xcvu9p-flga2104-2L-e"\nfamily = "UltraScale+"\n'
+        "clock_period_ns = 5.0\n[targets.vu9p-test.resources]\n"
+        "lut = 1182240\nff = 2364480\ndsp = 6840\nbram_18k = 4320\n"
+    )
+    monkeypatch.setenv("HWLOOP_TARGETS", str(targets))
+    out, cache = tmp_path / "boot", f"sqlite:///{tmp_path}/cache.db"
+    args = ["search", *TINY[:-1], "vu9p-test", "--trials", "2", "--out", str(out)]
+    args += ["--cache", cache, "--objectives", "metric,lut", "--hw-bits", "2", "--bootstrap", "4"]
+    with caplog.at_level("INFO"):
+        assert main(args) == 0
+    assert "no trained open surrogate (post_synthesis) for vu9p-test" in caplog.text
+    assert "calibrating a small batch of the search space first" in caplog.text
+    meta = json.loads((out / "surrogate" / "bootstrap" / "metadata.json").read_text())
+    assert meta["trained_on"]["bootstrap"] and meta["trained_on"]["runs"] == 4
+    trials = _study(out, "bragg-mlp-vu9p-test").get_trials(states=(TrialState.COMPLETE,))
+    assert trials and all("bootstrap" in t.user_attrs["hw"]["model"] for t in trials)
+
+
 def test_loop_synthesises_refits_and_reports(tmp_path: Path) -> None:
     out, cache = tmp_path / "loop", f"sqlite:///{tmp_path}/cache.db"
     args = ["search", *TINY, "--trials", "4", "--out", str(out), "--cache", cache]
