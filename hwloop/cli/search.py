@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich import box
@@ -16,6 +17,25 @@ from hwloop.synth import FLOWS
 from hwloop.synth._design import STRATEGIES
 
 _SPACES_HELP = "; ".join(f"{t}: {', '.join(s)}" for t, s in SPACES.items())
+
+
+def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
+    """LUT, DSP, latency (ns) and source of a front member: real numbers where it was
+    synthesised, else the surrogate's medians."""
+    if hw.get("source") == "real" and hw.get("real"):
+        real = hw["real"]
+        lut, dsp, ns = real.get("lut"), real.get("dsp"), real.get("latency_ns")
+    else:
+        pred = hw.get("predicted", {})
+        lut = pred["lut"][1] if "lut" in pred else None
+        dsp = pred["dsp"][1] if "dsp" in pred else None
+        ns = hw.get("latency_ns")
+    return (
+        si(lut) if lut is not None else "-",
+        f"{dsp:.0f}" if dsp is not None else "-",
+        f"{ns:.0f}" if ns is not None else "-",
+        str(hw.get("source", "predicted")),
+    )
 
 
 @click.command("search")
@@ -286,20 +306,11 @@ def search(
         f"{', '.join(o for o in cfg.objectives if o != 'metric') or 'nothing else'} "
         f"({result.n_complete} complete, {result.n_failed} failed)",
     )
-    hw_cols = ("LUT", "DSP", "latency ns") if cfg.hardware else ()
+    hw_cols = ("LUT", "DSP", "latency ns", "source") if cfg.hardware else ()
     for col in ("trial", "val", "test", "BOPs", "parameters", *hw_cols, "arch"):
         table.add_column(col, justify="right" if col != "arch" else "left", no_wrap=True)
     for m in result.front:
-        pred = m.hw.get("predicted", {})
-        hw = (
-            (
-                si(pred["lut"][1]) if "lut" in pred else "-",
-                f"{pred['dsp'][1]:.0f}" if "dsp" in pred else "-",
-                f"{m.hw.get('latency_ns', float('nan')):.0f}",
-            )
-            if cfg.hardware
-            else ()
-        )
+        hw = _hw_cells(m.hw) if cfg.hardware else ()
         table.add_row(
             str(m.trial),
             f"{m.metric:.4f}",

@@ -54,7 +54,7 @@ def hardware_front(
                 [values[n] for n in names],
                 FrontMember(
                     trial=t.number,
-                    metric=values.get("metric", math.nan),
+                    metric=values.get("metric", float(t.user_attrs.get("val_metric", math.nan))),
                     bops=float(t.user_attrs.get("bops", values.get("bops", math.nan))),
                     parameters=int(t.user_attrs.get("parameters", 0)),
                     test_metric=float(t.user_attrs.get("test_metric", math.nan)),
@@ -67,7 +67,19 @@ def hardware_front(
             )
         )
     front = [m for v, m in rows if not any(_dominates(w, v) for w, _ in rows)]
-    return tuple(sorted(front, key=lambda m: (m.bops, m.trial)))
+    # NSGA-II samples an architecture again now and then; seeded training makes it the same
+    # design (same key): report it once, under its first trial, naming the repeats
+    first: dict[str, FrontMember] = {}
+    repeats: dict[str, list[int]] = {}
+    for m in sorted(front, key=lambda m: m.trial):
+        key = str(m.hw.get("key") or m.trial)
+        if key in first:
+            repeats[key].append(m.trial)
+        else:
+            first[key], repeats[key] = m, []
+    for key, m in first.items():
+        m.hw["repeated_in_trials"] = repeats[key]
+    return tuple(sorted(first.values(), key=lambda m: (m.bops, m.trial)))
 
 
 def _real(cache: CacheBackend, key: str | None, target: Target) -> dict[str, Any] | None:

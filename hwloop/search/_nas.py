@@ -188,6 +188,7 @@ def make_objective(
         trial.set_user_attr("arch_digest", spec.digest)
         trial.set_user_attr("parameters", bops.parameters)
         trial.set_user_attr("bops", bops.total)
+        trial.set_user_attr("val_metric", result.val_metric)
         trial.set_user_attr("test_metric", result.test_metric)
         trial.set_user_attr("train_seconds", round(result.seconds, 2))
         trial.set_user_attr("epochs_run", result.epochs_run)
@@ -228,7 +229,7 @@ def pareto_front(study: optuna.Study) -> tuple[FrontMember, ...]:
         members.append(
             FrontMember(
                 trial=t.number,
-                metric=values.get("metric", math.nan),
+                metric=values.get("metric", float(t.user_attrs.get("val_metric", math.nan))),
                 bops=float(t.user_attrs.get("bops", values.get("bops", math.nan))),
                 parameters=int(t.user_attrs.get("parameters", 0)),
                 test_metric=float(t.user_attrs.get("test_metric", math.nan)),

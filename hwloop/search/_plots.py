@@ -45,13 +45,19 @@ def _front_plot(
         if "hw" in t.user_attrs
     ]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    ax.scatter(
-        [_predicted(t, what) for t in done],
-        [t.user_attrs.get("metric", t.values[0]) for t in done],
-        s=12,
-        c="0.75",
-        label=f"trials, predicted ({len(done)})",
-    )
+    names = list(study.metric_names or ["metric"])
+    feasible = [t for t in done if all(v <= 0 for v in (t.constraints or {}).values())]
+    infeasible = [t for t in done if t not in feasible]
+    for group, marker, label in ((feasible, "o", "feasible"), (infeasible, "x", "infeasible")):
+        if group:
+            ax.scatter(
+                [_predicted(t, what) for t in group],
+                [_metric(t, names) for t in group],
+                s=12,
+                c="0.7",
+                marker=marker,
+                label=f"trials, {label}, predicted ({len(group)})",
+            )
     key = "latency_ns" if what == "latency" else what
     for source, marker, color in (("predicted", "o", "C0"), ("real", "D", "C3")):
         members = [m for m in front if m.hw.get("source", "predicted") == source]
@@ -84,6 +90,13 @@ def _front_plot(
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
+
+
+def _metric(t: optuna.trial.FrozenTrial, names: list[str]) -> float:
+    """A trial's validation metric, whichever position the objective has (or none)."""
+    if "val_metric" in t.user_attrs:
+        return float(t.user_attrs["val_metric"])
+    return float(t.values[names.index("metric")]) if "metric" in names else math.nan
 
 
 def _member_pred(m: FrontMember, what: str) -> float:
@@ -135,8 +148,8 @@ def write_hardware_report(
         f"{sum(m.hw.get('source') == 'real' for m in front)} with real synthesis numbers "
         "(marked `real`; the others are the latest surrogate's predictions).",
         "",
-        "| trial | " + metric_name + " | BOPs | LUT | DSP | latency ns | source |",
-        "|---|---|---|---|---|---|---|",
+        "| trial | " + metric_name + " | BOPs | LUT | DSP | latency ns | source | same design in |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for m in front:
         nums = m.hw.get("real") if m.hw.get("source") == "real" else None
@@ -145,7 +158,8 @@ def write_hardware_report(
         lat = nums.get("latency_ns", math.nan) if nums else _member_pred(m, "latency")
         lines.append(
             f"| {m.trial} | {m.metric:.4g} | {m.bops:.3g} | {lut:,.0f} | {dsp:,.0f} | "
-            f"{lat:,.1f} | {m.hw.get('source', 'predicted')} |"
+            f"{lat:,.1f} | {m.hw.get('source', 'predicted')} | "
+            f"{', '.join(map(str, m.hw.get('repeated_in_trials') or [])) or '-'} |"
         )
     lines += [
         "",
