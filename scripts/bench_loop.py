@@ -64,10 +64,13 @@ def _violates(real: dict[str, float], target: Any, max_util: float, max_lat: flo
     return out
 
 
-def _synth_all(designs: list[Any], synth: Any, cache_url: str) -> list[dict[str, Any]]:
+def _synth_all(
+    designs: list[Any], synth: Any, cache_url: str, timeout: float
+) -> list[dict[str, Any]]:
     out = []
     for d in designs:
-        entry = synthesize(d, synth, SqlCache(cache_url), timeout_s=1800, source="bench_loop").entry
+        cache = SqlCache(cache_url)
+        entry = synthesize(d, synth, cache, timeout_s=timeout, source="bench_loop").entry
         res = entry.result("post_synthesis")
         out.append({"status": entry.status, "result": res})
     return out
@@ -86,6 +89,7 @@ def main() -> int:
     ap.add_argument("--max-latency-ns", type=float, default=40.0)
     ap.add_argument("--synth-every", type=int, default=8)
     ap.add_argument("--synth-batch", type=int, default=2)
+    ap.add_argument("--synth-timeout", type=float, default=900.0, help="seconds per synthesis")
     ap.add_argument("--out", type=Path, default=Path("bench-loop-out"))
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -113,6 +117,7 @@ def main() -> int:
         max_latency_ns=args.max_latency_ns,
         synth_every=args.synth_every,
         synth_batch=args.synth_batch,
+        synth_timeout=args.synth_timeout,
         out=args.out / "loop",
         surrogate=SHIPPED_DIR / f"open-{args.target}-post_synthesis",
     )
@@ -139,7 +144,7 @@ def main() -> int:
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     front_designs = [before.design(load_trial_model(trials[m.trial], store)) for m in loop.front]
     t1 = time.perf_counter()
-    reals = _synth_all(front_designs, synth, cache_url)
+    reals = _synth_all(front_designs, synth, cache_url, args.synth_timeout)
     t_front = time.perf_counter() - t1
     p_before = before.score_designs(front_designs)
     p_after = after.score_designs(front_designs)
@@ -194,7 +199,7 @@ def main() -> int:
         train(model, task, data, tc)
         bops_designs.append(before.design(model.eval()))
     t3 = time.perf_counter()
-    bops_reals = _synth_all(bops_designs, synth, cache_url)
+    bops_reals = _synth_all(bops_designs, synth, cache_url, args.synth_timeout)
     t_bops_synth = time.perf_counter() - t3
     bops_rows = []
     for m, r in zip(bops.front, bops_reals, strict=True):
@@ -247,11 +252,13 @@ def main() -> int:
             f"{real.get('lut', math.nan):>9.0f} {real.get('latency_ns', math.nan):>7.1f}"
             f"  {','.join(r['violates']) or '-'}"
         )
-    broken = sum(bool(r["violates"]) for r in bops_rows)
+    broken = sum(bool(r["violates"]) and r["real"] != {} for r in bops_rows)
+    unfinished = sum(r["real"] == {} for r in bops_rows)
     loop_broken = sum(bool(r["violates"]) for r in rows)
     print(
         f"\n{broken} of {len(bops_rows)} BOPs-only front members break the constraints when "
-        f"synthesised; {loop_broken} of {len(rows)} of the loop's front do."
+        f"synthesised ({unfinished} more did not finish synthesis in {args.synth_timeout:g} s); "
+        f"{loop_broken} of {len(rows)} of the loop's front do."
     )
     doc = {
         "trials": args.trials,
@@ -266,6 +273,7 @@ def main() -> int:
         "surrogate_smape": errors,
         "bops_front": bops_rows,
         "bops_front_broken": broken,
+        "bops_front_unfinished": unfinished,
         "loop_front_broken": loop_broken,
         "seconds": {
             "loop_search": round(t_loop, 1),

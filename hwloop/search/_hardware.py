@@ -8,6 +8,7 @@ constraint values (Optuna's convention: feasible when every value is <= 0).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -58,6 +59,7 @@ class HardwareScore:
     unsupported: str | None = None
     model: str = ""
     real: dict[str, Any] | None = None  # the cache's real outcome of this very design, if any
+    extrapolated: tuple[str, ...] = ()  # features outside the surrogate's training range
 
     @property
     def feasible(self) -> bool:
@@ -88,6 +90,7 @@ class HardwareScore:
             "unsupported": self.unsupported,
             "model": self.model,
             "real": self.real,
+            "extrapolated": list(self.extrapolated),
         }
 
 
@@ -133,7 +136,8 @@ class HardwareScorer:
         with self._lock:
             model, about = self._model, self.description
         docs = [d.canonical() for d in designs]
-        pred = model.predict(feature_matrix(docs, target_capacities(self.target)))
+        X = feature_matrix(docs, target_capacities(self.target))
+        pred, outside = model.predict(X), model.outside(X)
         version = self.synth.tool_version()
         cache = SqlCache(self.cache_url) if self.cache_url else None
         out = []
@@ -142,7 +146,8 @@ class HardwareScorer:
                 p = {m: (float(v[i, 0]), float(v[i, 1]), float(v[i, 2])) for m, v in pred.items()}
                 key = design_key(doc, self.synth.flow, version)
                 real = _real_outcome(cache, key, design.hw.clock_period_ns) if cache else None
-                out.append(self._score(design, key, p, about, real))
+                score = self._score(design, key, p, about, real)
+                out.append(dataclasses.replace(score, extrapolated=tuple(outside[i])))
         finally:
             if cache is not None:
                 cache.close()

@@ -134,7 +134,8 @@ class SynthesisLoop:
     # ---- a round -------------------------------------------------------------------------------
     def pick(self) -> list[optuna.trial.FrozenTrial]:
         """Up to ``synth_batch`` feasible front members without a real result: the best member
-        for each objective (the front's extremes), then the most uncertain predictions."""
+        for each objective (the front's extremes), then those the surrogate extrapolates for
+        (features outside its training range), then the most uncertain predictions."""
         cache = SqlCache(self.cache_url)
         front = [t for t in self.study.best_trials if "hw" in t.user_attrs]
         todo = [t for t in front if cache.get(t.user_attrs["hw"]["key"]) is None]
@@ -146,7 +147,10 @@ class SynthesisLoop:
                     picked.append(best)
         rest = sorted(
             (t for t in todo if t not in picked),
-            key=lambda t: -_uncertainty(t.user_attrs["hw"]),
+            key=lambda t: (
+                -len(t.user_attrs["hw"].get("extrapolated") or []),
+                -_uncertainty(t.user_attrs["hw"]),
+            ),
         )
         return (picked + rest)[: self.cfg.synth_batch]
 
