@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import optuna
 from joblib import Parallel, delayed, parallel_config
+from optuna.trial import TrialState
 
 from fpga_targets import Target
 from hwloop import HwloopError
@@ -133,12 +134,20 @@ class SynthesisLoop:
 
     # ---- a round -------------------------------------------------------------------------------
     def pick(self) -> list[optuna.trial.FrozenTrial]:
-        """Up to ``synth_batch`` feasible front members without a real result: the best member
-        for each objective (the front's extremes), then those the surrogate extrapolates for
-        (features outside its training range), then the most uncertain predictions."""
+        """Up to ``synth_batch`` designs without a real result: the best feasible front member
+        for each objective (the front's extremes), those the surrogate extrapolates for
+        (features outside its training range), the most uncertain predictions; and, in at least
+        one slot of every round when there are any, the best-metric *borderline* candidates,
+        infeasible only by the predicted median while the low end of the 80 % interval meets
+        every limit (a real number decides whether they belong on the front)."""
         cache = SqlCache(self.cache_url)
-        front = [t for t in self.study.best_trials if "hw" in t.user_attrs]
-        todo = [t for t in front if cache.get(t.user_attrs["hw"]["key"]) is None]
+        unknown = [
+            t
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if "hw" in t.user_attrs and cache.get(t.user_attrs["hw"]["key"]) is None
+        ]
+        front_numbers = {t.number for t in self.study.best_trials}
+        todo = [t for t in unknown if t.number in front_numbers]
         picked: list[optuna.trial.FrozenTrial] = []
         for i in range(len(self.study.directions)):
             if todo:
@@ -152,7 +161,36 @@ class SynthesisLoop:
                 -_uncertainty(t.user_attrs["hw"]),
             ),
         )
-        return (picked + rest)[: self.cfg.synth_batch]
+        names = list(self.study.metric_names or [])
+        borderline = sorted(
+            (t for t in unknown if t.number not in front_numbers and self._borderline(t)),
+            key=lambda t: _val_metric(t, names),
+        )
+        batch = self.cfg.synth_batch
+        reserved = borderline[: max(1, batch // 2)] if borderline else []
+        order = picked + rest + borderline[len(reserved) :]
+        return reserved + order[: batch - len(reserved)]
+
+    def _borderline(self, t: optuna.trial.FrozenTrial) -> bool:
+        """Infeasible by the median prediction, feasible by the interval's low end."""
+        hw = t.user_attrs["hw"]
+        cons = t.constraints or {}
+        if hw.get("unsupported") or cons.get("expressible", 0) > 0 or hw.get("real"):
+            return False
+        if all(v <= 0 for v in cons.values()):
+            return False  # feasible: a front candidate, not a borderline one
+        low = {m: float(v[0]) for m, v in (hw.get("predicted") or {}).items()}
+        res = self.target.resources
+        if self.cfg.max_util is not None:
+            for m in ("lut", "ff", "dsp", "bram_18k"):
+                cap = float(getattr(res, m, 0) or 0)
+                if cap and low.get(m, 0.0) / cap > self.cfg.max_util:
+                    return False
+        if self.cfg.max_latency_ns is not None:
+            ns = low.get("latency", math.inf) * self.target.clock_period_ns
+            if ns > self.cfg.max_latency_ns:
+                return False
+        return True
 
     def _start(self, finished: int) -> None:
         self._last_at = finished
@@ -315,6 +353,12 @@ def dask_client(executor: str) -> Any:
         return Client(address, timeout=10)
     except (OSError, TimeoutError) as exc:
         raise HwloopError(f"--executor: no Dask scheduler at {address}: {exc}") from None
+
+
+def _val_metric(t: optuna.trial.FrozenTrial, names: list[str]) -> float:
+    if "val_metric" in t.user_attrs:
+        return float(t.user_attrs["val_metric"])
+    return float(t.values[names.index("metric")]) if "metric" in names else 0.0
 
 
 def _rebuildable(t: optuna.trial.FrozenTrial) -> bool:
