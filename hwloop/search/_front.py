@@ -11,10 +11,9 @@ from optuna.trial import TrialState
 
 from fpga_targets import Target
 from hwloop.search._config import FrontMember, SearchConfig
-from hwloop.search._loop import latest_rescore, real_values
+from hwloop.search._hardware import real_outcome, within_limits
+from hwloop.search._loop import latest_rescore
 from synth_cache import CacheBackend
-
-_CAPACITY = ("lut", "ff", "dsp", "bram_18k")
 
 
 def _dominates(a: list[float], b: list[float]) -> bool:
@@ -36,7 +35,7 @@ def hardware_front(
         if not hw:
             continue
         values = dict(zip(names, (float(v) for v in t.values), strict=True))
-        real = _real(cache, hw.get("key"), target)
+        real = real_outcome(cache, hw.get("key"), target.clock_period_ns)
         feasible = hw.get("unsupported") is None
         if real is not None and real.get("status") != "ok":
             feasible = False  # failed, timed out or unsupported when synthesised for real
@@ -46,7 +45,8 @@ def hardware_front(
         else:
             values.update(_hw_values(_predicted(hw), names))
             hw["source"] = "predicted"
-        feasible = feasible and _within(real if real else _predicted(hw), cfg, target)
+        numbers = real if real else _predicted(hw)
+        feasible = feasible and within_limits(numbers, target, cfg.max_util, cfg.max_latency_ns)
         if not feasible:
             continue
         rows.append(
@@ -82,16 +82,6 @@ def hardware_front(
     return tuple(sorted(first.values(), key=lambda m: (m.bops, m.trial)))
 
 
-def _real(cache: CacheBackend, key: str | None, target: Target) -> dict[str, Any] | None:
-    entry = cache.get(key) if key else None
-    result = entry.result("post_synthesis") if entry else None
-    if result is None:
-        return None
-    if not result.ok:
-        return {"status": result.status, "error": result.error}
-    return {"status": "ok", **real_values(result, target.clock_period_ns)}
-
-
 def _predicted(hw: dict[str, Any]) -> dict[str, float]:
     out = {m: float(v[1]) for m, v in (hw.get("predicted") or {}).items()}
     out["latency_ns"] = float(hw.get("latency_ns", math.nan))
@@ -106,16 +96,3 @@ def _hw_values(numbers: dict[str, Any], names: list[str]) -> dict[str, float]:
         elif n in ("lut", "dsp") and n in numbers:
             out[n] = float(numbers[n])
     return out
-
-
-def _within(numbers: dict[str, Any], cfg: SearchConfig, target: Target) -> bool:
-    if cfg.max_util is not None:
-        for m in _CAPACITY:
-            cap = float(getattr(target.resources, m, 0) or 0)
-            if cap and float(numbers.get(m, 0.0)) / cap > cfg.max_util:
-                return False
-    if cfg.max_latency_ns is not None:
-        lat = float(numbers.get("latency_ns", math.nan))
-        if not math.isfinite(lat) or lat > cfg.max_latency_ns:
-            return False
-    return True

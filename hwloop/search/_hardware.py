@@ -21,7 +21,7 @@ from hwloop.surrogate._data import target_capacities
 from hwloop.surrogate._predict import describe_model
 from hwloop.synth import Design, HardwareConfig, Synthesizer, design_from_model
 from surrogates import METRICS, ResourceSurrogate, feature_matrix
-from synth_cache import CacheBackend, SqlCache, design_key
+from synth_cache import CacheBackend, SqlCache, SynthResult, design_key
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class HardwareScorer:
             for i, (design, doc) in enumerate(zip(designs, docs, strict=True)):
                 p = {m: (float(v[i, 0]), float(v[i, 1]), float(v[i, 2])) for m, v in pred.items()}
                 key = design_key(doc, self.synth.flow, version)
-                real = _real_outcome(cache, key, design.hw.clock_period_ns) if cache else None
+                real = real_outcome(cache, key, design.hw.clock_period_ns) if cache else None
                 score = self._score(design, key, p, about, real)
                 out.append(dataclasses.replace(score, extrapolated=tuple(outside[i])))
         finally:
@@ -188,23 +188,47 @@ class HardwareScorer:
         return HardwareScore(key, p, latency_ns, util, constraints, reason, about, real)
 
 
-def _real_outcome(cache: CacheBackend, key: str, clock_ns: float) -> dict[str, Any] | None:
-    """The cache's post-synthesis outcome of ``key``: status, and the metrics when it is ok."""
-    entry = cache.get(key)
+def real_values(result: SynthResult, clock_ns: float) -> dict[str, float]:
+    """A synthesis result as the metrics the surrogate predicts (latency also in ns)."""
+    out = {
+        "lut": result.lut,
+        "ff": result.ff,
+        "dsp": result.dsp,
+        "bram_18k": result.bram_18k,
+        "latency": result.latency_max,
+        "ii": result.ii_max,
+    }
+    doc = {k: float(v) for k, v in out.items() if v is not None}
+    if "latency" in doc:
+        doc["latency_ns"] = doc["latency"] * clock_ns
+    return doc
+
+
+def real_outcome(cache: CacheBackend, key: str | None, clock_ns: float) -> dict[str, Any] | None:
+    """The cache's post-synthesis outcome of ``key``: its status, and its metrics when ok."""
+    entry = cache.get(key) if key else None
     result = entry.result("post_synthesis") if entry is not None else None
     if result is None:
         return None
     if not result.ok:
         return {"status": result.status, "error": (result.error or "")[:200]}
-    doc: dict[str, Any] = {"status": "ok"}
-    for m in ("lut", "ff", "dsp", "bram_18k"):
-        v = getattr(result, m)
-        if v is not None:
-            doc[m] = float(v)
-    if result.latency_max is not None:
-        doc["latency"] = float(result.latency_max)
-        doc["latency_ns"] = float(result.latency_max) * clock_ns
-    return doc
+    return {"status": "ok", **real_values(result, clock_ns)}
+
+
+def within_limits(
+    numbers: dict[str, Any], target: Target, max_util: float | None, max_latency_ns: float | None
+) -> bool:
+    """Whether resource counts and ``latency_ns`` meet ``--max-util`` / ``--max-latency-ns``."""
+    if max_util is not None:
+        for m in _CAPACITY:
+            cap = float(getattr(target.resources, m, 0) or 0)
+            if cap and float(numbers.get(m, 0.0)) / cap > max_util:
+                return False
+    if max_latency_ns is not None:
+        lat = float(numbers.get("latency_ns", math.nan))
+        if not math.isfinite(lat) or lat > max_latency_ns:
+            return False
+    return True
 
 
 def hardware_scorer(cfg: Any, target: Target, space: Any) -> HardwareScorer:

@@ -30,12 +30,12 @@ from optuna.trial import TrialState
 from fpga_targets import Target
 from hwloop import HwloopError
 from hwloop.search._config import SearchConfig
-from hwloop.search._hardware import HardwareScorer
+from hwloop.search._hardware import HardwareScorer, real_values, within_limits
 from hwloop.search._weights import WEIGHTS_ATTR, load_trial_model
 from hwloop.surrogate import TrainingSet, training_set
 from hwloop.synth import Design, synthesize
 from surrogates import SHIPPED_DIR, ResourceSurrogate
-from synth_cache import CacheBackend, SqlCache, SynthResult, import_paths
+from synth_cache import CacheBackend, SqlCache, import_paths
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +43,6 @@ ROUND_ATTR = "loop_round:"
 RESCORE_ATTR = "loop_rescore:"
 SHIPPED_CALIBRATION = SHIPPED_DIR / "calibration"
 _ERROR_METRICS = ("lut", "ff", "dsp", "bram_18k", "latency")
-
-
-def real_values(result: SynthResult, clock_ns: float) -> dict[str, float]:
-    """A synthesis result as the metrics the surrogate predicts (latency also in ns)."""
-    out = {
-        "lut": result.lut,
-        "ff": result.ff,
-        "dsp": result.dsp,
-        "bram_18k": result.bram_18k,
-        "latency": result.latency_max,
-        "ii": result.ii_max,
-    }
-    doc = {k: float(v) for k, v in out.items() if v is not None}
-    if "latency" in doc:
-        doc["latency_ns"] = doc["latency"] * clock_ns
-    return doc
 
 
 def _smape(pred: float, real: float) -> float:
@@ -164,7 +148,7 @@ class SynthesisLoop:
         names = list(self.study.metric_names or [])
         borderline = sorted(
             (t for t in unknown if t.number not in front_numbers and self._borderline(t)),
-            key=lambda t: _val_metric(t, names),
+            key=lambda t: val_metric(t, names),
         )
         batch = self.cfg.synth_batch
         reserved = borderline[: max(1, batch // 2)] if borderline else []
@@ -180,17 +164,8 @@ class SynthesisLoop:
         if all(v <= 0 for v in cons.values()):
             return False  # feasible: a front candidate, not a borderline one
         low = {m: float(v[0]) for m, v in (hw.get("predicted") or {}).items()}
-        res = self.target.resources
-        if self.cfg.max_util is not None:
-            for m in ("lut", "ff", "dsp", "bram_18k"):
-                cap = float(getattr(res, m, 0) or 0)
-                if cap and low.get(m, 0.0) / cap > self.cfg.max_util:
-                    return False
-        if self.cfg.max_latency_ns is not None:
-            ns = low.get("latency", math.inf) * self.target.clock_period_ns
-            if ns > self.cfg.max_latency_ns:
-                return False
-        return True
+        low["latency_ns"] = low.get("latency", math.inf) * self.target.clock_period_ns
+        return within_limits(low, self.target, self.cfg.max_util, self.cfg.max_latency_ns)
 
     def _start(self, finished: int) -> None:
         self._last_at = finished
@@ -355,10 +330,11 @@ def dask_client(executor: str) -> Any:
         raise HwloopError(f"--executor: no Dask scheduler at {address}: {exc}") from None
 
 
-def _val_metric(t: optuna.trial.FrozenTrial, names: list[str]) -> float:
+def val_metric(t: optuna.trial.FrozenTrial, names: list[str]) -> float:
+    """A trial's validation metric, whichever position the objective has (NaN: not known)."""
     if "val_metric" in t.user_attrs:
         return float(t.user_attrs["val_metric"])
-    return float(t.values[names.index("metric")]) if "metric" in names else 0.0
+    return float(t.values[names.index("metric")]) if "metric" in names else math.nan
 
 
 def _rebuildable(t: optuna.trial.FrozenTrial) -> bool:

@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 
 from hwloop._atomic import atomic_path
 from hwloop.search._config import FrontMember, SearchConfig
-from hwloop.search._loop import loop_rounds
+from hwloop.search._loop import loop_rounds, val_metric
 
 
 def _pyplot() -> Any:
@@ -52,7 +52,7 @@ def _front_plot(
         if group:
             ax.scatter(
                 [_predicted(t, what) for t in group],
-                [_metric(t, names) for t in group],
+                [val_metric(t, names) for t in group],
                 s=12,
                 c="0.7",
                 marker=marker,
@@ -90,13 +90,6 @@ def _front_plot(
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
-
-
-def _metric(t: optuna.trial.FrozenTrial, names: list[str]) -> float:
-    """A trial's validation metric, whichever position the objective has (or none)."""
-    if "val_metric" in t.user_attrs:
-        return float(t.user_attrs["val_metric"])
-    return float(t.values[names.index("metric")]) if "metric" in names else math.nan
 
 
 def _member_pred(m: FrontMember, what: str) -> float:
