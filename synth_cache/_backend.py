@@ -5,18 +5,21 @@ from __future__ import annotations
 import abc
 import json
 import os
+import random
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from synth_cache._model import METRICS, CacheEntry, CacheError, SynthResult
+
+T = TypeVar("T")
 
 ENV_VAR = "HWLOOP_SYNTH_CACHE"
 
@@ -117,19 +120,28 @@ def default_cache_url() -> str:
     return f"sqlite:///{(base / 'cache.db').as_posix()}"
 
 
-def _create_schema(meta: sa.MetaData, engine: Engine, attempts: int = 5) -> None:
-    """``create_all``, tolerating another process that creates the same tables at the same
-    moment (parallel ``calibrate`` workers on a fresh cache): the loser's "already exists" or
-    unique violation is retried, and the retry finds the tables in place."""
+def _schema_race(exc: BaseException) -> bool:
+    """Two processes creating the tables of one fresh database at once: the loser sees a unique
+    violation (PostgreSQL's catalogue, a version row), 'already exists', or a locked SQLite."""
+    if isinstance(exc, sa.exc.IntegrityError):
+        return True
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.ProgrammingError) and (
+        "already exists" in str(exc) or "locked" in str(exc)
+    )
+
+
+def retry_schema_race(create: Callable[[], T], attempts: int = 5) -> T:
+    """``create()`` (a schema creation: the cache's tables, Optuna's storage), retried when it
+    loses a race with another process creating the same schema; the retry finds the tables in
+    place. Any other error raises at once."""
     for attempt in range(attempts):
         try:
-            meta.create_all(engine)
-            return
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
-            racing = isinstance(exc, sa.exc.IntegrityError) or "already exists" in str(exc)
-            if not racing or attempt == attempts - 1:
+            return create()
+        except Exception as exc:
+            if attempt == attempts - 1 or not _schema_race(exc):
                 raise
-            time.sleep(0.1 * (attempt + 1))
+            time.sleep(0.1 + 0.2 * random.random() * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 class SqlCache(CacheBackend):
@@ -161,7 +173,7 @@ class SqlCache(CacheBackend):
             self._engine = self._make_engine()
             meta = sa.MetaData()
             self._runs = _table(meta)
-            _create_schema(meta, self._engine)
+            retry_schema_race(lambda: meta.create_all(self._engine))
         except (SQLAlchemyError, ImportError) as exc:
             first = str(exc).splitlines()[0]
             raise CacheError(f"cannot open cache {self.url}: {first}") from None

@@ -163,7 +163,7 @@ class HardwareScorer:
     ) -> HardwareScore:
         res = self.target.resources
         ok = real is not None and real.get("status") == "ok"
-        numbers = real if ok and real is not None else {m: v[1] for m, v in p.items()}
+        numbers = real if real is not None and ok else {m: v[1] for m, v in p.items()}
         util = {
             m: float(numbers[m]) / float(getattr(res, m))
             for m in _CAPACITY

@@ -6,9 +6,7 @@ import json
 import logging
 import math
 import os
-import random
 import socket
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +30,7 @@ from hwloop.spaces import SearchSpace, get_space
 from hwloop.tasks import Task, TaskData, get_task
 from hwloop.training import TrainConfig, train
 from synth_cache import SqlCache, default_cache_url
+from synth_cache._backend import retry_schema_race
 
 log = logging.getLogger(__name__)
 
@@ -53,37 +52,20 @@ class _HideInterruptTracebacks(logging.Filter):
 _HIDE = _HideInterruptTracebacks()
 
 
-def _is_creation_race(exc: BaseException) -> bool:
-    """Two workers creating the schema of one fresh database at once: the loser sees a unique
-    violation (PostgreSQL's catalogue, or the alembic version row), 'already exists', or (SQLite)
-    a locked database."""
-    name, text = type(exc).__name__, str(exc)
-    if name == "IntegrityError":
-        return True
-    return name in ("ProgrammingError", "OperationalError") and (
-        "already exists" in text or "locked" in text
-    )
+def _rdb_storage(url: str) -> RDBStorage:
+    """Optuna's RDB storage; a schema-creation race with another worker is retried."""
 
+    def create() -> RDBStorage:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                url,
+                heartbeat_interval=60,
+                grace_period=180,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+            )
 
-def _rdb_storage(url: str, attempts: int = 5) -> RDBStorage:
-    """Optuna's RDB storage; a schema-creation race with another worker is retried (the other
-    worker's tables are then there), anything else raises at once."""
-    for attempt in range(attempts):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(
-                    url,
-                    heartbeat_interval=60,
-                    grace_period=180,
-                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-                )
-        except Exception as exc:
-            if attempt == attempts - 1 or not _is_creation_race(exc):
-                raise
-            log.debug("storage schema created concurrently by another worker; retrying")
-            time.sleep(0.2 + random.random() * (attempt + 1))
-    raise AssertionError("unreachable")
+    return retry_schema_race(create)
 
 
 def open_study(cfg: SearchConfig) -> optuna.Study:
