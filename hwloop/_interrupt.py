@@ -50,3 +50,22 @@ def graceful_sigint() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous)
         _requested.clear()
+
+
+class _HideInterruptTracebacks(logging.Filter):
+    """Optuna logs a trial that ends in KeyboardInterrupt with its traceback; a Ctrl-C the user
+    asked for is not an error, so that record is dropped (the CLI says 'interrupted')."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, KeyboardInterrupt)
+
+
+_HIDE = _HideInterruptTracebacks()
+
+
+def hide_optuna_interrupt_tracebacks() -> None:
+    """Install the filter on Optuna's handlers (Optuna's logger does not propagate)."""
+    for handler in logging.getLogger("optuna").handlers:
+        if _HIDE not in handler.filters:
+            handler.addFilter(_HIDE)

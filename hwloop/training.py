@@ -6,6 +6,7 @@ import copy
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,12 +87,21 @@ def reset_parameters(model: nn.Module, seed: int) -> None:
 
 
 def train(
-    model: nn.Module, task: Task, data: TaskData, cfg: TrainConfig, init: bool = True
+    model: nn.Module,
+    task: Task,
+    data: TaskData,
+    cfg: TrainConfig,
+    init: bool = True,
+    after_step: Callable[[], None] | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place; keep the weights of the best validation epoch.
 
     With ``init`` (the default) the weights are first re-initialised from ``cfg.seed``, so the
     same (arch, data, config) always gives the same result; ``init=False`` fine-tunes.
+    ``after_step()`` runs after every optimiser step (pruning masks use it); ``on_epoch(epoch,
+    val_metric)`` after every epoch's validation, and may raise to end the run (Optuna's
+    pruning does).
 
     A diverging run (non-finite loss) stops early and reports a non-finite metric, which a search
     treats as a failed trial.
@@ -130,11 +140,15 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if after_step is not None:
+                after_step()
             if sched is not None:
                 sched.step()
         val = evaluate(model, task, data.val) if not diverged else math.nan
         history.append(val)
         log.debug("epoch %d: val %s %.4f", epoch, task.metric_name, val)
+        if on_epoch is not None:
+            on_epoch(epoch, val)
         if not math.isfinite(val):
             break
         if val < best:

@@ -14,11 +14,13 @@ from hwloop.cli import (
     bops,
     cache,
     calibrate,
+    compress,
     data,
     predict,
     search,
     surrogate,
     targets,
+    tune,
 )
 from surrogates import FeatureError, SurrogateError
 from synth_cache import CacheError
@@ -47,6 +49,8 @@ cli.add_command(cache.cache)
 cli.add_command(calibrate.calibrate)
 cli.add_command(surrogate.surrogate)
 cli.add_command(predict.predict)
+cli.add_command(tune.tune)
+cli.add_command(compress.compress)
 
 _INTERRUPTED = "hwloop: interrupted; everything written so far is kept (re-run to resume)"
 

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from fpga_targets import get_target
 from hwloop import HwloopError
-from hwloop._interrupt import check, graceful_sigint
+from hwloop._interrupt import check, graceful_sigint, hide_optuna_interrupt_tracebacks
 from hwloop.archs import build_model, builtin_archs
 from hwloop.bops import compute_bops
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
@@ -38,18 +38,6 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which process ran a trial (s
 
 # a trial counts as finished when it produced a result; failed (or interrupted) trials are redone
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-class _HideInterruptTracebacks(logging.Filter):
-    """Optuna logs a trial that ends in KeyboardInterrupt with its traceback; a Ctrl-C the user
-    asked for is not an error, so that record is dropped (the CLI says 'interrupted')."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, KeyboardInterrupt)
-
-
-_HIDE = _HideInterruptTracebacks()
 
 
 def _rdb_storage(url: str) -> RDBStorage:
@@ -269,9 +257,7 @@ def run_search(
     if on_start:
         on_start(finished(), cfg.trials)
     if objective is not None:
-        for handler in logging.getLogger("optuna").handlers:  # optuna does not propagate
-            if _HIDE not in handler.filters:
-                handler.addFilter(_HIDE)
+        hide_optuna_interrupt_tracebacks()
         try:
             with graceful_sigint():
                 study.optimize(

@@ -1,0 +1,31 @@
+"""Local search around one architecture: training-hyperparameter tuning (``hwloop tune``) and
+compression by quantisation-aware training and iterative pruning (``hwloop compress``).
+
+Brevitas, qonnx and hls4ml are imported only when a function needs them.
+"""
+
+from __future__ import annotations
+
+from hwloop.local._common import load_train_config, resolve_local_arch, train_config_beside
+from hwloop.local._compress import (
+    CompressConfig,
+    CompressPoint,
+    CompressResult,
+    load_compressed,
+    run_compress,
+)
+from hwloop.local._tune import TuneConfig, TuneResult, run_tune
+
+__all__ = [
+    "CompressConfig",
+    "CompressPoint",
+    "CompressResult",
+    "TuneConfig",
+    "TuneResult",
+    "load_compressed",
+    "load_train_config",
+    "resolve_local_arch",
+    "run_compress",
+    "run_tune",
+    "train_config_beside",
+]
