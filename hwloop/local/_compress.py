@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from fpga_targets import get_target
 from hwloop import HwloopError, _interrupt
+from hwloop._interrupt import graceful_sigint
 from hwloop._progress import progress_bar
 from hwloop.archs import ArchSpec, build_model
 from hwloop.archs._torch import count_parameters
@@ -300,7 +301,7 @@ class Compressor:
         self.params = count_parameters(float_model)
         total = 1 + len(cfg.bits) * (cfg.iterations + 1)
         done = sum(1 for p in state.points.values() if self._wanted(p))
-        with progress_bar(total, "compress", progress) as advance:
+        with graceful_sigint(), progress_bar(total, "compress", progress) as advance:
             advance(done)
             ref = self._reference(state, float_model, data, advance)
             for bits in cfg.bits:

@@ -66,11 +66,13 @@ def _clean(path: Path) -> Any:
     from qonnx.transformation.gemm_to_matmul import GemmToMatMul
     from qonnx.util.cleanup import cleanup_model
 
-    model = cleanup_model(ModelWrapper(str(path)))
-    if len(model.get_tensor_shape(model.graph.input[0].name)) == 4:
-        model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
-    model = model.transform(GemmToMatMul())
-    return cleanup_model(model)
+    with warnings.catch_warnings():  # "GemmToMatMul only offers explicit support for ... 9"
+        warnings.simplefilter("ignore", UserWarning)
+        model = cleanup_model(ModelWrapper(str(path)))
+        if len(model.get_tensor_shape(model.graph.input[0].name)) == 4:
+            model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
+        model = model.transform(GemmToMatMul())
+        return cleanup_model(model)
 
 
 def convert_qonnx(
