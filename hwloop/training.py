@@ -98,7 +98,8 @@ def train(
     """Train ``model`` in place; keep the weights of the best validation epoch.
 
     With ``init`` (the default) the weights are first re-initialised from ``cfg.seed``, so the
-    same (arch, data, config) always gives the same result; ``init=False`` fine-tunes.
+    same (arch, data, config) always gives the same result; ``init=False`` fine-tunes, and the
+    starting weights count as a candidate (``best_epoch`` -1 when no epoch beat them).
     ``after_step()`` runs after every optimiser step (pruning masks use it); ``on_epoch(epoch,
     val_metric)`` after every epoch's validation, and may raise to end the run (Optuna's
     pruning does).
@@ -121,6 +122,10 @@ def train(
         torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps) if cfg.cosine else None
     )
     best, best_epoch, best_state = math.inf, -1, copy.deepcopy(model.state_dict())
+    if not init:  # fine-tuning: the starting weights compete with every epoch's
+        start = evaluate(model, task, data.val)
+        if math.isfinite(start):
+            best = start
     history: list[float] = []
     t0 = time.perf_counter()
     epoch = 0
@@ -155,7 +160,7 @@ def train(
             best, best_epoch, best_state = val, epoch, copy.deepcopy(model.state_dict())
         elif epoch - best_epoch >= cfg.patience:
             break
-    if best_epoch < 0:
+    if not math.isfinite(best):
         return TrainResult(
             math.nan, math.nan, -1, epoch + 1, time.perf_counter() - t0, tuple(history)
         )

@@ -52,6 +52,13 @@ def _bits(text: str) -> tuple[int, ...]:
     help="Fine-tuning epochs after each pruning step [default: --epochs].",
 )
 @click.option(
+    "--qat-lr-scale",
+    type=float,
+    default=0.03,
+    show_default=True,
+    help="Learning rate of QAT and fine-tuning, as a fraction of the training config's.",
+)
+@click.option(
     "--limit",
     type=int,
     default=8000,
@@ -106,6 +113,7 @@ def compress(
     prune_fraction: float,
     epochs: int,
     finetune_epochs: int | None,
+    qat_lr_scale: float,
     limit: int,
     seed: int,
     target: str,
@@ -129,6 +137,7 @@ def compress(
         prune_fraction=prune_fraction,
         epochs=epochs,
         finetune_epochs=finetune_epochs,
+        qat_lr_scale=qat_lr_scale,
         limit=limit or None,
         seed=seed,
         target=target,

@@ -54,6 +54,7 @@ class CompressConfig:
     prune_fraction: float = 0.2
     epochs: int = 5  # QAT epochs at each bit width (iteration 0)
     finetune_epochs: int | None = None  # after each pruning step (default: epochs)
+    qat_lr_scale: float = 0.03  # QAT and fine-tuning run at this fraction of the config's lr
     limit: int | None = 8000
     seed: int = 0
     target: str = "vu13p"
@@ -79,6 +80,8 @@ class CompressConfig:
             raise HwloopError(f"--prune-fraction must be in (0, 1), got {self.prune_fraction}")
         if self.epochs < 1 or (self.finetune_epochs is not None and self.finetune_epochs < 1):
             raise HwloopError("--epochs and --finetune-epochs must be at least 1")
+        if not 0 < self.qat_lr_scale <= 1:
+            raise HwloopError(f"--qat-lr-scale must be in (0, 1], got {self.qat_lr_scale}")
         if not 0 <= self.tolerance < 1:
             raise HwloopError(f"--tolerance is a fraction in [0, 1), got {self.tolerance}")
 
@@ -235,6 +238,7 @@ class Compressor:
             "epochs": c.epochs,
             "finetune_epochs": c.ft_epochs,
             "prune_fraction": c.prune_fraction,
+            "qat_lr_scale": c.qat_lr_scale,
             "train_config": config_to_json(self.train_cfg),
             "target": c.target,
             "flow": c.flow,
@@ -285,7 +289,12 @@ class Compressor:
 
     def _cfg(self, epochs: int, bits: int, iteration: int) -> TrainConfig:
         # a seed per point: a resumed run trains every point exactly as an uninterrupted one
-        return replace(self.train_cfg, epochs=epochs, seed=self.cfg.seed + 1000 * bits + iteration)
+        return replace(
+            self.train_cfg,
+            epochs=epochs,
+            lr=self.train_cfg.lr * self.cfg.qat_lr_scale,
+            seed=self.cfg.seed + 1000 * bits + iteration,
+        )
 
     # ---- the run -----------------------------------------------------------------------------
     def run(self, progress: bool = True) -> CompressResult:

@@ -163,3 +163,24 @@ def test_arch_from_a_search_front(tmp_path: Path) -> None:
     assert spec.digest == MINI.digest and spec.name == "trial7" and path is None
     r = run("tune", f"{front}:8")
     assert r.returncode == 2 and "no front member of trial 8 (front: 7)" in r.stderr
+
+
+@pytest.mark.slow
+def test_chosen_design_goes_through_the_open_flow(tmp_path: Path) -> None:
+    """--synthesize: the chosen model's design (its exact formats and pruned weights) is
+    synthesised by the open flow and stored in the cache."""
+    arch = tmp_path / "flat.json"
+    ArchSpec(
+        (1, 11, 11), (Flatten("flat"), Linear("fc0", 4, act="relu"), Linear("out", 2)), name="flat"
+    ).save(arch)
+    out = tmp_path / "c"
+    r = run(
+        "compress", str(arch), "--bits", "4", "--iterations", "1", "--epochs", "1",
+        "--limit", "400", "--synthesize", "--tolerance", "0.9", "--out", str(out),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((out / "chosen" / "config.json").read_text())
+    synth = cfg["synthesis"]
+    assert synth["flow"] == "open" and synth["status"] == "ok", synth
+    assert synth["lut"] > 0 and synth["latency_ns"] > 0
+    assert cfg["hls4ml"]["exact"]
