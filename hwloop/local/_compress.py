@@ -383,7 +383,7 @@ class Compressor:
         for it in range(last + 1, cfg.iterations + 1):
             _interrupt.check()
             t0 = time.perf_counter()
-            masks = prune_global(layers, masks, cfg.prune_fraction)
+            masks = prune_global(layers, masks, cfg.prune_fraction, qmodel.fold_scales())
             apply_masks(layers, masks)
             result = train(
                 qmodel,

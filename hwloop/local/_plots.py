@@ -27,7 +27,12 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def plot_compress(
-    points: Sequence[CompressPoint], ref: CompressPoint, metric: str, out: Path, unit: str = ""
+    points: Sequence[CompressPoint],
+    ref: CompressPoint,
+    metric: str,
+    out: Path,
+    unit: str = "",
+    tolerance: float | None = None,
 ) -> list[Path]:
     """metric_vs_bops.png and (with predictions) metric_vs_lut.png: one line per bit width
     through its pruning iterations, the float reference dashed."""
@@ -46,6 +51,11 @@ def plot_compress(
             last = row[-1]
             ax.annotate(f"{last.sparsity:.0%}", (xs[-1], last.val_metric), fontsize=7)
         ax.axhline(ref.val_metric, color="k", ls="--", lw=1, label="float, dense")
+        if tolerance is not None:
+            ax.axhline(ref.val_metric * (1 + tolerance), color="k", ls=":", lw=1, label="tolerance")
+        values = [p.val_metric for p in points if p.val_metric > 0] + [ref.val_metric]
+        if max(values) > 10 * min(values):
+            ax.set_yscale("log")
         ax.set_xscale("log")
         ax.set_xlabel(xlabel + " (pruning iterations →, sparsity of the last annotated)")
         ax.set_ylabel(label)

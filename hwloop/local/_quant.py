@@ -7,7 +7,8 @@ A :class:`QuantSpecModule` is the hardware's view of a trained float model at ``
 - the input, every weight tensor and every layer's output are quantised to ``bits`` bits with
   one power-of-two scale per tensor (Brevitas' ``*FixedPoint`` quantisers), so each tensor is an
   ``ap_fixed<bits, I>`` and hls4ml takes the model through QONNX without rescaling nodes;
-- biases are 32-bit integers on the product of the input and weight scales (exact);
+- biases are integers on the product of the input and weight scales (32 bits, up to 56 at 16
+  bits, so that no folded bias saturates);
 - the last layer's result is not re-quantised: it is the exact accumulator value.
 
 Layers are ``layers[name]`` = ``Sequential(main, [LayerNorm], [activation], [QuantIdentity])``
@@ -59,7 +60,12 @@ def quantisers(bits: int) -> dict[str, Any]:
         bit_width = bits
         collect_stats_steps = STATS_BATCHES
 
-    return {"weight": Weight, "act": Act, "uact": UAct, "bias": quant.Int32Bias}
+    class Bias(quant.IntBias):  # type: ignore[name-defined]
+        # on the accumulator's grid (input scale x weight scale): at 16 bits that grid is
+        # ~2**-31, where a 32-bit integer saturates at |bias| = 1 (folded norms reach ~30)
+        bit_width = max(32, 2 * bits + 24)
+
+    return {"weight": Weight, "act": Act, "uact": UAct, "bias": Bias}
 
 
 def unsupported_for_quantisation(spec: ArchSpec) -> str | None:
@@ -114,6 +120,11 @@ class QuantSpecModule(nn.Module):
                     )
                 )
             self.layers[layer.name] = nn.Sequential(*parts)
+            # per-output scale of a folded batch norm (1: none), for pruning by pre-fold weights
+            self.register_buffer(f"fold_scale_{layer.name}", torch.ones(shape_out[0]))
+
+    def fold_scales(self) -> dict[str, torch.Tensor]:
+        return {n: getattr(self, f"fold_scale_{n}") for n in self.main_layers()}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y: Any = self.input_quant(x)
@@ -126,15 +137,17 @@ class QuantSpecModule(nn.Module):
         return {name: seq[0] for name, seq in self.layers.items() if isinstance(seq, nn.Sequential)}
 
 
-def _fold_bn(main: Any, norm: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def _fold_bn(main: Any, norm: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Folded weight, bias and the per-output scale the weights were multiplied by."""
     w = main.weight.detach().clone()
     b = main.bias.detach().clone() if main.bias is not None else torch.zeros(w.shape[0])
+    s = torch.ones(w.shape[0])
     if isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d)):
         assert norm.running_var is not None and norm.running_mean is not None
         s = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
         w = w * s.reshape((-1,) + (1,) * (w.dim() - 1))
         b = (b - norm.running_mean) * s + norm.bias.detach()
-    return w, b
+    return w, b, s
 
 
 def quantised_from_float(
@@ -150,9 +163,10 @@ def quantised_from_float(
             target: Any = qmodel.layers[name]
             norms = (nn.BatchNorm1d, nn.BatchNorm2d)
             bn = next((m for m in seq if isinstance(m, norms)), None)
-            w, b = _fold_bn(seq[0], bn)
+            w, b, scale = _fold_bn(seq[0], bn)
             target[0].weight.copy_(w)
             target[0].bias.copy_(b)
+            getattr(qmodel, f"fold_scale_{name}").copy_(scale)
             ln = next((m for m in seq if isinstance(m, nn.LayerNorm)), None)
             if ln is not None:
                 qln = next(m for m in target if isinstance(m, nn.LayerNorm))

@@ -87,7 +87,7 @@ def finish(
     files = [out / "compress.csv", out / "compress.json"]
     from hwloop.local._plots import plot_compress
 
-    files += plot_compress(points, ref, metric, out, comp.task.metric_unit)
+    files += plot_compress(points, ref, metric, out, comp.task.metric_unit, cfg.tolerance)
     notes: dict[str, Any] = {}
     chosen_dir = None
     if chosen is not None:

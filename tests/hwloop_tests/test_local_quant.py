@@ -153,3 +153,35 @@ def test_open_flow_spends_nothing_on_pruned_weights(tmp_path: Path) -> None:
     assert (results[0].lut, results[0].ff) == (results[1].lut, results[1].ff)
     assert results[2].lut is not None and results[0].lut is not None
     assert results[2].lut > 1.5 * results[0].lut
+
+
+def test_pruning_never_wipes_out_a_layer_whose_norm_was_folded() -> None:
+    """A folded batch norm can shrink a whole layer's weights below every other layer's (nac-
+    tiny's output layer: max |w| 0.009 after folding). Ranked by the pre-fold weights, and with
+    each layer's largest weights protected, no layer is cut off."""
+    big, tiny = torch.nn.Linear(10, 10), torch.nn.Linear(10, 2)
+    with torch.no_grad():
+        big.weight.uniform_(0.5, 1.0)
+        tiny.weight.uniform_(0.001, 0.01)  # as folded: pre-fold weights x 0.01
+    layers = {"big": big, "tiny": tiny}
+    masks = full_masks(layers)
+    for _ in range(3):
+        masks = prune_global(layers, masks, 0.5)
+    assert int(masks["tiny"].sum()) >= 2  # protected: out_features weights stay
+    scales = {"big": torch.ones(10), "tiny": torch.full((2,), 0.01)}
+    masks = prune_global(layers, full_masks(layers), 0.5, scales)
+    kept_tiny = int(masks["tiny"].sum())
+    assert 0 < kept_tiny < 20  # ranked with the others by pre-fold magnitude
+
+
+def test_sixteen_bit_biases_of_folded_norms_do_not_saturate() -> None:
+    model, x = _float_model(3)
+    with torch.no_grad():
+        model.layers["fc0"][1].bias.fill_(25.0)  # a folded bias far above 1
+    q = quantised_from_float(model, 16, x[:128])
+    d = design_from_quantised(q, x, PART, 5.0)
+    assert float(d.weights["fc0.bias"].max()) > 20.0
+    assert torch.allclose(
+        q.fold_scales()["fc0"],
+        model.layers["fc0"][1].weight / torch.sqrt(model.layers["fc0"][1].running_var + 1e-5),
+    )
