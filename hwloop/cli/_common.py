@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+import click
 from rich.console import Console
 
 # piped output is not squeezed to 80 columns: tables stay whole in files and logs
@@ -22,3 +23,13 @@ def si(value: float) -> str:
         if abs(value) >= scale:
             return f"{value / scale:.2f}{unit}"
     return f"{value:.0f}"
+
+
+# the data options every training command shares (search, tune, compress)
+limit_option = click.option(
+    "--limit",
+    type=int,
+    default=8000,
+    show_default=True,
+    help="Number of samples used (Bragg peaks: 0 = all 69,347; jets: 0 = the shipped sample).",
+)

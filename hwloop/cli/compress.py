@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 
 from hwloop import HwloopError
-from hwloop.cli._common import console, si
+from hwloop.cli._common import console, limit_option, si
 from hwloop.local import CompressConfig, run_compress
 from hwloop.synth import FLOWS
 from hwloop.tasks import TASKS
@@ -58,13 +58,7 @@ def _bits(text: str) -> tuple[int, ...]:
     show_default=True,
     help="Learning rate of QAT and fine-tuning, as a fraction of the training config's.",
 )
-@click.option(
-    "--limit",
-    type=int,
-    default=8000,
-    show_default=True,
-    help="Number of Bragg peaks used (0: all 69,347).",
-)
+@limit_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--target", default="vu13p", show_default=True, help="FPGA target of the predicted resources."

@@ -9,7 +9,7 @@ import click
 from rich import box
 from rich.table import Table
 
-from hwloop.cli._common import console, err_console, si
+from hwloop.cli._common import console, err_console, limit_option, si
 from hwloop.search import SearchConfig, run_search
 from hwloop.search._hardware import parse_objectives
 from hwloop.spaces import SPACES
@@ -64,13 +64,7 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     show_default=True,
     help="Training epochs per candidate (early stopping may end sooner).",
 )
-@click.option(
-    "--limit",
-    type=int,
-    default=8000,
-    show_default=True,
-    help="Number of Bragg peaks used (0: all 69,347).",
-)
+@limit_option
 @click.option(
     "--population", type=int, default=20, show_default=True, help="NSGA-II population size."
 )

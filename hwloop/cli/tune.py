@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hwloop.cli._common import console
+from hwloop.cli._common import console, limit_option
 from hwloop.local import TuneConfig, run_tune
 from hwloop.local._common import config_to_json
 from hwloop.tasks import TASKS
@@ -30,13 +30,7 @@ from hwloop.tasks import TASKS
     show_default=True,
     help="Largest epoch budget a trial samples (early stopping may end sooner).",
 )
-@click.option(
-    "--limit",
-    type=int,
-    default=8000,
-    show_default=True,
-    help="Number of Bragg peaks used (0: all 69,347).",
-)
+@limit_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of split and training.")
 @click.option(
     "--out",

@@ -9,6 +9,8 @@ already on the input quantiser's grid (what the hardware receives).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import warnings
 from dataclasses import dataclass
@@ -129,8 +131,11 @@ def compare_with_hls4ml(
     if reason:
         raise HwloopError(f"hls4ml cannot convert this model: {reason}")
     onnx_path = onnx_path or export_qonnx(qmodel, workdir / "model.qonnx.onnx")
-    hls_model = convert_qonnx(onnx_path, workdir / "hls4ml")
-    hls_model.compile()
+    chatter = io.StringIO()  # hls4ml prints its topology ("Layer name: ...") on conversion
+    with contextlib.redirect_stdout(chatter):
+        hls_model = convert_qonnx(onnx_path, workdir / "hls4ml")
+        hls_model.compile()
+    log.debug("hls4ml: %s", chatter.getvalue())
     xq = quantised_inputs(qmodel, x)
     with torch.no_grad():
         ref = qmodel(xq).double().numpy().reshape(len(x), -1)

@@ -134,13 +134,17 @@ class OpenSynthesizer(Synthesizer):
             jobs.setdefault(job.digest, job)
             rows.append((piece, job))
         t1 = time.perf_counter()
+        # not `with ThreadPoolExecutor`: its exit waits for every queued piece, so a Ctrl-C (or a
+        # failed piece) would still synthesise the rest of the design before returning
+        pool = ThreadPoolExecutor(max(1, self.jobs))
         try:
-            with ThreadPoolExecutor(max(1, self.jobs)) as pool:
-                list(pool.map(lambda j: self._synth(j, deadline), jobs.values()))
+            list(pool.map(lambda j: self._synth(j, deadline), jobs.values()))
         except YosysTimeout as exc:
             return (self._status_result(design, "timeout", str(exc)),)
         except YosysError as exc:
             return (self._status_result(design, "failed", str(exc)),)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         t_yosys = time.perf_counter() - t1
         return (self._result(design, rows, workdir, t0, t_trace, t_yosys),)
 
