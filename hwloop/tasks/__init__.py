@@ -7,7 +7,7 @@ from hwloop.tasks._base import Split, Task, TaskData
 
 __all__ = ["Split", "Task", "TaskData", "get_task", "TASKS"]
 
-TASKS = ("bragg",)
+TASKS = ("bragg", "jets")
 
 
 def get_task(name: str, **options: object) -> Task:
@@ -15,4 +15,8 @@ def get_task(name: str, **options: object) -> Task:
         from hwloop.tasks.bragg import BraggTask
 
         return BraggTask(**options)  # type: ignore[arg-type]
+    if name == "jets":
+        from hwloop.tasks.jets import JetsTask
+
+        return JetsTask(**options)  # type: ignore[arg-type]
     raise HwloopError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")

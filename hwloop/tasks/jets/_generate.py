@@ -1,0 +1,177 @@
+"""Simulated jets: Pythia 8 events, FastJet anti-kt R = 0.8, the leading jet's 8 hardest
+constituents. One call generates one *shard*: ``n`` jets of one class from one seed.
+
+Classes and their processes (pp at 13 TeV, hard-process pT-hat in 600-1800 GeV so the leading
+jet lands in the 800-1600 GeV window often):
+
+- ``t``: ttbar (gg and qqbar), W -> hadrons; the leading jet matched to a top quark;
+- ``W``: WW with both W -> hadrons; matched to a W;
+- ``Z``: ZZ (Z only, no photon) with both Z -> hadrons; matched to a Z;
+- ``q``: hard QCD processes with outgoing quarks; the leading jet matched to a light quark
+  (u, d, s, c) of the hard process;
+- ``g``: hard QCD processes with outgoing gluons; matched to a gluon.
+
+Matching: ΔR(jet, parton or resonance of the hard process) < 0.8. Jet selection: leading jet
+(of anti-kt R = 0.8 over visible final-state particles with |η| < 3) with pT in 800-1600 GeV
+and |η| < 2. Constituents with pT > 2 GeV, the 8 hardest, features (pT in GeV, η - η_jet,
+Δφ to the jet axis), zero-padded. No detector simulation (docs/jets.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+CLASSES = ("q", "g", "W", "Z", "t")
+N_CONSTITUENTS = 8
+FEATURES = ("pt", "eta_rel", "phi_rel")
+JET_R = 0.8
+PT_RANGE = (800.0, 1600.0)
+MAX_ETA = 2.0
+MIN_CONSTITUENT_PT = 2.0
+PTHAT = (600.0, 1800.0)
+
+_COMMON = (
+    "Beams:eCM = 13000.",
+    f"PhaseSpace:pTHatMin = {PTHAT[0]}",
+    f"PhaseSpace:pTHatMax = {PTHAT[1]}",
+    "Next:numberCount = 0",
+    "Next:numberShowEvent = 0",
+    "Next:numberShowInfo = 0",
+    "Next:numberShowProcess = 0",
+    "Print:quiet = on",
+    "Random:setSeed = on",
+)
+_HADRONIC_W = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
+_HADRONIC_Z = ("23:onMode = off", "23:onIfAny = 1 2 3 4 5")
+PROCESSES: dict[str, tuple[str, ...]] = {
+    "t": ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", *_HADRONIC_W),
+    "W": ("WeakDoubleBoson:ffbar2WW = on", *_HADRONIC_W),
+    "Z": ("WeakDoubleBoson:ffbar2gmZgmZ = on", "WeakZ0:gmZmode = 2", *_HADRONIC_Z),
+    "q": ("HardQCD:qg2qg = on", "HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on"),
+    "g": ("HardQCD:gg2gg = on", "HardQCD:qg2qg = on", "HardQCD:qqbar2gg = on"),
+}
+_MATCH_IDS = {"t": {6}, "W": {24}, "Z": {23}, "q": {1, 2, 3, 4}, "g": {21}}
+
+
+@dataclass(frozen=True)
+class Shard:
+    """``x``: (n, 8, 3) constituents (unscaled), ``jet``: (n, 3) jet pT, η, mass; ``tried``:
+    events generated for them."""
+
+    label: str
+    seed: int
+    x: NDArray[np.float32]
+    jet: NDArray[np.float32]
+    tried: int
+    seconds: float
+
+
+def _pythia(label: str, seed: int) -> Any:
+    import pythia8mc
+
+    p = pythia8mc.Pythia("", False)
+    for line in (*_COMMON, f"Random:seed = {seed}", *PROCESSES[label]):
+        if not p.readString(line):
+            raise RuntimeError(f"Pythia rejected setting {line!r}")
+    if not p.init():
+        raise RuntimeError(f"Pythia failed to initialise for class {label}")
+    return p
+
+
+def _delta_phi(a: float, b: float) -> float:
+    d = a - b
+    while d > math.pi:
+        d -= 2 * math.pi
+    while d < -math.pi:
+        d += 2 * math.pi
+    return d
+
+
+def _matched(label: str, process: Any, eta: float, phi: float) -> bool:
+    ids = _MATCH_IDS[label]
+    for i in range(process.size()):
+        prt = process[i]
+        if prt.idAbs() in ids and prt.status() != -21 and prt.pT() > 1.0:  # not incoming
+            if math.hypot(prt.eta() - eta, _delta_phi(prt.phi(), phi)) < JET_R:
+                return True
+    return False
+
+
+_BANNER_SHOWN = False
+
+
+def _silence_banner(fastjet: Any) -> None:
+    """FastJet prints a 15-line banner to C++'s stdout on its first clustering in a process;
+    run one empty-ish clustering with file descriptor 1 pointed at /dev/null."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        return
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, JET_R)
+            fastjet.ClusterSequence([fastjet.PseudoJet(1.0, 0.0, 0.0, 1.0)], jetdef)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _BANNER_SHOWN = True
+
+
+def generate_shard(label: str, seed: int, n: int, max_tries: int | None = None) -> Shard:
+    """``n`` selected, matched jets of class ``label`` from Pythia seeded with ``seed``."""
+    import time
+
+    import fastjet
+
+    if label not in PROCESSES:
+        raise ValueError(f"unknown jet class {label!r}; classes: {', '.join(CLASSES)}")
+    t0 = time.perf_counter()
+    _silence_banner(fastjet)
+    pythia = _pythia(label, seed)
+    jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, JET_R)
+    xs = np.zeros((n, N_CONSTITUENTS, 3), np.float32)
+    jets = np.zeros((n, 3), np.float32)
+    kept = tried = 0
+    limit = max_tries or 400 * n
+    while kept < n and tried < limit:
+        tried += 1
+        if not pythia.next():
+            continue
+        inputs = []
+        for prt in pythia.event:
+            if prt.isFinal() and prt.isVisible() and abs(prt.eta()) < 3.0:
+                inputs.append(fastjet.PseudoJet(prt.px(), prt.py(), prt.pz(), prt.e()))
+        if not inputs:
+            continue
+        cs = fastjet.ClusterSequence(inputs, jetdef)
+        found = fastjet.sorted_by_pt(cs.inclusive_jets(100.0))
+        if not found:
+            continue
+        jet = found[0]
+        pt, eta = jet.pt(), jet.eta()
+        phi = jet.phi_std()
+        if not (PT_RANGE[0] <= pt <= PT_RANGE[1] and abs(eta) < MAX_ETA):
+            continue
+        if not _matched(label, pythia.process, eta, phi):
+            continue
+        parts = sorted(
+            (c for c in jet.constituents() if c.pt() > MIN_CONSTITUENT_PT),
+            key=lambda c: -c.pt(),
+        )[:N_CONSTITUENTS]
+        for j, c in enumerate(parts):
+            xs[kept, j] = (c.pt(), c.eta() - eta, _delta_phi(c.phi_std(), phi))
+        jets[kept] = (pt, eta, jet.m())
+        kept += 1
+    if kept < n:
+        raise RuntimeError(f"class {label}, seed {seed}: only {kept} of {n} jets in {tried} events")
+    return Shard(label, seed, xs, jets, tried, time.perf_counter() - t0)
