@@ -97,3 +97,35 @@ def test_jets_task_trains_above_chance() -> None:
     assert abs(accuracy(pred, target) - (1 - result.test_metric)) < 1e-6
     auc = roc_auc(pred, target)
     assert set(auc) == set(CLASSES) and all(0.5 < v <= 1.0 for v in auc.values())
+
+
+def test_data_jets_cli_reports_cached_jets(tmp_path: Path) -> None:
+    """`hwloop data jets` with every shard already cached: nothing is generated, the summary is
+    printed (shards copied from the shipped sample, as above)."""
+    import os
+    import subprocess
+    import sys
+
+    from hwloop.tasks.jets._dataset import GENERATOR, _shard_path, _shard_seed
+
+    s = load_sample()
+    root = tmp_path / "jets" / GENERATOR
+    root.mkdir(parents=True)
+    for c, label in enumerate(CLASSES):
+        np.savez_compressed(
+            _shard_path(root, label, _shard_seed(0, c, 0)),
+            x=s.x[s.y == c][:SHARD], jet=s.jet[s.y == c][:SHARD], tried=np.array(SHARD),
+        )  # fmt: skip
+    env = {**os.environ, "HWLOOP_CACHE_DIR": str(tmp_path)}
+    r = subprocess.run(
+        [sys.executable, "-m", "hwloop.cli.main", "data", "jets", "--n", str(5 * SHARD)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f"{5 * SHARD} jets in {root}" in r.stdout
+    assert "per class: q 200, g 200, W 200, Z 200, t 200" in r.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "hwloop.cli.main", "data", "jets", "--n", "3"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--n must be at least 5" in bad.stderr

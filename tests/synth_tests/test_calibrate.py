@@ -159,13 +159,22 @@ def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path, jobs: int) -> None:
         env={**os.environ, "TMPDIR": str(work)},
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not any(work.rglob("synth.ys")):
+    while time.monotonic() < deadline and not _yosys_in_session(proc.pid):
         assert proc.poll() is None, proc.communicate()
-        time.sleep(0.2)
-    time.sleep(2)  # yosys is running now
+        time.sleep(0.1)
+    assert _yosys_in_session(proc.pid), "no yosys started within 120 s"
+    time.sleep(0.5)
+    ignored = _sigint_ignored(proc.pid)
     t0 = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AssertionError(
+            f"calibrate did not stop in 60 s (SIGINT ignored: {ignored})"
+        ) from None
     assert proc.returncode == 130, err
     assert time.monotonic() - t0 < 20
     assert b"Traceback" not in err
@@ -173,3 +182,28 @@ def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path, jobs: int) -> None:
         assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
         assert con.execute("select count(*) from runs").fetchone()[0] == 0
     assert not [p for p in work.iterdir() if p.name.startswith("hwloop-open-")]
+
+
+def _yosys_in_session(sid: int) -> bool:
+    """Whether a yosys process of session ``sid`` is running (Linux /proc)."""
+    from pathlib import Path as P
+
+    for stat in P("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.find("(") + 1 : text.rfind(")")]
+        fields = text[text.rfind(")") + 2 :].split()
+        if "yosys" in name and int(fields[3]) == sid:  # fields[3]: session id
+            return True
+    return False
+
+
+def _sigint_ignored(pid: int) -> bool:
+    from pathlib import Path as P
+
+    for line in P(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << 1))  # SIGINT is signal 2: bit 1
+    return False
