@@ -157,6 +157,9 @@ def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path, jobs: int) -> None:
         stderr=subprocess.PIPE,
         start_new_session=True,
         env={**os.environ, "TMPDIR": str(work)},
+        # as from a terminal: a test run started in the background (`cmd &` in a script) has
+        # SIGINT ignored, and an ignored SIGINT is inherited by calibrate and its yosys
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not _yosys_in_session(proc.pid):
