@@ -10,6 +10,7 @@ settings resumes after the last finished point (more bit widths or iterations ex
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -22,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from fpga_targets import get_target
 from hwloop import HwloopError, _interrupt
+from hwloop._atomic import atomic_path
 from hwloop._interrupt import graceful_sigint
 from hwloop._progress import progress_bar
 from hwloop.archs import ArchSpec, build_model
@@ -133,8 +135,6 @@ class _State:
         self.dir.mkdir(parents=True, exist_ok=True)
         path = self.dir / "manifest.json"
         if path.is_file():
-            import json
-
             old = json.loads(path.read_text())
             diff = sorted(k for k in manifest if old.get(k) != manifest[k])
             if diff:
@@ -147,8 +147,6 @@ class _State:
         self.points_path = self.dir / "points.json"
         self.points: dict[str, CompressPoint] = {}
         if self.points_path.is_file():
-            import json
-
             for doc in json.loads(self.points_path.read_text()):
                 doc["extrapolated"] = tuple(doc.get("extrapolated", ()))
                 p = CompressPoint(**doc)
@@ -160,10 +158,8 @@ class _State:
     def add(self, point: CompressPoint, state: dict[str, torch.Tensor]) -> None:
         """Checkpoint first, then the point: a point on record always has its weights."""
         tensors = {k: v.detach().contiguous().clone() for k, v in state.items()}
-        path = self.checkpoint(point.label)
-        tmp = path.with_suffix(".tmp")
-        save_file(tensors, str(tmp))
-        tmp.replace(path)
+        with atomic_path(self.checkpoint(point.label), suffix=".safetensors") as tmp:
+            save_file(tensors, str(tmp))
         self.points[point.label] = point
         write_json(self.points_path, [asdict(p) for p in self.points.values()])
 
@@ -215,6 +211,11 @@ class Compressor:
         )
         self.train_cfg_source = str(cfg_path) if cfg_path else "defaults"
         self.model_dir = self._surrogate()
+        self.surrogate = None  # loaded once, not for every point
+        if self.model_dir is not None:
+            from surrogates import ResourceSurrogate
+
+            self.surrogate = ResourceSurrogate.load(self.model_dir)
 
     def _surrogate(self) -> Path | None:
         from hwloop.surrogate import find_model
@@ -259,7 +260,7 @@ class Compressor:
             from hwloop.surrogate import predict_designs
 
             design = self.design(qmodel)
-            p = predict_designs([design], self.target, self.model_dir)[0]
+            p = predict_designs([design], self.target, self.model_dir, model=self.surrogate)[0]
             pred = {m: list(v) for m, v in p.metrics.items()}
             latency, outside = p.latency_ns, p.extrapolated
         return CompressPoint(
@@ -409,8 +410,6 @@ def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
 def load_compressed(folder: Path) -> tuple[QuantSpecModule, dict[str, Any]]:
     """The chosen model saved by ``hwloop compress`` (weights through safetensors: tensors only,
     nothing is unpickled) and its config."""
-    import json
-
     try:
         doc = json.loads((folder / "config.json").read_text())
         spec = ArchSpec.load(folder / "arch.json")

@@ -98,11 +98,13 @@ def predict_designs(
     model_dir: Path,
     cache: CacheBackend | None = None,
     tool_version: str | None = None,
+    model: ResourceSurrogate | None = None,
 ) -> list[Prediction]:
     """Predict many designs with one model (and look each up in ``cache`` under ``tool_version``,
-    the version its flow would key a real run with)."""
+    the version its flow would key a real run with). ``model``: the one loaded from
+    ``model_dir`` already, for callers that predict again and again."""
 
-    model = ResourceSurrogate.load(model_dir)
+    model = model if model is not None else ResourceSurrogate.load(model_dir)
     about = describe_model(model_dir, model)
     caps = target_capacities(target)
     docs = [d.canonical() for d in designs]
