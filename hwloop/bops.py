@@ -8,6 +8,9 @@ p the fraction of non-zero weights:
 - ConvAttention (N = H*W tokens, d hidden channels): the four 1x1 convs as Conv2d, plus
   the score matmul ``N*N*(d*b_a^2 + (d-1)*b_a)``, the softmax over the N x N scores
   ``N^2*1.5*(b_a-1) + N*(N-1) + N^2`` and the value matmul ``N*d*(N*b_a^2 + (N-1)*b_a)``
+- Linear on a set of N elements (Deep Sets' shared φ): N times the Linear cost
+- Aggregate over a set (N, F): ``F*(N-1)*b_a`` (N-1 additions, or comparisons for max, of
+  b_a-bit values per feature; the mean's 1/N is a shift for N a power of two)
 - BatchNorm folded (0), activations 0, biases 0, flatten 0.
 
 Bits: a layer's ``precision.weight`` gives b_w; b_a is the previous layer's ``precision.result``
@@ -20,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from hwloop import HwloopError
-from hwloop.archs import ArchSpec, Conv2d, ConvAttention, Flatten, Linear
+from hwloop.archs import Aggregate, ArchSpec, Conv2d, ConvAttention, Flatten, Linear
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,14 @@ def compute_bops(spec: ArchSpec, bits: int = 32, sparsity: float = 0.0) -> BopsR
         if isinstance(layer, Flatten):
             out.append(LayerBops(layer.name, layer.op, 0.0, 0, 0, act_bits))
             continue
+        if isinstance(layer, Aggregate):
+            n_set, feats = shape_in
+            out.append(
+                LayerBops(
+                    layer.name, layer.op, float(feats * (n_set - 1) * act_bits), 0, 0, act_bits
+                )
+            )
+            continue
         prec = layer.precision
         bw = prec.weight.width if prec and prec.weight else bits
         ba = act_bits
@@ -93,9 +104,10 @@ def compute_bops(spec: ArchSpec, bits: int = 32, sparsity: float = 0.0) -> BopsR
             params = 3 * (c * d + d) + d * c + c
         else:
             assert isinstance(layer, Linear)
-            n, m = shape_in[0], layer.out_features
-            bops = _dense(m, n, p, ba, bw)
-            params = m * n + m + _norm_params(layer.norm, shape_out)
+            n, m = shape_in[-1], layer.out_features
+            elements = shape_in[0] if len(shape_in) == 2 else 1  # a set: once per element
+            bops = elements * _dense(m, n, p, ba, bw)
+            params = m * n + m + _norm_params(layer.norm, shape_out[-1:])
         total_params += params
         out.append(LayerBops(layer.name, layer.op, float(bops), params, bw, ba))
         act_bits = prec.result.width if prec and prec.result else bits

@@ -91,7 +91,14 @@ def _from_hwloop(d: Mapping[str, Any]) -> DesignInfo:
         if op == "flatten":
             shape = [math.prod(shape)]
             continue
-        if op == "linear":
+        if op == "aggregate":  # a set's mean / max: adders only, no weights (not a feature)
+            shape = shape[1:]
+            continue
+        if op == "linear" and len(shape) == 2:  # on a set: a 1x1 conv over its elements
+            n_in, n_out, pos = shape[-1], int(layer["out_features"]), shape[0]
+            shape = [shape[0], n_out]
+            kind = "conv"
+        elif op == "linear":
             n_in, n_out, pos = shape[-1], int(layer["out_features"]), 1
             shape = [n_out]
             kind = "dense"

@@ -8,8 +8,10 @@ from hwloop.archs._builtin import builtin_archs, resolve_arch
 from hwloop.archs._precision import FixedPoint, LayerPrecision
 from hwloop.archs._spec import (
     ACTIVATIONS,
+    AGGREGATORS,
     FORMAT,
     NORMS,
+    Aggregate,
     ArchSpec,
     Conv2d,
     ConvAttention,
@@ -23,7 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIVATIONS",
+    "AGGREGATORS",
     "FORMAT",
+    "Aggregate",
     "NORMS",
     "ArchSpec",
     "Conv2d",

@@ -2,7 +2,10 @@
 
 A spec is a list of layers applied in order to an input of ``input_shape`` (C, H, W) or (F,).
 Layer ops: ``conv2d`` (with optional norm and activation), ``conv_attention`` (BraggNN's
-non-local block with a residual skip and a skip activation), ``flatten`` and ``linear``.
+non-local block with a residual skip and a skip activation), ``flatten``, ``linear`` and
+``aggregate``. A ``linear`` layer on a set-shaped input (N, F) (N elements of F features, e.g. jet
+constituents) is applied to every element with shared weights, as Deep Sets' φ; ``aggregate``
+reduces a set (N, F) to (F,) by ``mean`` or ``max``, after which ``linear`` layers form ρ.
 Specs are immutable, hashable by content (``spec.digest``) and round-trip through JSON.
 """
 
@@ -22,6 +25,7 @@ from hwloop.archs._precision import LayerPrecision
 FORMAT = "hwloop.arch/1"
 NORMS = ("batch", "layer")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu")
+AGGREGATORS = ("mean", "max")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 Norm = Literal["batch", "layer"] | None
@@ -71,12 +75,22 @@ class Linear:
     op: str = field(default="linear", init=False)
 
 
-Layer = Conv2d | ConvAttention | Flatten | Linear
+@dataclass(frozen=True)
+class Aggregate:
+    """A set (N, F) reduced over its N elements to (F,): ``mean`` or ``max`` (Deep Sets)."""
+
+    name: str
+    method: Literal["mean", "max"] = "mean"
+    op: str = field(default="aggregate", init=False)
+
+
+Layer = Conv2d | ConvAttention | Flatten | Linear | Aggregate
 _OPS: dict[str, Any] = {
     "conv2d": Conv2d,
     "conv_attention": ConvAttention,
     "flatten": Flatten,
     "linear": Linear,
+    "aggregate": Aggregate,
 }
 
 
@@ -223,8 +237,19 @@ def _out_shape(layer: Layer, shape: Shape, arch: str) -> Shape:
         for d in shape:
             n *= d
         return (n,)
+    if isinstance(layer, Aggregate):
+        if len(shape) != 2:
+            raise HwloopError(f"{where}: aggregate needs a set input (N, F), got {shape}")
+        return (shape[1],)
+    if len(shape) == 2:  # a set: the same linear layer on every element
+        if layer.norm == "layer":
+            raise HwloopError(f"{where}: a linear layer on a set takes norm 'batch' or none")
+        return (shape[0], layer.out_features)
     if len(shape) != 1:
-        raise HwloopError(f"{where}: linear needs a flat input (add a flatten layer), got {shape}")
+        raise HwloopError(
+            f"{where}: linear needs a flat (F,) or set (N, F) input (add a flatten layer), "
+            f"got {shape}"
+        )
     return (layer.out_features,)
 
 
@@ -264,6 +289,8 @@ def _layer_from_json(entry: Any, arch: str, i: int) -> Layer:
         raise HwloopError(f"{where}: padding must be a non-negative integer")
     if kwargs.get("norm") is not None and kwargs["norm"] not in NORMS:
         raise HwloopError(f"{where}: norm must be one of {NORMS} or null")
+    if "method" in kwargs and kwargs["method"] not in AGGREGATORS:
+        raise HwloopError(f"{where}: method must be one of {AGGREGATORS}")
     if kwargs.get("act") is not None and kwargs["act"] not in ACTIVATIONS:
         raise HwloopError(f"{where}: act must be one of {ACTIVATIONS} or null")
     if "precision" in kwargs:

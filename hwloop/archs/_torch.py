@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hwloop.archs._spec import ArchSpec, Conv2d, ConvAttention, Flatten, Linear
+from hwloop.archs._spec import Aggregate, ArchSpec, Conv2d, ConvAttention, Flatten, Linear
 
 
 def _activation(name: str | None) -> nn.Module:
@@ -45,6 +45,26 @@ class ConvAttentionBlock(nn.Module):
         return self.act(x + self.proj(z))
 
 
+class SetBatchNorm(nn.BatchNorm1d):
+    """Batch norm of a set's features: statistics over the batch and the set's elements, one
+    (gamma, beta) per feature, so it folds into the shared per-element layer before it (nac-opt
+    normalises per element slot instead, which breaks the sharing)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, N, F)
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+class SetAggregate(nn.Module):
+    """(B, N, F) -> (B, F): mean or max over the set's N elements."""
+
+    def __init__(self, method: str) -> None:
+        super().__init__()
+        self.method = method
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=1) if self.method == "mean" else x.amax(dim=1)
+
+
 class SpecModule(nn.Module):
     """A network built from an :class:`ArchSpec`: ``layers[name]`` is the spec's layer ``name``.
 
@@ -81,9 +101,13 @@ def _build_layer(layer: object, shape_in: tuple[int, ...], shape_out: tuple[int,
         return ConvAttentionBlock(shape_in[0], layer.hidden, layer.act)
     if isinstance(layer, Flatten):
         return nn.Flatten(1)
+    if isinstance(layer, Aggregate):
+        return SetAggregate(layer.method)
     if isinstance(layer, Linear):
-        parts = [nn.Linear(shape_in[0], layer.out_features)]
-        if layer.norm == "batch":
+        parts = [nn.Linear(shape_in[-1], layer.out_features)]
+        if layer.norm == "batch" and len(shape_in) == 2:
+            parts.append(SetBatchNorm(layer.out_features))
+        elif layer.norm == "batch":
             parts.append(nn.BatchNorm1d(layer.out_features))
         elif layer.norm == "layer":
             parts.append(nn.LayerNorm(layer.out_features))

@@ -55,7 +55,8 @@ def _synthesizer(flow: str, jobs: int) -> Synthesizer:
     "--space",
     default=None,
     metavar="TASK[:SPACE]",
-    help="Sample designs from a search space, e.g. 'bragg' (block space) or 'bragg:mlp'.",
+    help="Sample designs from a search space: 'bragg' (its block space), 'bragg:mlp', 'jets' "
+    "(Deep Sets) or 'jets:mlp'.",
 )
 @click.option(
     "--n",
@@ -138,7 +139,7 @@ def calibrate(
     items: list[CalibrationItem] = []
     if space:
         task, _, name = space.partition(":")
-        sp = get_space(task, name or "block")
+        sp = get_space(task, name or None)
         items += sample_space(sp, n, bit_list, sparsities, seed, max_bops=max_bops)
     archs = [resolve_arch(a) for a in arch_files]
     if study:

@@ -45,9 +45,8 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
 )
 @click.option(
     "--space",
-    default="block",
-    show_default=True,
-    help=f"Search space of the task ({_SPACES_HELP}).",
+    default="",
+    help=f"Search space of the task, default its first ({_SPACES_HELP}).",
 )
 @click.option(
     "--trials",

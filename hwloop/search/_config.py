@@ -13,7 +13,7 @@ from hwloop import HwloopError
 class SearchConfig:
     task: str = "bragg"
     target: str = "vu13p"
-    space: str = "block"
+    space: str = ""  # "": the task's default space (hwloop.spaces.SPACES)
     trials: int = 40
     epochs: int = 5
     limit: int | None = 8000
@@ -43,6 +43,15 @@ class SearchConfig:
     bootstrap: int = 12  # designs calibrated first when no surrogate answers for flow + target
 
     def __post_init__(self) -> None:
+        from hwloop.spaces import SPACES
+
+        if not self.space and self.task in SPACES:  # (an unknown task is named by get_task)
+            object.__setattr__(self, "space", SPACES[self.task][0])
+        elif self.task in SPACES and self.space not in SPACES[self.task]:
+            raise HwloopError(
+                f"--space {self.space!r} is not a space of task {self.task!r} "
+                f"(its spaces: {', '.join(SPACES[self.task])})"
+            )
         if self.trials < 1:
             raise HwloopError(f"--trials must be at least 1, got {self.trials}")
         if self.epochs < 1:

@@ -46,6 +46,8 @@ class MLPSpace(SearchSpace):
 
     def params_for(self, spec: ArchSpec) -> dict[str, Any] | None:
         hidden = [x for x in spec.layers if isinstance(x, Linear) and x.name != "out"]
+        if not 1 <= len(hidden) <= self.max_hidden:
+            return None
         params: dict[str, Any] = {"hidden_layers": len(hidden)}
         params.update({f"fc{j}_units": x.out_features for j, x in enumerate(hidden)})
         try:

@@ -13,7 +13,10 @@ from hwloop.archs._torch import SpecModule
 from hwloop.synth._design import HLS4ML_STRATEGY, Design
 
 log = logging.getLogger(__name__)
-UNSUPPORTED_OPS = {"conv_attention": "the attention softmax has no hls4ml PyTorch equivalent"}
+UNSUPPORTED_OPS = {
+    "conv_attention": "the attention softmax has no hls4ml PyTorch equivalent",
+    "aggregate": "hwloop does not convert set layers (Deep Sets) through hls4ml yet",
+}
 UNSUPPORTED_ACTS = {"gelu": "hls4ml's PyTorch frontend has no GELU"}
 
 

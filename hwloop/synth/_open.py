@@ -7,7 +7,8 @@ output position of a convolution, layer-norm statistics and scaling), each trace
 synthesised on its own (in parallel with ``jobs``); identical pieces are synthesised once, and
 the design's numbers are the sums over pieces times their counts.
 
-Supported: conv2d (any padding; im2col), linear, ReLU, LeakyReLU, GELU (lookup table), batch
+Supported: conv2d (any padding; im2col), linear (also on sets: Deep Sets' φ, counted per
+element), set aggregation (mean, max), ReLU, LeakyReLU, GELU (lookup table), batch
 norm (folded), layer norm (tables and multipliers). Not supported: the attention block (softmax
 over runtime values), whose designs are results with ``status="unsupported"``.
 """
@@ -27,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hwloop.archs import Conv2d, Flatten, Linear
+from hwloop.archs import Aggregate, Conv2d, Flatten, Linear
 from hwloop.synth._base import Synthesizer
 from hwloop.synth._design import Design
 from hwloop.synth._pieces import Piece, Planner
@@ -101,7 +102,7 @@ class OpenSynthesizer(Synthesizer):
                 "the open flow builds fully unrolled logic: strategy 'resource' is not expressible"
             )
         for layer in design.arch.layers:
-            if isinstance(layer, Flatten):
+            if isinstance(layer, (Flatten, Aggregate)):
                 continue
             reuse = design.hw.layer(layer.name, layer.op).reuse_factor
             if reuse not in (None, 1):

@@ -11,6 +11,10 @@ so the open flow never builds the whole network at once. It plans :class:`Piece`
 - a convolution's output positions all use the same circuit, so its pieces are traced once and
   counted ``Ho*Wo`` times. With padding, border positions are counted as full patches (an upper
   bound: their zero inputs would let a synthesis tool drop a few adders);
+- a linear layer on a set (Deep Sets' φ) is a convolution whose positions are the set's
+  elements: its pieces are traced once and counted N times;
+- a set aggregation (mean or max over the N elements of each feature) is one piece on the
+  elements' outputs, keeping their format (the mean's 1/N truncates to it);
 - a layer norm adds ``stats`` pieces (sum and sum of squares of a block of elements, identical
   circuits), a ``norm-reduce`` piece (mean, variance, 1/sqrt(var + eps) by lookup table) and
   ``norm`` pieces that scale each block of elements with its own gamma and beta.
@@ -32,7 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hwloop.archs import Conv2d, FixedPoint, Flatten, Linear
+from hwloop.archs import Aggregate, Conv2d, FixedPoint, Flatten, Linear
 from hwloop.synth._design import Design
 
 LEAKY_SLOPE = 3 / 256  # torch's 0.01, rounded to 8 fractional bits (a float constant has ~52)
@@ -147,6 +151,10 @@ class Planner:
             if isinstance(layer, Flatten):
                 shape = (int(np.prod(shape)),)
                 continue
+            if isinstance(layer, Aggregate):
+                fmt = self._aggregate(layer, shape, fmt)
+                shape = shape[1:]
+                continue
             assert isinstance(layer, (Conv2d, Linear))
             w = d.weights[f"{layer.name}.weight"]
             b = d.weights[f"{layer.name}.bias"]
@@ -158,6 +166,8 @@ class Planner:
                 ho, wo = h + 2 * p - k + 1, wd + 2 * p - k + 1
                 wt = w.reshape(w.shape[0], -1).T
                 positions, shape = ho * wo, (w.shape[0], ho, wo)
+            elif len(shape) == 2:  # a set: the same layer on each element
+                wt, positions, shape = w.T, shape[0], (shape[0], w.shape[0])
             else:
                 wt, positions, shape = w.T, 1, (w.shape[0],)
             post, out_fmt = self._post(layer.act, lw.result)
@@ -171,6 +181,24 @@ class Planner:
                 self._matrix(layer.name, wt, wfmt, b, positions, fmt, post)
             fmt = out_fmt
         return self.pieces
+
+    def _aggregate(self, layer: Aggregate, shape: tuple[int, ...], fmt: Kif) -> Kif:
+        """Mean or max over the set's elements of each feature; the output keeps ``fmt``."""
+        from da4ml.trace.ops import quantize
+
+        n_set, feats = shape
+        k, i, f = fmt
+
+        def agg(x: Any) -> Any:
+            x = x.reshape(n_set, feats)
+            if layer.method == "max":
+                return np.max(x, axis=0)
+            return quantize(np.sum(x, axis=0) * (1.0 / n_set), k, i, f)
+
+        kif: Kif = tuple(np.tile(np.broadcast_to(np.asarray(v), (feats,)), n_set) for v in fmt)  # type: ignore[assignment]
+        self._trace(layer.name, 1, kif, n_set * feats, agg)
+        self.level += 1
+        return fmt
 
     def _matrix(
         self,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hwloop.archs import ArchSpec, Conv2d, Flatten, Linear
+from hwloop.archs import Aggregate, ArchSpec, Conv2d, Flatten, Linear
 from hwloop.synth import HardwareConfig, random_design
 from surrogates import FEATURES, FeatureError, design_features, design_info
 from synth_cache import parse_wa_hls4ml_csv, parse_wa_hls4ml_json
@@ -46,6 +46,15 @@ def test_hwloop_design_features() -> None:
     assert f["mults"] == f["nonzero"] + conv_nz * 24  # the conv's products at 25 positions
     assert f["w_bits_max"] == 6 and f["res_bits_max"] == 14 and f["clock_ns"] == 5.0
     assert f["strategy_latency"] == 1.0 and f["target_lut"] == 1_728_000
+
+
+def test_deep_sets_phi_counts_as_a_conv_over_the_elements() -> None:
+    spec = ArchSpec((8, 3), (Linear("phi0", 4, act="relu"), Aggregate("agg"), Linear("out", 5)))
+    design = random_design(spec, HardwareConfig.uniform(PART, 6), seed=0)
+    f = design_features(design.canonical())
+    assert (f["n_conv"], f["n_dense"], f["input_size"], f["output_size"]) == (1, 1, 24, 5)
+    nz = {k: int((w != 0).sum()) for k, w in design.matrices().items()}
+    assert f["mults"] == 8 * nz["phi0"] + nz["out"]  # φ's products at each of the 8 elements
 
 
 def test_designs_without_per_layer_counts_fall_back_to_sparsity() -> None:

@@ -162,3 +162,49 @@ def test_time_multiplexing_is_unsupported() -> None:
     assert "resource" in (synth.unsupported(random_design(TINY, hw)) or "")
     hw = HardwareConfig(PART, by_name=(("out", LayerHW(reuse_factor=4)),))
     assert "reuse factor 4" in (synth.unsupported(random_design(TINY, hw)) or "")
+
+
+@pytest.mark.parametrize("method", ["mean", "max"])
+def test_deep_sets_pieces_are_per_element_and_bit_exact(method: str) -> None:
+    """φ is traced once and counted per element; the aggregation is one piece; chained, the
+    pieces compute the quantised Deep Set exactly."""
+    from da4ml.trace.ops import quantize, relu
+
+    from hwloop.archs import Aggregate
+
+    spec = ArchSpec(
+        (4, 3),
+        (Linear("phi0", 3, act="relu"), Aggregate("agg", method), Linear("out", 2)),  # type: ignore[arg-type]
+    )
+    design = random_design(spec, HardwareConfig.uniform(PART, 6, strategy=DA), seed=3)
+    pieces = Planner(design, ROW_BLOCK).plan()
+    assert [(p.name, p.count, p.n_inputs) for p in pieces] == [
+        ("phi0", 4, 3),
+        ("agg", 1, 12),
+        ("out", 1, 3),
+    ]
+    x = np.random.default_rng(5).uniform(-1, 1, (100, 4, 3))
+    phi = pieces[0].comb.predict(x.reshape(-1, 3), n_threads=1).reshape(100, 4 * 3)
+    got = pieces[2].comb.predict(pieces[1].comb.predict(phi, n_threads=1), n_threads=1)
+    fmt, res = design.hw.input_precision, design.hw.layer("phi0", "linear").result
+    assert res is not None
+    h = quantize(x, 1, fmt.integer - 1, fmt.width - fmt.integer)
+    h = h @ design.weights["phi0.weight"].T + design.weights["phi0.bias"]
+    k, i, f = 1, res.integer - 1, res.width - res.integer
+    h = relu(h, i=np.array(i), f=np.array(f))
+    h = h.max(axis=1) if method == "max" else quantize(h.sum(axis=1) / 4, 0, i, f)
+    h = h @ design.weights["out.weight"].T + design.weights["out.bias"]
+    np.testing.assert_array_equal(got, quantize(h, k, i, f))
+
+
+def test_deep_set_synthesises(tmp_path: Path) -> None:
+    from hwloop.archs import builtin_archs
+
+    synth = OpenSynthesizer()
+    cache = SqlCache(f"sqlite:///{tmp_path}/c.db")
+    spec = builtin_archs()["deepsets-small"]
+    design = random_design(spec, HardwareConfig.uniform(PART, 4, strategy=DA), seed=1)
+    assert synth.unsupported(design) is None
+    (r,) = synthesize(design, synth, cache, timeout_s=900).entry.results
+    assert r.status == "ok", r.error
+    assert r.lut and r.lut > 0 and r.latency_max and r.latency_max >= 4
