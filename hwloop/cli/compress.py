@@ -27,7 +27,9 @@ def _bits(text: str) -> tuple[int, ...]:
 
 @click.command("compress")
 @click.argument("arch")
-@click.option("--task", default="bragg", show_default=True, help=f"Task: {', '.join(TASKS)}.")
+@click.option(
+    "--task", default="", help=f"Task: {', '.join(TASKS)} (default: the arch's own, else bragg)."
+)
 @click.option("--bits", default="4,6,8,16", show_default=True, help="Bit widths to train at.")
 @click.option(
     "--iterations",

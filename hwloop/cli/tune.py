@@ -14,7 +14,9 @@ from hwloop.tasks import TASKS
 
 @click.command("tune")
 @click.argument("arch")
-@click.option("--task", default="bragg", show_default=True, help=f"Task: {', '.join(TASKS)}.")
+@click.option(
+    "--task", default="", help=f"Task: {', '.join(TASKS)} (default: the arch's own, else bragg)."
+)
 @click.option(
     "--trials",
     "-n",

@@ -11,6 +11,7 @@ from typing import Any
 from hwloop import HwloopError
 from hwloop._atomic import atomic_path
 from hwloop.archs import ArchSpec, resolve_arch
+from hwloop.tasks import Task, get_task
 from hwloop.training import TrainConfig
 
 TRAIN_SUFFIX = (
@@ -43,6 +44,20 @@ def resolve_local_arch(text: str) -> tuple[ArchSpec, Path | None]:
     if not spec.name:
         spec = spec.with_name(file.stem if file else "arch")
     return spec, file
+
+
+def local_task(spec: ArchSpec, name: str) -> tuple[str, Task]:
+    """The task a local search trains ``spec`` on: ``name``, else the arch's own task, else
+    bragg; refused in one line when the arch's input or output does not fit the task's."""
+    name = name or spec.task or "bragg"
+    task = get_task(name)
+    shape = tuple(spec.input_shape)
+    if shape != tuple(task.input_shape) or spec.output_size != task.output_size:
+        raise HwloopError(
+            f"arch {spec.name!r} maps {shape} to {spec.output_size} values, task {name!r} has "
+            f"inputs {tuple(task.input_shape)} and {task.output_size} outputs (pass --task)"
+        )
+    return name, task
 
 
 def config_to_json(cfg: TrainConfig) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from hwloop.bops import compute_bops
 from hwloop.local._common import (
     config_to_json,
     load_train_config,
+    local_task,
     resolve_local_arch,
     train_config_beside,
     write_json,
@@ -39,7 +40,7 @@ from hwloop.local._common import (
 from hwloop.local._design import design_from_quantised
 from hwloop.local._prune import Masks, apply_masks, full_masks, kept_fraction, prune_global
 from hwloop.local._quant import QuantSpecModule, quantised_from_float, unsupported_for_quantisation
-from hwloop.tasks import TaskData, get_task
+from hwloop.tasks import TaskData
 from hwloop.training import TrainConfig, train
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ CALIB = 512  # training inputs that set activation scales and read the design's 
 @dataclass(frozen=True)
 class CompressConfig:
     arch: str
-    task: str = "bragg"
+    task: str = ""  # "": the arch's task (else bragg)
     bits: tuple[int, ...] = (4, 6, 8, 16)
     iterations: int = 20
     prune_fraction: float = 0.2
@@ -196,10 +197,10 @@ class Compressor:
     """One compress run (see the module docstring); :meth:`run` does or resumes all of it."""
 
     def __init__(self, cfg: CompressConfig) -> None:
-        self.cfg = cfg
         self.target = get_target(cfg.target)
-        self.task = get_task(cfg.task)
         self.spec, self.arch_path = resolve_local_arch(cfg.arch)
+        task_name, self.task = local_task(self.spec, cfg.task)
+        self.cfg = cfg = replace(cfg, task=task_name)
         reason = unsupported_for_quantisation(self.spec)
         if reason:
             raise HwloopError(f"cannot compress {self.spec.name}: {reason}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,11 @@ from hwloop.archs import build_model
 from hwloop.local._common import (
     TRAIN_SUFFIX,
     config_to_json,
+    local_task,
     resolve_local_arch,
     write_json,
     write_table,
 )
-from hwloop.tasks import get_task
 from hwloop.training import OPTIMIZERS, TrainConfig, train
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 @dataclass(frozen=True)
 class TuneConfig:
     arch: str
-    task: str = "bragg"
+    task: str = ""  # "": the arch's task (else bragg)
     trials: int = 100
     epochs: int = 20  # the largest epoch budget a trial may sample
     limit: int | None = 8000
@@ -102,8 +102,9 @@ def _default_params(max_epochs: int) -> dict[str, Any]:
 
 
 def run_tune(cfg: TuneConfig, progress: bool = True) -> TuneResult:
-    task = get_task(cfg.task)
     spec, arch_path = resolve_local_arch(cfg.arch)
+    task_name, task = local_task(spec, cfg.task)
+    cfg = replace(cfg, task=task_name)
     cfg.out.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{(cfg.out / 'tune.db').as_posix()}"
     name = f"tune-{spec.name}-{cfg.task}"

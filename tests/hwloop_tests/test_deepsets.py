@@ -152,3 +152,31 @@ def test_a_bragg_space_for_jets_is_one_line(capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "--space 'block' is not a space of task 'jets'" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tune", "deepsets-tiny", "--task", "bragg"], "task 'bragg' has inputs (1, 11, 11)"),
+        (["compress", "deepsets-tiny"], "layer agg (aggregate) has no quantised implementation"),
+    ],
+)
+def test_local_search_errors_for_deep_sets(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hwloop.cli.main import main
+
+    code = main([*args, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err
+
+
+def test_tune_takes_the_task_of_the_arch(tmp_path: Path) -> None:
+    from hwloop.local import TuneConfig, run_tune
+
+    res = run_tune(
+        TuneConfig("deepsets-tiny", trials=1, epochs=1, limit=None, out=tmp_path), progress=False
+    )
+    doc = json.loads((tmp_path / "tune.json").read_text())
+    assert doc["task"] == "jets" and doc["metric"] == "error_rate"
+    assert 0.0 <= res.best_value <= 1.0

@@ -129,3 +129,27 @@ def test_data_jets_cli_reports_cached_jets(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert bad.returncode == 2 and "--n must be at least 5" in bad.stderr
+
+
+def test_committed_shards_back_an_empty_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shards exported into the repository (scripts/export_jets.py) are read, and not generated
+    again, when the user's cache has none."""
+    from hwloop.tasks.jets import _dataset
+    from hwloop.tasks.jets._dataset import _shard_path, _shard_seed
+
+    exported, cache = tmp_path / "exported", tmp_path / "cache"
+    exported.mkdir()
+    s = load_sample()
+    for c, label in enumerate(CLASSES):
+        np.savez_compressed(
+            _shard_path(exported, label, _shard_seed(0, c, 0)),
+            x=s.x[s.y == c][:SHARD], jet=s.jet[s.y == c][:SHARD], tried=np.array(SHARD),
+        )  # fmt: skip
+    monkeypatch.setattr(_dataset, "exported_dir", lambda: exported)
+    monkeypatch.setenv("HWLOOP_CACHE_DIR", str(cache))
+    generate(5 * SHARD, jobs=1, progress=False)  # all committed: nothing generated
+    assert not list(_dataset.cache_dir().glob("*.npz"))
+    js = load_jets(5 * SHARD)
+    assert len(js) == 5 * SHARD and js.source == str(exported)

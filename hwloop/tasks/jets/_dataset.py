@@ -1,8 +1,9 @@
 """The jet dataset: generated shards cached on disk, the shipped sample, splits and scaling.
 
 ``generate(n, jobs, seed)`` makes sure ``n`` jets (``n / 5`` per class) exist as shards of
-:data:`SHARD` jets under ``<cache>/jets/<GENERATOR>/``; shards already there are kept, so an
-interrupted generation resumes where it stopped. Each shard is written atomically as it
+:data:`SHARD` jets under ``<cache>/jets/<GENERATOR>/``; shards already there (or committed to the
+repository under ``data/jets/<GENERATOR>/``) are kept, so an interrupted generation resumes where
+it stopped. Each shard is written atomically as it
 arrives. ``load_jets(n, seed)`` assembles the first ``n / 5`` jets of every class (from the
 cache, else from the sample shipped in the package), splits them 80/10/10 at random (``seed``)
 and robust-scales each feature with the training split's median and inter-quartile range over
@@ -37,6 +38,26 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "jets" / GENERATOR
 
 
+def exported_dir() -> Path:
+    """Shards committed to the repository (``scripts/export_jets.py``), read where the cache has
+    none: a checkout needs no regeneration. Absent in an installed wheel."""
+    return Path(__file__).resolve().parents[3] / "data" / "jets" / GENERATOR
+
+
+def _folders(root: Path | None) -> tuple[Path, ...]:
+    """Where shards are looked for: an explicit ``root`` only; by default the user's cache, then
+    the shards committed to the repository."""
+    return (root,) if root is not None else (cache_dir(), exported_dir())
+
+
+def _find_shard(folders: tuple[Path, ...], label: str, seed: int) -> Path | None:
+    for folder in folders:
+        path = _shard_path(folder, label, seed)
+        if path.is_file():
+            return path
+    return None
+
+
 def _shard_seed(seed: int, cls: int, i: int) -> int:
     value = seed * len(CLASSES) * SEED_STRIDE + cls * SEED_STRIDE + i + 1
     if value > 900_000_000:  # Pythia's seed range
@@ -59,7 +80,8 @@ def generate(
     """Make sure ``n`` jets (balanced over the classes) are cached; return the cache folder."""
     if n < len(CLASSES):
         raise HwloopError(f"--n must be at least {len(CLASSES)} (one jet per class), got {n}")
-    root = root or cache_dir()
+    folders = _folders(root)
+    root = folders[0]
     root.mkdir(parents=True, exist_ok=True)
     per_class = -(-n // len(CLASSES))
     shards = -(-per_class // SHARD)
@@ -67,7 +89,7 @@ def generate(
         (label, _shard_seed(seed, c, i))
         for i in range(shards)
         for c, label in enumerate(CLASSES)
-        if not _shard_path(root, label, _shard_seed(seed, c, i)).is_file()
+        if _find_shard(folders, label, _shard_seed(seed, c, i)) is None
     ]
     total = shards * len(CLASSES)
     with progress_bar(total * SHARD, "generating jets", progress) as advance:
@@ -101,15 +123,17 @@ def _read(path: Path) -> dict[str, NDArray[np.float32]]:
         return {k: z[k] for k in z.files}
 
 
-def _from_shards(root: Path, per_class: int, seed: int) -> JetSet | None:
+def _from_shards(folders: tuple[Path, ...], per_class: int, seed: int) -> JetSet | None:
     xs, ys, jets = [], [], []
+    used: set[Path] = set()
     for c, label in enumerate(CLASSES):
         got = 0
         i = 0
         while got < per_class:
-            path = _shard_path(root, label, _shard_seed(seed, c, i))
-            if not path.is_file():
+            path = _find_shard(folders, label, _shard_seed(seed, c, i))
+            if path is None:
                 return None
+            used.add(path.parent)
             arr = _read(path)
             take = min(per_class - got, len(arr["x"]))
             xs.append(arr["x"][:take])
@@ -117,7 +141,8 @@ def _from_shards(root: Path, per_class: int, seed: int) -> JetSet | None:
             ys.append(np.full(take, c, np.int64))
             got += take
             i += 1
-    return JetSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(jets), str(root))
+    where = sorted({str(p) for p in used})
+    return JetSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(jets), " + ".join(where))
 
 
 def sample_path() -> Path:
@@ -135,7 +160,7 @@ def load_jets(n: int | None, gen_seed: int = 0, root: Path | None = None) -> Jet
     per_sample = len(sample) // len(CLASSES)
     if n is not None:
         per_class = -(-n // len(CLASSES))
-        found = _from_shards(root or cache_dir(), per_class, gen_seed)
+        found = _from_shards(_folders(root), per_class, gen_seed)
         if found is not None:
             return found
         if per_class > per_sample:
