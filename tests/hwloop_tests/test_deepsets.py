@@ -177,6 +177,6 @@ def test_tune_takes_the_task_of_the_arch(tmp_path: Path) -> None:
     res = run_tune(
         TuneConfig("deepsets-tiny", trials=1, epochs=1, limit=None, out=tmp_path), progress=False
     )
-    doc = json.loads((tmp_path / "tune.json").read_text())
+    doc = json.loads((tmp_path / "tune.json").read_text())["best"]
     assert doc["task"] == "jets" and doc["metric"] == "error_rate"
     assert 0.0 <= res.best_value <= 1.0
