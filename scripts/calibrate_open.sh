@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Grow the committed open-flow calibration set in resumable chunks (the data behind the shipped
 # default surrogates). Each chunk is one `hwloop calibrate` batch over a new seed, alternating the
-# Bragg block space and the Bragg MLP space; after every chunk the whole cache is exported to
-# surrogates/data/calibration/open-calibration.parquet, so a session that is stopped keeps what it finished.
+# Bragg block space and the Bragg MLP space by seed (SPACES="jets", or a list of spaces, rotates
+# over those instead); after every chunk the whole cache is exported to
+# surrogates/data/calibration/open-calibration.parquet, so a session that is stopped keeps what
+# it finished.
 #
 #   scripts/calibrate_open.sh [CACHE_URL] [FIRST_SEED] [CHUNKS]
 #
@@ -15,12 +17,13 @@ chunks=${3:-12}
 n=${N:-30}
 max_bops=${MAX_BOPS:-2e5}
 hw=${HWLOOP:-hwloop}
+read -r -a spaces <<< "${SPACES:-bragg bragg:mlp}"
 out=surrogates/data/calibration/open-calibration.parquet
 mkdir -p .calibration
 if [ -e "$out" ]; then "$hw" cache import --cache "$cache" "$out"; fi
 for (( i = 0; i < chunks; i++ )); do
     seed=$(( first + i ))
-    if (( seed % 2 == 0 )); then space=bragg; else space=bragg:mlp; fi
+    space=${spaces[$(( seed % ${#spaces[@]} ))]}
     echo "chunk $i: --space $space --seed $seed --n $n --max-bops $max_bops"
     "$hw" calibrate --cache "$cache" --space "$space" --n "$n" --bits 4,6,8 \
         --sparsity 0,0.5,0.75 --max-bops "$max_bops" --seed "$seed" --timeout 900 --jobs 2 || true

@@ -27,11 +27,32 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def sample(self, trial: optuna.trial.BaseTrial) -> ArchSpec: ...
 
-    @abc.abstractmethod
-    def params_for(self, spec: ArchSpec) -> dict[str, Any] | None: ...
+    def params_for(self, spec: ArchSpec) -> dict[str, Any] | None:
+        """By default: read the params off the spec (``_params``, which may raise ValueError,
+        IndexError or AttributeError where the spec does not fit) and keep them only if they
+        rebuild the same digest."""
+        try:
+            params = self._params(spec)
+            same = self.rebuild(params).digest == spec.digest
+        except (ValueError, IndexError, AttributeError, StopIteration):
+            return None
+        return params if same else None
+
+    def _params(self, spec: ArchSpec) -> dict[str, Any]:
+        raise NotImplementedError
 
     def reason(self, spec: ArchSpec) -> str:
         return "not expressible in this space"
 
     def rebuild(self, params: dict[str, Any]) -> ArchSpec:
         return self.sample(optuna.trial.FixedTrial(params))
+
+
+def opt_choice(value: str) -> Any:
+    """A categorical choice as a spec value: ``"none"`` -> None."""
+    return None if value == "none" else value
+
+
+def choice_name(value: str | None) -> str:
+    """A spec value as its categorical choice: None -> ``"none"``."""
+    return "none" if value is None else value

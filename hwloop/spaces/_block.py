@@ -15,7 +15,7 @@ from typing import Any
 import optuna
 
 from hwloop.archs import ArchSpec, Conv2d, ConvAttention, Flatten, Linear
-from hwloop.spaces._base import SearchSpace
+from hwloop.spaces._base import SearchSpace, choice_name, opt_choice
 
 CHANNELS = (1, 2, 4, 8, 16, 32, 64)
 KERNELS = (1, 3)
@@ -28,14 +28,6 @@ N_BLOCKS = 3
 CONV_LAYERS = 2
 MAX_HEAD = 4
 _BLOCK_NAME = re.compile(r"^b\d_(conv0|attn)$")
-
-
-def _opt(value: str) -> Any:
-    return None if value == "none" else value
-
-
-def _name(value: str | None) -> str:
-    return "none" if value is None else value
 
 
 def _padding(kernel: int, size: int) -> int:
@@ -78,8 +70,8 @@ class BlockSpace(SearchSpace):
                             trial.suggest_categorical(f"{p}_channels", self.channels),
                             k,
                             pad,
-                            norm=_opt(trial.suggest_categorical(f"{p}_norm", NORMS)),
-                            act=_opt(trial.suggest_categorical(f"{p}_act", ACTS)),
+                            norm=opt_choice(trial.suggest_categorical(f"{p}_norm", NORMS)),
+                            act=opt_choice(trial.suggest_categorical(f"{p}_act", ACTS)),
                         )
                     )
             elif kind == "conv_attention":
@@ -87,7 +79,7 @@ class BlockSpace(SearchSpace):
                     ConvAttention(
                         f"b{b}_attn",
                         trial.suggest_categorical(f"b{b}_attn_hidden", ATTN_HIDDEN),
-                        act=_opt(trial.suggest_categorical(f"b{b}_attn_act", ACTS)),
+                        act=opt_choice(trial.suggest_categorical(f"b{b}_attn_act", ACTS)),
                     )
                 )
         layers.append(Flatten("flatten"))
@@ -101,19 +93,11 @@ class BlockSpace(SearchSpace):
                 Linear(
                     "out" if last else f"fc{j}",
                     width,
-                    norm=_opt(trial.suggest_categorical(f"fc{j}_norm", NORMS)),
-                    act=_opt(trial.suggest_categorical(f"fc{j}_act", ACTS)),
+                    norm=opt_choice(trial.suggest_categorical(f"fc{j}_norm", NORMS)),
+                    act=opt_choice(trial.suggest_categorical(f"fc{j}_act", ACTS)),
                 )
             )
         return ArchSpec(tuple(self.input_shape), tuple(layers), task=self.task)
-
-    def params_for(self, spec: ArchSpec) -> dict[str, Any] | None:
-        try:
-            params = self._params(spec)
-            same = self.rebuild(params).digest == spec.digest
-        except (ValueError, IndexError, AttributeError):
-            return None
-        return params if same else None
 
     def reason(self, spec: ArchSpec) -> str:
         return (
@@ -139,7 +123,7 @@ class BlockSpace(SearchSpace):
             if isinstance(layer, ConvAttention):
                 p[f"b{b}_type"] = "conv_attention"
                 p[f"b{b}_attn_hidden"] = layer.hidden
-                p[f"b{b}_attn_act"] = _name(layer.act)
+                p[f"b{b}_attn_act"] = choice_name(layer.act)
             elif isinstance(layer, Conv2d):
                 p[f"b{b}_type"] = "conv"
                 convs = [layer, layers.pop(0)]
@@ -151,8 +135,8 @@ class BlockSpace(SearchSpace):
                         {
                             f"{q}_kernel": c.kernel,
                             f"{q}_channels": c.out_channels,
-                            f"{q}_norm": _name(c.norm),
-                            f"{q}_act": _name(c.act),
+                            f"{q}_norm": choice_name(c.norm),
+                            f"{q}_act": choice_name(c.act),
                         }
                     )
             else:
@@ -167,6 +151,6 @@ class BlockSpace(SearchSpace):
             assert isinstance(lin, Linear)
             if j < len(head) - 1:
                 p[f"fc{j}_width"] = lin.out_features
-            p[f"fc{j}_norm"] = _name(lin.norm)
-            p[f"fc{j}_act"] = _name(lin.act)
+            p[f"fc{j}_norm"] = choice_name(lin.norm)
+            p[f"fc{j}_act"] = choice_name(lin.act)
         return p

@@ -15,7 +15,7 @@ from typing import Any
 import optuna
 
 from hwloop.archs import Aggregate, ArchSpec, Linear
-from hwloop.spaces._base import SearchSpace
+from hwloop.spaces._base import SearchSpace, choice_name, opt_choice
 
 WIDTHS = (4, 8, 16, 32, 64)
 BOTTLENECKS = (1, 2, 4, 8, 16, 32, 64)
@@ -26,14 +26,6 @@ MAX_PHI = 4
 MAX_RHO = 4
 _PHI = re.compile(r"^phi\d$")
 _RHO = re.compile(r"^rho\d$")
-
-
-def _opt(value: str) -> Any:
-    return None if value == "none" else value
-
-
-def _name(value: str | None) -> str:
-    return "none" if value is None else value
 
 
 class DeepSetsSpace(SearchSpace):
@@ -59,8 +51,8 @@ class DeepSetsSpace(SearchSpace):
         return Linear(
             name,
             width,
-            norm=_opt(trial.suggest_categorical(f"{key}_norm", NORMS)),
-            act=_opt(trial.suggest_categorical(f"{key}_act", ACTS)),
+            norm=opt_choice(trial.suggest_categorical(f"{key}_norm", NORMS)),
+            act=opt_choice(trial.suggest_categorical(f"{key}_act", ACTS)),
         )
 
     def sample(self, trial: optuna.trial.BaseTrial) -> ArchSpec:
@@ -86,14 +78,6 @@ class DeepSetsSpace(SearchSpace):
             )
             layers.append(self._layer(trial, f"rho{j}", "out" if last else f"rho{j}", width))
         return ArchSpec(tuple(self.input_shape), tuple(layers), task=self.task)
-
-    def params_for(self, spec: ArchSpec) -> dict[str, Any] | None:
-        try:
-            params = self._params(spec)
-            same = self.rebuild(params).digest == spec.digest
-        except (ValueError, IndexError, AttributeError):
-            return None
-        return params if same else None
 
     def reason(self, spec: ArchSpec) -> str:
         return (
@@ -122,6 +106,6 @@ class DeepSetsSpace(SearchSpace):
                     p["bottleneck"] = layer.out_features
                 elif not last:
                     p[f"{key}_width"] = layer.out_features
-                p[f"{key}_norm"] = _name(layer.norm)
-                p[f"{key}_act"] = _name(layer.act)
+                p[f"{key}_norm"] = choice_name(layer.norm)
+                p[f"{key}_act"] = choice_name(layer.act)
         return p
