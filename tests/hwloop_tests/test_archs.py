@@ -19,10 +19,20 @@ EXPECTED_PARAMS = {
     "nac-medium": 15_786,
     "nac-large": 92_438,
 }
+# jets (8 constituents x 3 features -> 5 classes; tests/hwloop_tests/test_deepsets.py)
+DEEPSETS_PARAMS = {
+    "deepsets-baseline": 3_461,  # as the seed paper states
+    "deepsets-tiny": 279,
+    "deepsets-small": 585,
+    "deepsets-medium": 2_239,
+    "deepsets-large": 3_807,
+}
 
 
 def test_all_builtins_present() -> None:
-    assert set(builtin_archs()) == set(EXPECTED_PARAMS)
+    assert set(builtin_archs()) == set(EXPECTED_PARAMS) | set(DEEPSETS_PARAMS)
+    for name, params in DEEPSETS_PARAMS.items():
+        assert count_parameters(build_model(builtin_archs()[name])) == params
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
@@ -102,7 +112,7 @@ def test_precision_in_spec() -> None:
                 "input_shape": [1, 11, 11],
                 "layers": [{"op": "linear", "name": "a", "out_features": 2}],
             },
-            "needs a flat input",
+            "linear needs a flat",
         ),
         (
             {
