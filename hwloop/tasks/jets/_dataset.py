@@ -3,9 +3,9 @@
 ``generate(n, jobs, seed)`` makes sure ``n`` jets (``n / 5`` per class) exist as shards of
 :data:`SHARD` jets under ``<cache>/jets/<GENERATOR>/``; shards already there (or committed to the
 repository under ``data/jets/<GENERATOR>/``) are kept, so an interrupted generation resumes where
-it stopped. Each shard is written atomically as it
-arrives. ``load_jets(n, seed)`` assembles the first ``n / 5`` jets of every class (from the
-cache, else from the sample shipped in the package), splits them 80/10/10 at random (``seed``)
+it stopped. Each shard is written atomically as it arrives. ``load_jets(n, seed)`` assembles the
+first ``n / 5`` jets of every class (from the cache or the committed shards, else from the sample
+shipped in the package), splits them 80/10/10 at random (``seed``)
 and robust-scales each feature with the training split's median and inter-quartile range over
 real (non-padded) constituents; padded constituents stay 0.
 """
