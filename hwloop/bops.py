@@ -11,6 +11,10 @@ p the fraction of non-zero weights:
 - Linear on a set of N elements (Deep Sets' shared φ): N times the Linear cost
 - Aggregate over a set (N, F): ``F*(N-1)*b_a`` (N-1 additions, or comparisons for max, of
   b_a-bit values per feature; the mean's 1/N is a shift for N a power of two)
+- Pool2d (size s): ``s^2 - 1`` comparisons (max) or additions (mean) of b_a-bit values per output
+  value; Upsample2d: 0 (nearest) or ``3*b_a`` per output value (bilinear: two additions along W,
+  one along H; factor-2 weights are shifts)
+- Branches: the sum of their layers (each branch starts from the bits entering it)
 - BatchNorm folded (0), activations 0, biases 0, flatten 0.
 
 Bits: a layer's ``precision.weight`` gives b_w; b_a is the previous layer's ``precision.result``
@@ -23,7 +27,19 @@ import math
 from dataclasses import dataclass
 
 from hwloop import HwloopError
-from hwloop.archs import Aggregate, ArchSpec, Conv2d, ConvAttention, Flatten, Linear
+from hwloop.archs import (
+    Aggregate,
+    ArchSpec,
+    Branches,
+    Conv2d,
+    ConvAttention,
+    Flatten,
+    Layer,
+    Linear,
+    Pool2d,
+    Upsample2d,
+)
+from hwloop.archs._spec import branch_shapes
 
 
 @dataclass(frozen=True)
@@ -73,19 +89,43 @@ def compute_bops(spec: ArchSpec, bits: int = 32, sparsity: float = 0.0) -> BopsR
         raise HwloopError(f"--bits must be in 1..64, got {bits}")
     if not 0.0 <= sparsity < 1.0:
         raise HwloopError(f"--sparsity must be in [0, 1), got {sparsity}")
-    p = 1.0 - sparsity
     out: list[LayerBops] = []
-    act_bits = bits
-    total_params = 0
-    for layer, (shape_in, shape_out) in zip(spec.layers, spec.shapes(), strict=True):
+    _walk(spec.layers, spec.shapes(), bits, bits, 1.0 - sparsity, out, spec.name)
+    return BopsReport(float(sum(x.bops for x in out)), sum(x.parameters for x in out), tuple(out))
+
+
+def _walk(
+    layers: tuple[Layer, ...],
+    shapes: list[tuple[tuple[int, ...], tuple[int, ...]]],
+    act_bits: int,
+    bits: int,
+    p: float,
+    out: list[LayerBops],
+    arch: str,
+) -> int:
+    """Append the BOPs of ``layers`` (branches recursively) to ``out``; return the bits of the
+    last layer's result."""
+    for layer, (shape_in, shape_out) in zip(layers, shapes, strict=True):
+        if isinstance(layer, Branches):
+            ends = [
+                _walk(b, branch_shapes(b, shape_in, arch), act_bits, bits, p, out, arch)
+                for b in layer.branches
+            ]
+            out.append(LayerBops(layer.name, layer.op, 0.0, 0, 0, act_bits))
+            act_bits = max(ends)
+            continue
         if isinstance(layer, Flatten):
             out.append(LayerBops(layer.name, layer.op, 0.0, 0, 0, act_bits))
             continue
-        if isinstance(layer, Aggregate):
-            n_set, feats = shape_in
+        if isinstance(layer, Aggregate | Pool2d | Upsample2d):
             out.append(
                 LayerBops(
-                    layer.name, layer.op, float(feats * (n_set - 1) * act_bits), 0, 0, act_bits
+                    layer.name,
+                    layer.op,
+                    _reduce(layer, shape_in, shape_out, act_bits),
+                    0,
+                    0,
+                    act_bits,
                 )
             )
             continue
@@ -108,10 +148,22 @@ def compute_bops(spec: ArchSpec, bits: int = 32, sparsity: float = 0.0) -> BopsR
             elements = shape_in[0] if len(shape_in) == 2 else 1  # a set: once per element
             bops = elements * _dense(m, n, p, ba, bw)
             params = m * n + m + _norm_params(layer.norm, shape_out[-1:])
-        total_params += params
         out.append(LayerBops(layer.name, layer.op, float(bops), params, bw, ba))
         act_bits = prec.result.width if prec and prec.result else bits
-    return BopsReport(float(sum(x.bops for x in out)), total_params, tuple(out))
+    return act_bits
+
+
+def _reduce(layer: Layer, shape_in: tuple[int, ...], shape_out: tuple[int, ...], ba: int) -> float:
+    """Weight-free layers: additions (or comparisons) of b_a-bit values."""
+    if isinstance(layer, Aggregate):
+        n_set, feats = shape_in
+        return float(feats * (n_set - 1) * ba)
+    if isinstance(layer, Pool2d):  # size^2 - 1 comparisons (max) or additions (mean) per output
+        return float(math.prod(shape_out) * (layer.size**2 - 1) * ba)
+    assert isinstance(layer, Upsample2d)
+    if layer.mode == "nearest":
+        return 0.0
+    return float(3 * math.prod(shape_out) * ba)  # 2 along W + 1 along H, weights are shifts
 
 
 def _norm_params(norm: str | None, shape: tuple[int, ...]) -> int:

@@ -11,13 +11,18 @@ from hwloop.archs._spec import (
     AGGREGATORS,
     FORMAT,
     NORMS,
+    UPSAMPLING,
     Aggregate,
     ArchSpec,
+    Branches,
     Conv2d,
     ConvAttention,
     Flatten,
     Layer,
     Linear,
+    Pool2d,
+    Upsample2d,
+    iter_layers,
 )
 
 if TYPE_CHECKING:
@@ -29,7 +34,9 @@ __all__ = [
     "FORMAT",
     "Aggregate",
     "NORMS",
+    "UPSAMPLING",
     "ArchSpec",
+    "Branches",
     "Conv2d",
     "ConvAttention",
     "FixedPoint",
@@ -37,7 +44,10 @@ __all__ = [
     "Layer",
     "LayerPrecision",
     "Linear",
+    "Pool2d",
+    "Upsample2d",
     "builtin_archs",
+    "iter_layers",
     "resolve_arch",
 ]
 

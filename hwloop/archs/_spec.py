@@ -2,8 +2,11 @@
 
 A spec is a list of layers applied in order to an input of ``input_shape`` (C, H, W) or (F,).
 Layer ops: ``conv2d`` (with optional norm and activation), ``conv_attention`` (BraggNN's
-non-local block with a residual skip and a skip activation), ``flatten``, ``linear`` and
-``aggregate``. A ``linear`` layer on a set-shaped input (N, F) (N elements of F features, e.g. jet
+non-local block with a residual skip and a skip activation), ``flatten``, ``linear``,
+``aggregate``, ``pool2d`` (max or mean over size x size windows), ``upsample2d`` (nearest or
+bilinear, by an integer factor) and ``branches`` (parallel lists of layers on the same input,
+outputs concatenated along the first axis: PtychoNN's two decoders).
+A ``linear`` layer on a set-shaped input (N, F) (N elements of F features, e.g. jet
 constituents) is applied to every element with shared weights, as Deep Sets' φ; ``aggregate``
 reduces a set (N, F) to (F,) by ``mean`` or ``max``, after which ``linear`` layers form ρ.
 Specs are immutable, hashable by content (``spec.digest``) and round-trip through JSON.
@@ -24,12 +27,13 @@ from hwloop.archs._precision import LayerPrecision
 
 FORMAT = "hwloop.arch/1"
 NORMS = ("batch", "layer")
-ACTIVATIONS = ("relu", "leaky_relu", "gelu")
+ACTIVATIONS = ("relu", "leaky_relu", "gelu", "sigmoid", "tanh")
 AGGREGATORS = ("mean", "max")
+UPSAMPLING = ("nearest", "bilinear")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 Norm = Literal["batch", "layer"] | None
-Act = Literal["relu", "leaky_relu", "gelu"] | None
+Act = Literal["relu", "leaky_relu", "gelu", "sigmoid", "tanh"] | None
 Shape = tuple[int, ...]
 
 
@@ -84,14 +88,56 @@ class Aggregate:
     op: str = field(default="aggregate", init=False)
 
 
-Layer = Conv2d | ConvAttention | Flatten | Linear | Aggregate
+@dataclass(frozen=True)
+class Pool2d:
+    """Non-overlapping ``size`` x ``size`` pooling (``max`` or ``mean``); H, W must divide."""
+
+    name: str
+    size: int = 2
+    method: Literal["mean", "max"] = "max"
+    op: str = field(default="pool2d", init=False)
+
+
+@dataclass(frozen=True)
+class Upsample2d:
+    """(C, H, W) -> (C, factor*H, factor*W), ``nearest`` or ``bilinear`` (align_corners off)."""
+
+    name: str
+    factor: int = 2
+    mode: Literal["nearest", "bilinear"] = "bilinear"
+    op: str = field(default="upsample2d", init=False)
+
+
+@dataclass(frozen=True)
+class Branches:
+    """Parallel ``branches`` (each a tuple of layers) on the same input; their outputs, equal
+    but for the first axis, are concatenated along it (channels of maps, or features)."""
+
+    name: str
+    branches: tuple[tuple[Any, ...], ...]
+    op: str = field(default="branches", init=False)
+
+
+Layer = Conv2d | ConvAttention | Flatten | Linear | Aggregate | Pool2d | Upsample2d | Branches
 _OPS: dict[str, Any] = {
     "conv2d": Conv2d,
     "conv_attention": ConvAttention,
     "flatten": Flatten,
     "linear": Linear,
     "aggregate": Aggregate,
+    "pool2d": Pool2d,
+    "upsample2d": Upsample2d,
+    "branches": Branches,
 }
+
+
+def iter_layers(layers: tuple[Layer, ...]) -> Iterator[Layer]:
+    """Every layer, depth first: the layers inside ``branches`` follow their ``branches``."""
+    for layer in layers:
+        yield layer
+        if isinstance(layer, Branches):
+            for branch in layer.branches:
+                yield from iter_layers(branch)
 
 
 @dataclass(frozen=True)
@@ -106,7 +152,7 @@ class ArchSpec:
     source: str = ""
 
     def __post_init__(self) -> None:
-        names = [layer.name for layer in self.layers]
+        names = [layer.name for layer in iter_layers(self.layers)]
         for n in names:
             if not _NAME.match(n):
                 raise HwloopError(f"arch {self.name!r}: bad layer name {n!r}")
@@ -138,6 +184,14 @@ class ArchSpec:
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)
 
+    def all_layers(self) -> list[Layer]:
+        """Every layer including those inside ``branches`` (depth first)."""
+        return list(iter_layers(self.layers))
+
+    @property
+    def has_branches(self) -> bool:
+        return any(isinstance(layer, Branches) for layer in self.layers)
+
     # ---- JSON ---------------------------------------------------------------------------------
     def structure(self) -> dict[str, Any]:
         return {
@@ -165,6 +219,11 @@ class ArchSpec:
 
     def with_name(self, name: str) -> ArchSpec:
         return replace(self, name=name)
+
+    def with_input_shape(self, shape: Shape) -> ArchSpec:
+        """The same layers on another input shape (a fully convolutional net at another image
+        size); raises ``HwloopError`` where the layers do not fit it."""
+        return replace(self, input_shape=tuple(shape))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.dumps())
@@ -218,8 +277,34 @@ def _posint(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v > 0
 
 
+def branch_shapes(branch: tuple[Layer, ...], shape: Shape, arch: str) -> list[tuple[Shape, Shape]]:
+    """(input shape, output shape) of every layer of one branch; raises on a mismatch."""
+    out = []
+    for layer in branch:
+        new = _out_shape(layer, shape, arch)
+        out.append((shape, new))
+        shape = new
+    return out
+
+
 def _out_shape(layer: Layer, shape: Shape, arch: str) -> Shape:
     where = f"arch {arch!r}, layer {layer.name!r}"
+    if isinstance(layer, Branches):
+        if len(layer.branches) < 2 or not all(layer.branches):
+            raise HwloopError(f"{where}: branches needs at least two non-empty branches")
+        ends = [branch_shapes(b, shape, arch)[-1][1] for b in layer.branches]
+        if len({e[1:] for e in ends}) != 1 or any(not e for e in ends):
+            raise HwloopError(f"{where}: the branches' outputs {ends} differ beyond the first axis")
+        return (sum(e[0] for e in ends), *ends[0][1:])
+    if isinstance(layer, Pool2d | Upsample2d):
+        if len(shape) != 3:
+            raise HwloopError(f"{where}: {layer.op} needs a (C, H, W) input, got {shape}")
+        c, h, w = shape
+        if isinstance(layer, Upsample2d):
+            return (c, h * layer.factor, w * layer.factor)
+        if h % layer.size or w % layer.size:
+            raise HwloopError(f"{where}: pool size {layer.size} does not divide {h}x{w}")
+        return (c, h // layer.size, w // layer.size)
     if isinstance(layer, Conv2d):
         if len(shape) != 3:
             raise HwloopError(f"{where}: conv2d needs a (C, H, W) input, got {shape}")
@@ -255,6 +340,9 @@ def _out_shape(layer: Layer, shape: Shape, arch: str) -> Shape:
 
 def _layer_to_json(layer: Layer) -> dict[str, Any]:
     doc: dict[str, Any] = {"op": layer.op, "name": layer.name}
+    if isinstance(layer, Branches):
+        doc["branches"] = [[_layer_to_json(x) for x in b] for b in layer.branches]
+        return doc
     for key, value in layer.__dict__.items():
         if key in ("op", "name") or value is None:
             continue
@@ -282,7 +370,14 @@ def _layer_from_json(entry: Any, arch: str, i: int) -> Layer:
     if unknown:
         raise HwloopError(f"{where} ({op}): unknown keys {sorted(unknown)}")
     where = f"arch {arch!r}, layer {entry['name']!r}"
-    for key in ("out_channels", "kernel", "hidden", "out_features"):
+    if op == "branches":
+        raw = kwargs.get("branches")
+        if not isinstance(raw, list) or not all(isinstance(b, list) for b in raw):
+            raise HwloopError(f"{where}: 'branches' must be a list of lists of layers")
+        kwargs["branches"] = tuple(
+            tuple(_layer_from_json(x, arch, j) for j, x in enumerate(b)) for b in raw
+        )
+    for key in ("out_channels", "kernel", "hidden", "out_features", "size", "factor"):
         if key in kwargs and not _posint(kwargs[key]):
             raise HwloopError(f"{where}: {key} must be a positive integer")
     if "padding" in kwargs and not (isinstance(kwargs["padding"], int) and kwargs["padding"] >= 0):
@@ -291,6 +386,8 @@ def _layer_from_json(entry: Any, arch: str, i: int) -> Layer:
         raise HwloopError(f"{where}: norm must be one of {NORMS} or null")
     if "method" in kwargs and kwargs["method"] not in AGGREGATORS:
         raise HwloopError(f"{where}: method must be one of {AGGREGATORS}")
+    if "mode" in kwargs and kwargs["mode"] not in UPSAMPLING:
+        raise HwloopError(f"{where}: mode must be one of {UPSAMPLING}")
     if kwargs.get("act") is not None and kwargs["act"] not in ACTIVATIONS:
         raise HwloopError(f"{where}: act must be one of {ACTIVATIONS} or null")
     if "precision" in kwargs:

@@ -5,7 +5,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hwloop.archs._spec import Aggregate, ArchSpec, Conv2d, ConvAttention, Flatten, Linear
+from hwloop.archs._spec import (
+    Aggregate,
+    ArchSpec,
+    Branches,
+    Conv2d,
+    ConvAttention,
+    Flatten,
+    Linear,
+    Pool2d,
+    Upsample2d,
+    branch_shapes,
+)
 
 
 def _activation(name: str | None) -> nn.Module:
@@ -17,6 +28,10 @@ def _activation(name: str | None) -> nn.Module:
         return nn.LeakyReLU(negative_slope=0.01)
     if name == "gelu":
         return nn.GELU()
+    if name == "sigmoid":
+        return nn.Sigmoid()
+    if name == "tanh":
+        return nn.Tanh()
     raise ValueError(name)  # unreachable: specs are validated on load
 
 
@@ -65,6 +80,30 @@ class SetAggregate(nn.Module):
         return x.mean(dim=1) if self.method == "mean" else x.amax(dim=1)
 
 
+class BranchesModule(nn.Module):
+    """Parallel branches on one input, outputs concatenated along dim 1 (channels/features);
+    ``branches[i][name]`` is branch i's layer ``name``."""
+
+    def __init__(self, layer: Branches, shape_in: tuple[int, ...]) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList()
+        for branch in layer.branches:
+            mods = nn.ModuleDict()
+            for sub, (s_in, s_out) in zip(branch, branch_shapes(branch, shape_in, ""), strict=True):
+                mods[sub.name] = _build_layer(sub, s_in, s_out)
+            self.branches.append(mods)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = []
+        for mods in self.branches:
+            assert isinstance(mods, nn.ModuleDict)
+            y = x
+            for module in mods.values():
+                y = module(y)
+            outs.append(y)
+        return torch.cat(outs, dim=1)
+
+
 class SpecModule(nn.Module):
     """A network built from an :class:`ArchSpec`: ``layers[name]`` is the spec's layer ``name``.
 
@@ -103,6 +142,16 @@ def _build_layer(layer: object, shape_in: tuple[int, ...], shape_out: tuple[int,
         return nn.Flatten(1)
     if isinstance(layer, Aggregate):
         return SetAggregate(layer.method)
+    if isinstance(layer, Pool2d):
+        if layer.method == "max":
+            return nn.MaxPool2d(layer.size)
+        return nn.AvgPool2d(layer.size)
+    if isinstance(layer, Upsample2d):
+        if layer.mode == "nearest":
+            return nn.Upsample(scale_factor=layer.factor, mode="nearest")
+        return nn.Upsample(scale_factor=layer.factor, mode="bilinear", align_corners=False)
+    if isinstance(layer, Branches):
+        return BranchesModule(layer, shape_in)
     if isinstance(layer, Linear):
         parts = [nn.Linear(shape_in[-1], layer.out_features)]
         if layer.norm == "batch" and len(shape_in) == 2:

@@ -77,3 +77,65 @@ def jets(n: int, jobs: int, seed: int) -> None:
         + ", ".join(f"{c} {np.median(js.jet[js.y == i, 2]):.0f}" for i, c in enumerate(CLASSES))
         + " GeV"
     )
+
+
+@data.command("ptycho")
+@click.option(
+    "--limit", type=int, default=None, help="Patterns (default: 16,000 = 250 objects x 64)."
+)
+@click.option("--size", type=int, default=64, show_default=True, help="Window / detector side S.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of objects, noise and split."
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Workers (-1: all cores; a worker takes ~5 s to start, so on 2 cores 1 is fastest "
+    "for the default 16,000 patterns).",
+)
+@click.option(
+    "--photons",
+    type=float,
+    default=1e6,
+    show_default=True,
+    help="Incident photons per pattern (Poisson noise).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Dataset cache (default: $HWLOOP_CACHE_DIR or ~/.cache/hwloop).",
+)
+def ptycho(
+    limit: int | None, size: int, seed: int, jobs: int, photons: float, cache_dir: str | None
+) -> None:
+    """Simulate far-field ptychography scans (complex objects under a defocused probe, Poisson
+    noise), split by object, cache the set."""
+    import time
+
+    from hwloop.tasks.ptycho import SimConfig
+    from hwloop.tasks.ptycho import build_dataset as build_ptycho
+
+    t0 = time.perf_counter()
+    cfg = SimConfig(size=size, photons=photons)
+    ds = build_ptycho(limit=limit, seed=seed, cfg=cfg, n_jobs=jobs, cache_dir=cache_dir)
+    dt = time.perf_counter() - t0
+    per_split = np.bincount(ds.split, minlength=3).tolist()
+    objects = np.bincount(ds.object_split, minlength=3).tolist()
+    totals = ds.counts.sum(axis=(1, 2), dtype=np.int64)
+    click.echo(
+        f"{len(ds)} patterns of {size}x{size} from {ds.n_objects} objects "
+        f"({cfg.object_side} px, {cfg.positions_per_object} positions each), key {ds.key} "
+        f"(cache {cache_dir or default_cache_dir()})"
+    )
+    click.echo(
+        f"split train/val/test: objects {objects}, patterns {per_split} (whole objects apart)"
+    )
+    click.echo(
+        f"photons: {photons:.3g} incident per pattern; detected per pattern median "
+        f"{np.median(totals):.0f} (min {totals.min()}, max {totals.max()}); brightest pixel "
+        f"{int(ds.counts.max())}; {dt:.1f} s"
+    )

@@ -11,12 +11,26 @@ from rich.table import Table
 
 from hwloop.cli._common import console, err_console, limit_option, si
 from hwloop.search import SearchConfig, run_search
+from hwloop.search._config import SAMPLERS, SCALARIZATIONS
 from hwloop.search._hardware import parse_objectives
-from hwloop.spaces import SPACES
+from hwloop.spaces import SPACE_HELP, SPACES
 from hwloop.synth import FLOWS
 from hwloop.synth._design import STRATEGIES
 
 _SPACES_HELP = "; ".join(f"{t}: {', '.join(s)}" for t, s in SPACES.items())
+_SPACES_EPILOG = (
+    "\b\nSearch spaces (--space; the first of each task is its default):\n"
+    + "\n".join(f"  {t} {n}: {SPACE_HELP[(t, n)]}" for t, names in SPACES.items() for n in names)
+)
+
+
+def _weights(text: str | None) -> tuple[float, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got {text!r}") from None
 
 
 def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
@@ -38,7 +52,7 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-@click.command("search")
+@click.command("search", epilog=_SPACES_EPILOG)
 @click.option("--task", default="bragg", show_default=True, help=f"Task: {', '.join(SPACES)}.")
 @click.option(
     "--target", default="vu13p", show_default=True, help="FPGA target (see 'hwloop targets')."
@@ -105,8 +119,51 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     "--objectives",
     default="metric,bops",
     show_default=True,
-    help="Objectives to minimise, any subset of metric,bops,lut,dsp,latency (lut, dsp and "
-    "latency in ns are predicted by the surrogate of --flow for --target).",
+    help="Objectives to minimise, any subset of metric,bops,params,p95,latency_ms,energy_mj,"
+    "lut,dsp,latency: params = model size; p95 = 95th percentile of the per-sample error (p75 "
+    "is always reported); latency_ms / energy_mj measured at batch 32 on this machine "
+    "(--latency-backend; energy only from a hardware counter); lut, dsp and latency in ns are "
+    "predicted by the surrogate of --flow for --target.",
+)
+@click.option(
+    "--sampler",
+    type=click.Choice(SAMPLERS),
+    default="nsga2",
+    show_default=True,
+    help="Optuna sampler (all multi-objective; with --scalarize they optimise one value).",
+)
+@click.option(
+    "--scalarize",
+    type=click.Choice(SCALARIZATIONS),
+    default=None,
+    help="Optimise one weighted Chebyshev value of the objectives (needs --weights); the front "
+    "in --out is still computed from the raw objectives.",
+)
+@click.option(
+    "--weights",
+    default=None,
+    metavar="W1,W2,...",
+    help="One positive weight per objective for --scalarize, e.g. 0.5,0.3,0.2.",
+)
+@click.option(
+    "--size",
+    type=int,
+    default=None,
+    help="ptycho: the size of the diffraction pattern and of the maps [default: 64].",
+)
+@click.option(
+    "--latency-backend",
+    default="torch",
+    show_default=True,
+    help="Where latency_ms / energy_mj are measured: torch (eager, CPU), ort-int8 (ONNX "
+    "Runtime, static INT8), torch-cuda / ort-int8-cuda on an NVIDIA GPU.",
+)
+@click.option(
+    "--measure-repeats",
+    type=int,
+    default=30,
+    show_default=True,
+    help="Timed runs per measurement (after warm-up); median and spread are recorded.",
 )
 @click.option(
     "--flow",
@@ -212,6 +269,12 @@ def search(
     seed: int,
     enqueue_baselines: bool,
     objectives: str,
+    sampler: str,
+    scalarize: str | None,
+    weights: str | None,
+    size: int | None,
+    latency_backend: str,
+    measure_repeats: int,
     flow: str,
     hw_bits: int,
     strategy: str | None,
@@ -226,9 +289,10 @@ def search(
     bootstrap: int,
     executor: str | None,
 ) -> None:
-    """Multi-objective architecture search (NSGA-II) minimising the validation metric, BOPs and,
-    with hardware objectives, the predicted LUT / DSP / latency of each candidate's design on
-    --target; --max-util and --max-latency-ns make candidates infeasible (never on the front).
+    """Multi-objective architecture search (NSGA-II by default) minimising the validation
+    metric, BOPs and, with hardware objectives, the predicted LUT / DSP / latency of each
+    candidate's design on --target, or its size, error percentile and measured latency / energy;
+    --max-util and --max-latency-ns make candidates infeasible (never on the front).
 
     Re-running the same command resumes the study stored in --storage.
     """
@@ -247,6 +311,12 @@ def search(
         seed=seed,
         enqueue_baselines=enqueue_baselines,
         objectives=parse_objectives(objectives),
+        sampler=sampler,
+        scalarize=scalarize,
+        weights=_weights(weights),
+        size=size,
+        latency_backend=latency_backend,
+        measure_repeats=measure_repeats,
         flow=flow,
         hw_bits=hw_bits,
         strategy=strategy,
@@ -300,16 +370,32 @@ def search(
         f"({result.n_complete} complete, {result.n_failed} failed)",
     )
     hw_cols = ("LUT", "DSP", "latency ns", "source") if cfg.hardware else ()
-    for col in ("trial", "val", "test", "BOPs", "parameters", *hw_cols, "arch"):
+    pct = any("val_percentiles" in m.extra for m in result.front)
+    pct_cols = ("p75", "p95") if pct else ()
+    ms_cols = ("ms/batch32", "spread") if cfg.measured else ()
+    mj_cols = ("mJ/batch32",) if "energy_mj" in cfg.objectives else ()
+    cols = ("trial", "val", "test", *pct_cols, "BOPs", "parameters", *ms_cols, *mj_cols, *hw_cols)
+    for col in (*cols, "arch"):
         table.add_column(col, justify="right" if col != "arch" else "left", no_wrap=True)
     for m in result.front:
         hw = _hw_cells(m.hw) if cfg.hardware else ()
+        p = m.extra.get("val_percentiles", {})
+        pcells = (f"{p.get('p75', float('nan')):.4f}", f"{p.get('p95', float('nan')):.4f}")
+        meas = m.extra.get("measure", {})
+        mcells = (
+            f"{meas.get('median_ms', float('nan')):.3f}",
+            f"{meas.get('p10_ms', float('nan')):.3f}-{meas.get('p90_ms', float('nan')):.3f}",
+        )
+        ecell = (f"{meas.get('energy_mj') or float('nan'):.2f}",)
         table.add_row(
             str(m.trial),
             f"{m.metric:.4f}",
             f"{m.test_metric:.4f}",
+            *(pcells if pct else ()),
             si(m.bops),
             f"{m.parameters:,}",
+            *(mcells if cfg.measured else ()),
+            *(ecell if mj_cols else ()),
             *hw,
             m.arch_digest,
         )

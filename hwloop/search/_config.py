@@ -8,6 +8,10 @@ from typing import Any
 
 from hwloop import HwloopError
 
+SAMPLERS = ("nsga2", "tpe", "gp", "random")
+SCALARIZATIONS = ("chebyshev",)
+MEASURED = ("latency_ms", "energy_mj")  # measured on this machine (hwloop.measure)
+
 
 @dataclass(frozen=True)
 class SearchConfig:
@@ -41,6 +45,13 @@ class SearchConfig:
     executor: str | None = None  # dask://HOST:PORT sends the loop's syntheses to a Dask cluster
     artifacts: Path | None = None  # trained weights of candidates (default OUT/artifacts)
     bootstrap: int = 12  # designs calibrated first when no surrogate answers for flow + target
+    # edge models (docs/xray.md): task size, samplers, scalarisation, measured objectives
+    size: int | None = None  # ptycho: the map size (default 64)
+    sampler: str = "nsga2"
+    scalarize: str | None = None  # "chebyshev": one value per trial from the raw objectives
+    weights: tuple[float, ...] = ()
+    latency_backend: str = "torch"  # where latency_ms / energy_mj are measured (hwloop.measure)
+    measure_repeats: int = 30
 
     def __post_init__(self) -> None:
         from hwloop.spaces import SPACES
@@ -70,17 +81,50 @@ class SearchConfig:
             raise HwloopError("--synth-every must be >= 0 and --synth-batch >= 1")
         if self.executor is not None and not self.executor.startswith("dask://"):
             raise HwloopError(f"--executor: expected dask://HOST:PORT, got {self.executor!r}")
+        if self.sampler not in SAMPLERS:
+            raise HwloopError(f"--sampler: unknown {self.sampler!r}; choose from {SAMPLERS}")
+        if self.scalarize is not None and self.scalarize not in SCALARIZATIONS:
+            raise HwloopError(
+                f"--scalarize: unknown {self.scalarize!r}; choose from {SCALARIZATIONS}"
+            )
+        if self.scalarize is None and self.weights:
+            raise HwloopError("--weights needs --scalarize chebyshev")
+        if self.scalarize is not None:
+            if len(self.weights) != len(self.objectives):
+                raise HwloopError(
+                    f"--weights: {len(self.weights)} weights for {len(self.objectives)} "
+                    f"objectives ({','.join(self.objectives)}): give one weight per objective"
+                )
+            if any(not w > 0 for w in self.weights):
+                raise HwloopError(f"--weights must all be positive, got {list(self.weights)}")
+        if self.size is not None and self.task != "ptycho":
+            raise HwloopError(f"--size sets the ptycho map size; task {self.task!r} has none")
+        if self.size is not None and not 8 <= self.size <= 256:
+            raise HwloopError(f"--size must be in 8..256, got {self.size}")
+        if self.task == "ptycho" and self.hardware:
+            raise HwloopError(
+                "ptycho models are edge-GPU models: their pool / upsample / decoder layers have "
+                "no FPGA design yet, so hardware objectives and constraints (lut, dsp, latency, "
+                "--max-util, --max-latency-ns, --synth-every) do not apply; use latency_ms"
+            )
+        if self.measure_repeats < 3:
+            raise HwloopError(f"--measure-repeats must be at least 3, got {self.measure_repeats}")
 
     @property
     def hardware(self) -> bool:
         """Whether candidates get designs and predicted resources (hardware objectives,
         constraints or real synthesis rounds)."""
         return bool(
-            set(self.objectives) - {"metric", "bops"}
+            set(self.objectives) & {"lut", "dsp", "latency"}
             or self.max_util is not None
             or self.max_latency_ns is not None
             or self.synth_every
         )
+
+    @property
+    def measured(self) -> tuple[str, ...]:
+        """The measured objectives asked for (latency_ms, energy_mj)."""
+        return tuple(o for o in self.objectives if o in MEASURED)
 
     @property
     def study_name(self) -> str:
@@ -103,6 +147,8 @@ class FrontMember:
     arch: dict[str, Any] = field(default_factory=dict)
     values: dict[str, float] = field(default_factory=dict)  # objective -> value
     hw: dict[str, Any] = field(default_factory=dict)  # HardwareScore.to_json() of the candidate
+    # p75 / p95 of the per-sample error, latency / energy measurements, sampled training settings
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

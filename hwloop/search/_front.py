@@ -13,6 +13,7 @@ from fpga_targets import Target
 from hwloop.search._config import FrontMember, SearchConfig
 from hwloop.search._hardware import real_outcome, within_limits
 from hwloop.search._loop import latest_rescore
+from hwloop.search._objectives import raw_values
 from synth_cache import CacheBackend
 
 
@@ -27,14 +28,14 @@ def hardware_front(
 ) -> tuple[FrontMember, ...]:
     """Non-dominated feasible trials over ``cfg.objectives``, each valued by its real result
     (``FrontMember.hw['real']``, ``hw['source'] == 'real'``) or its latest prediction."""
-    names = list(study.metric_names or cfg.objectives)
+    names = list(cfg.objectives)
     rescored = latest_rescore(study)
     rows: list[tuple[list[float], FrontMember]] = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         hw = dict(rescored.get(str(t.number)) or t.user_attrs.get("hw") or {})
         if not hw:
             continue
-        values = dict(zip(names, (float(v) for v in t.values), strict=True))
+        values = raw_values(t, names)
         real = real_outcome(cache, hw.get("key"), target.clock_period_ns)
         feasible = hw.get("unsupported") is None
         if real is not None and real.get("status") != "ok":

@@ -26,7 +26,9 @@ from synth_cache import CacheBackend, SqlCache, SynthResult, design_key
 log = logging.getLogger(__name__)
 
 HW_OBJECTIVES = ("lut", "dsp", "latency")  # the hardware objectives a search can minimise
-OBJECTIVES = ("metric", "bops", *HW_OBJECTIVES)
+# model size, the per-sample error's 95th percentile, latency / energy measured on this machine
+EDGE_OBJECTIVES = ("params", "p95", "latency_ms", "energy_mj")
+OBJECTIVES = ("metric", "bops", *EDGE_OBJECTIVES, *HW_OBJECTIVES)
 _CAPACITY = ("lut", "ff", "dsp", "bram_18k")
 
 

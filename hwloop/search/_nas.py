@@ -1,4 +1,5 @@
-"""The global architecture search: an Optuna NSGA-II study over (validation metric, BOPs)."""
+"""The global architecture search: an Optuna study (NSGA-II by default; TPE, GP, random) over the
+validation metric, BOPs and the other objectives asked for, or their Chebyshev scalarisation."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import socket
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import optuna
@@ -24,6 +26,15 @@ from hwloop.search._config import FrontMember, SearchConfig, SearchResult
 from hwloop.search._front import hardware_front
 from hwloop.search._hardware import HW_OBJECTIVES, HardwareScorer, hardware_scorer
 from hwloop.search._loop import SynthesisLoop, latest_loop_model
+from hwloop.search._objectives import (
+    check_measurable,
+    error_percentiles,
+    has_sample_errors,
+    make_sampler,
+    measure,
+    raw_front_trials,
+    scalarised,
+)
 from hwloop.search._report import write_front
 from hwloop.search._weights import save_weights, weights_store
 from hwloop.spaces import SearchSpace, get_space
@@ -64,12 +75,14 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
         storage: Any = cfg.storage_url
         if "://" in cfg.storage_url and not cfg.storage_url.startswith(("journal", "inmemory")):
             storage = _rdb_storage(cfg.storage_url)
-        sampler = optuna.samplers.NSGAIISampler(population_size=cfg.population, seed=cfg.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = make_sampler(cfg)
         study = optuna.create_study(
             study_name=cfg.study_name,
             storage=storage,
             sampler=sampler,
-            directions=["minimize"] * len(cfg.objectives),
+            directions=["minimize"] * len(_metric_names(cfg)),
             load_if_exists=True,
         )
     except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
@@ -81,14 +94,14 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
             first = str(exc).splitlines()[0]
             raise HwloopError(f"cannot open storage {cfg.storage_url}: {first}") from None
         raise
-    if len(study.directions) != len(cfg.objectives):
+    if len(study.directions) != len(_metric_names(cfg)):
         raise HwloopError(
             f"study {cfg.study_name!r} exists with {len(study.directions)} objectives, not "
-            f"{','.join(cfg.objectives)}: use another --study name"
+            f"{','.join(_metric_names(cfg))}: use another --study name"
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(list(cfg.objectives))
+        study.set_metric_names(_metric_names(cfg))
     attrs = {
         "task": cfg.task,
         "space": cfg.space,
@@ -102,6 +115,14 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
     }
     if cfg.objectives != ("metric", "bops"):
         attrs["objectives"] = list(cfg.objectives)
+    if cfg.sampler != "nsga2":
+        attrs["sampler"] = cfg.sampler
+    if cfg.scalarize:
+        attrs.update(scalarize=cfg.scalarize, weights=list(cfg.weights))
+    if cfg.size:
+        attrs["size"] = cfg.size
+    if cfg.measured:
+        attrs.update(latency_backend=cfg.latency_backend, measure_repeats=cfg.measure_repeats)
     if cfg.hardware:
         attrs.update(
             flow=cfg.flow,
@@ -121,13 +142,25 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
     return study
 
 
+def _metric_names(cfg: SearchConfig) -> list[str]:
+    """The study's value names: the objectives, or the one scalarised value."""
+    return [cfg.scalarize] if cfg.scalarize else list(cfg.objectives)
+
+
 def enqueue_baselines(study: optuna.Study, space: SearchSpace, task: str) -> list[str]:
-    """Queue the built-in archs of ``task`` that the space can express (once per study)."""
+    """Queue the built-in archs of ``task`` that the space can express (once per study); a
+    fully convolutional built-in (ptychonn) is taken at the space's input size."""
     done = {t.user_attrs.get("baseline") for t in study.get_trials(deepcopy=False)}
     queued = []
     for name, spec in builtin_archs().items():
         if spec.task != task or name in done:
             continue
+        shape = getattr(space, "input_shape", spec.input_shape)
+        if tuple(shape) != spec.input_shape:
+            try:
+                spec = spec.with_input_shape(tuple(shape))
+            except HwloopError:
+                pass
         params = space.params_for(spec)
         if params is None:
             log.warning("not enqueued: %s", space.reason(spec))
@@ -144,13 +177,16 @@ def make_objective(
     data: TaskData,
     scorer: HardwareScorer | None = None,
     artifacts: Any = None,
-) -> Callable[[optuna.Trial], tuple[float, ...]]:
-    train_cfg = TrainConfig(
+) -> Callable[[optuna.Trial], tuple[float, ...] | float]:
+    base_cfg = TrainConfig(
         epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, patience=3
     )
+    percentiles = has_sample_errors(task)
 
-    def objective(trial: optuna.Trial) -> tuple[float, ...]:
+    def objective(trial: optuna.Trial) -> tuple[float, ...] | float:
         spec = space.sample(trial)
+        overrides = space.sample_training(trial, cfg.epochs)
+        train_cfg = replace(base_cfg, **overrides) if overrides else base_cfg
         bops = compute_bops(spec, bits=cfg.bits)
         model = build_model(spec)
         result = train(model, task, data, train_cfg)
@@ -163,9 +199,23 @@ def make_objective(
         trial.set_user_attr("train_seconds", round(result.seconds, 2))
         trial.set_user_attr("epochs_run", result.epochs_run)
         trial.set_user_attr("worker", WORKER)
+        if overrides:
+            trial.set_user_attr("train", overrides)
         if not math.isfinite(result.val_metric):
             raise optuna.TrialPruned("training diverged")  # recorded as PRUNED, not on the front
-        values = {"metric": result.val_metric, "bops": bops.total}
+        values = {"metric": result.val_metric, "bops": bops.total, "params": bops.parameters}
+        if percentiles:  # p75 is always reported beside p95
+            val_p = error_percentiles(model, task, data.val)
+            trial.set_user_attr("val_percentiles", val_p)
+            if len(data.test):
+                trial.set_user_attr("test_percentiles", error_percentiles(model, task, data.test))
+            values.update(val_p)
+        if cfg.measured:
+            m = measure(model.eval(), cfg, data.val, data.train)
+            trial.set_user_attr("measure", m)  # median and spread of every measured quantity
+            values["latency_ms"] = m["median_ms"]
+            if m.get("energy_mj") is not None:
+                values["energy_mj"] = m["energy_mj"]
         if scorer is not None:
             _follow_loop(trial.study, scorer)
             score = scorer.score_designs([scorer.design(model.eval())])[0]
@@ -175,7 +225,11 @@ def make_objective(
             values.update((m, score.objective(m)) for m in HW_OBJECTIVES)
             if artifacts is not None:  # the loop synthesises front members from these weights
                 save_weights(trial, model, artifacts)
-        return tuple(values[name] for name in cfg.objectives)
+        raw = {name: float(values[name]) for name in cfg.objectives}
+        trial.set_user_attr("objectives", raw)  # the front is computed from these
+        if cfg.scalarize:
+            return scalarised(trial.study, cfg, raw)
+        return tuple(raw[name] for name in cfg.objectives)
 
     return objective
 
@@ -189,13 +243,12 @@ def _follow_loop(study: optuna.Study, scorer: HardwareScorer) -> None:
         scorer.swap(latest)
 
 
-def pareto_front(study: optuna.Study) -> tuple[FrontMember, ...]:
-    """The feasible non-dominated trials (Optuna leaves infeasible ones off ``best_trials``),
+def pareto_front(study: optuna.Study, cfg: SearchConfig | None = None) -> tuple[FrontMember, ...]:
+    """The feasible non-dominated trials over the raw objectives (a scalarised study too),
     ordered by BOPs."""
-    names = study.metric_names or ["metric", "bops"]
+    names = list(cfg.objectives) if cfg else list(study.metric_names or ["metric", "bops"])
     members = []
-    for t in study.best_trials:
-        values = dict(zip(names, (float(v) for v in t.values), strict=True))
+    for t, values in raw_front_trials(study, names):
         members.append(
             FrontMember(
                 trial=t.number,
@@ -208,9 +261,19 @@ def pareto_front(study: optuna.Study) -> tuple[FrontMember, ...]:
                 arch=dict(t.user_attrs.get("arch", {})),
                 values=values,
                 hw=dict(t.user_attrs.get("hw", {})),
+                extra=_extra(t),
             )
         )
     return tuple(sorted(members, key=lambda m: (m.bops, m.trial)))
+
+
+def _extra(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """Percentiles, measurements and sampled training settings of a front member."""
+    out: dict[str, Any] = {}
+    for key in ("val_percentiles", "test_percentiles", "measure", "train", "baseline"):
+        if key in t.user_attrs:
+            out[key] = t.user_attrs[key]
+    return out
 
 
 def run_search(
@@ -224,8 +287,9 @@ def run_search(
     every finished trial of this process.
     """
     target = get_target(cfg.target)  # validates the target name before any work
-    task = get_task(cfg.task)
-    space = get_space(cfg.task, cfg.space)
+    task = get_task(cfg.task, **({"size": cfg.size} if cfg.size else {}))
+    space = get_space(cfg.task, cfg.space, size=cfg.size)
+    check_measurable(cfg, task)
     study = open_study(cfg)
     if cfg.enqueue_baselines:
         queued = enqueue_baselines(study, space, cfg.task)
@@ -281,7 +345,7 @@ def run_search(
     if cfg.hardware:
         front = hardware_front(study, cfg, target, SqlCache(cache_url))
     else:
-        front = pareto_front(study)
+        front = pareto_front(study, cfg)
     files = write_front(cfg, study, front, task.metric_name)
     (cfg.out / "search.json").write_text(
         json.dumps(

@@ -40,6 +40,7 @@ def write_front(
             "bops": m.bops,
             "parameters": m.parameters,
             f"test_{metric_name}": m.test_metric,
+            **_edge_columns(m),
             **(_hw_columns(m) if cfg.hardware else {}),
             "arch_digest": m.arch_digest,
             "params": json.dumps(m.params, sort_keys=True),
@@ -52,6 +53,7 @@ def write_front(
         "bops",
         "parameters",
         f"test_{metric_name}",
+        *EDGE_COLUMNS,
         *(HW_COLUMNS if cfg.hardware else ()),
         "arch_digest",
         "params",
@@ -64,6 +66,42 @@ def write_front(
     if cfg.hardware:
         paths += write_hardware_report(cfg, study, front, metric_name)
     return tuple(paths)
+
+
+EDGE_COLUMNS = (
+    "val_p75",
+    "val_p95",
+    "test_p75",
+    "test_p95",
+    "latency_ms",
+    "latency_p10_ms",
+    "latency_p90_ms",
+    "energy_mj",
+    "energy_spread_mj",
+    "measured_on",
+    "train",
+)
+
+
+def _edge_columns(m: FrontMember) -> dict[str, Any]:
+    """Error percentiles, measured latency / energy (median and spread), sampled training."""
+    val, test = m.extra.get("val_percentiles", {}), m.extra.get("test_percentiles", {})
+    meas = m.extra.get("measure", {})
+    return {
+        "val_p75": val.get("p75", ""),
+        "val_p95": val.get("p95", ""),
+        "test_p75": test.get("p75", ""),
+        "test_p95": test.get("p95", ""),
+        "latency_ms": meas.get("median_ms", ""),
+        "latency_p10_ms": meas.get("p10_ms", ""),
+        "latency_p90_ms": meas.get("p90_ms", ""),
+        "energy_mj": meas.get("energy_mj") if meas.get("energy_mj") is not None else "",
+        "energy_spread_mj": meas.get("energy_spread_mj")
+        if meas.get("energy_spread_mj") is not None
+        else "",
+        "measured_on": f"{meas['backend']} on {meas.get('device', '?')}" if meas else "",
+        "train": json.dumps(m.extra["train"], sort_keys=True) if "train" in m.extra else "",
+    }
 
 
 _HW_METRICS = ("lut", "ff", "dsp", "bram_18k", "latency_ns")
@@ -103,11 +141,15 @@ def _plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    done = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if "bops" in t.user_attrs and "val_metric" in t.user_attrs
+    ]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     ax.scatter(
-        [t.values[1] for t in done],
-        [t.values[0] for t in done],
+        [t.user_attrs["bops"] for t in done],
+        [t.user_attrs["val_metric"] for t in done],
         s=14,
         c="0.7",
         label=f"trials ({len(done)})",
@@ -124,7 +166,8 @@ def _plot(
         )
     for t in done:
         if t.user_attrs.get("baseline"):
-            ax.annotate(t.user_attrs["baseline"], (t.values[1], t.values[0]), fontsize=7)
+            xy = (t.user_attrs["bops"], t.user_attrs["val_metric"])
+            ax.annotate(t.user_attrs["baseline"], xy, fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"BOPs ({study.user_attrs.get('bits', 32)}-bit)")

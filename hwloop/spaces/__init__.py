@@ -5,22 +5,41 @@ from __future__ import annotations
 from hwloop import HwloopError
 from hwloop.spaces._base import SearchSpace
 from hwloop.spaces._block import BlockSpace
+from hwloop.spaces._cnn import BraggCNNSpace, PtychoCNNSpace, ptycho_cnn
 from hwloop.spaces._deepsets import DeepSetsSpace
 from hwloop.spaces._mlp import MLPSpace
 
 __all__ = [
     "BlockSpace",
+    "BraggCNNSpace",
     "DeepSetsSpace",
+    "PtychoCNNSpace",
     "MLPSpace",
     "SearchSpace",
     "SPACES",
     "default_space",
     "get_space",
+    "ptycho_cnn",
 ]
 
 # the spaces of each task; the first is the task's default
-SPACES: dict[str, tuple[str, ...]] = {"bragg": ("block", "mlp"), "jets": ("deepsets", "mlp")}
+SPACES: dict[str, tuple[str, ...]] = {
+    "bragg": ("block", "mlp", "cnn"),
+    "jets": ("deepsets", "mlp"),
+    "ptycho": ("cnn", "mlp"),
+}
+SPACE_HELP = {
+    ("bragg", "block"): "NAC's hierarchical conv / attention blocks + MLP head",
+    ("bragg", "mlp"): "mlpBragg: hidden layers, units per layer; batch size, lr, epochs",
+    ("bragg", "cnn"): "cnnBragg: conv layers, filters per layer; batch size, lr, epochs",
+    ("jets", "deepsets"): "Deep Sets (phi, aggregation, rho; seed Table 8)",
+    ("jets", "mlp"): "an MLP over the flattened constituents",
+    ("ptycho", "cnn"): "cnnPtycho: filters, encoder layers, the decoders' upsampling levels; "
+    "batch size, lr, epochs",
+    ("ptycho", "mlp"): "mlpPtycho: hidden layers, units per layer; batch size, lr, epochs",
+}
 JETS_INPUT = (8, 3)  # hwloop.tasks.jets: 8 constituents x (pT, eta_rel, phi_rel), 5 classes
+PTYCHO_SIZE = 64  # hwloop.tasks.ptycho's default map size
 
 
 def default_space(task: str) -> str:
@@ -29,18 +48,31 @@ def default_space(task: str) -> str:
     return SPACES[task][0]
 
 
-def get_space(task: str, name: str | None = None) -> SearchSpace:
+def get_space(task: str, name: str | None = None, size: int | None = None) -> SearchSpace:
+    """The space ``name`` of ``task`` (default: the task's first); ``size`` is ptycho's map
+    size (default 64)."""
     name = name or default_space(task)
     if name not in SPACES[task]:
         raise HwloopError(
             f"unknown space {name!r} for task {task!r}; known: {', '.join(SPACES[task])}"
         )
     if task == "bragg" and name == "mlp":
-        return MLPSpace(task, (1, 11, 11), 2)
+        return MLPSpace(task, (1, 11, 11), 2, train=True)
+    if task == "bragg" and name == "cnn":
+        return BraggCNNSpace(task, (1, 11, 11), 2)
     if task == "bragg":
         return BlockSpace(task, (1, 11, 11), 2)
     if task == "jets" and name == "mlp":
         return MLPSpace(task, JETS_INPUT, 5)
     if task == "jets":
         return DeepSetsSpace(task, JETS_INPUT, 5)
+    if task == "ptycho":
+        s = size or PTYCHO_SIZE
+        shape, out = (1, s, s), 2 * s * s
+        if name == "mlp":
+            return MLPSpace(task, shape, out, units=(64, 128, 256, 512), max_hidden=3, train=True)
+        levels = min(3, (s & -s).bit_length() - 1)  # 2x2 pools must divide the map
+        if levels < 1:
+            raise HwloopError(f"ptycho cnn space: map size {s} is odd, it needs an even size")
+        return PtychoCNNSpace(task, shape, out, max_levels=levels)
     raise HwloopError(f"no search space for task {task!r}")  # pragma: no cover

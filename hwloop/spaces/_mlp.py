@@ -1,4 +1,6 @@
-"""An MLP space: flatten the input, 1-4 hidden linear layers with ReLU, the task's output."""
+"""An MLP space: flatten the input, 1-``max_hidden`` hidden linear layers with ReLU, the task's
+output. With ``train`` it also samples batch size, learning rate and epochs, as the seed's
+DeepHyper spaces (mlpBragg, mlpPtycho) do."""
 
 from __future__ import annotations
 
@@ -25,12 +27,14 @@ class MLPSpace(SearchSpace):
         output_size: int,
         units: tuple[int, ...] = UNITS,
         max_hidden: int = MAX_HIDDEN,
+        train: bool = False,
     ) -> None:
         self.task = task
         self.input_shape = input_shape
         self.output_size = output_size
         self.units = units
         self.max_hidden = max_hidden
+        self.samples_training = train
 
     def sample(self, trial: optuna.trial.BaseTrial) -> ArchSpec:
         layers: list[Any] = []

@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 UNSUPPORTED_OPS = {
     "conv_attention": "the attention softmax has no hls4ml PyTorch equivalent",
     "aggregate": "hwloop does not convert set layers (Deep Sets) through hls4ml yet",
+    "branches": "hwloop's designs have no parallel branches (PtychoNN's decoders) yet",
+    "pool2d": "hwloop does not convert edge-model layers through hls4ml yet",
+    "upsample2d": "hwloop does not convert edge-model layers through hls4ml yet",
 }
 UNSUPPORTED_ACTS = {"gelu": "hls4ml's PyTorch frontend has no GELU"}
 

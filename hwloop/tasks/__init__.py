@@ -7,7 +7,7 @@ from hwloop.tasks._base import Split, Task, TaskData
 
 __all__ = ["Split", "Task", "TaskData", "get_task", "TASKS"]
 
-TASKS = ("bragg", "jets")
+TASKS = ("bragg", "jets", "ptycho")
 
 
 def get_task(name: str, **options: object) -> Task:
@@ -19,4 +19,8 @@ def get_task(name: str, **options: object) -> Task:
         from hwloop.tasks.jets import JetsTask
 
         return JetsTask(**options)  # type: ignore[arg-type]
+    if name == "ptycho":
+        from hwloop.tasks.ptycho import PtychoTask
+
+        return PtychoTask(**options)  # type: ignore[arg-type]
     raise HwloopError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")

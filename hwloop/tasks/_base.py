@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from hwloop import HwloopError
+
 
 @dataclass(frozen=True)
 class Split:
@@ -39,7 +41,14 @@ class Task(abc.ABC):
       is missing or malformed;
     - ``loss(pred, target)`` is a differentiable torch scalar; ``metric(pred, target)`` is the
       float the search minimises (``metric_name`` names it, ``metric_unit`` gives its unit);
-      lower is better.
+      lower is better;
+    - ``sample_errors(pred, target)`` is the error of every sample (a 1-D tensor of length N, in
+      ``metric_unit``) for the percentiles a search reports (p75, p95); ``metric`` is usually
+      its mean (Bragg: the distance of each peak; ptycho: each pattern's mean absolute error).
+      Tasks whose metric is not a per-sample error (jets: the error rate) may keep the default,
+      which refuses with a one-line ``HwloopError``;
+    - ``report(pred, target)`` gives the metrics worth printing beside the main one (a flat
+      dict of floats); by default just ``{metric_name: metric}``.
     """
 
     name: str
@@ -59,3 +68,14 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def metric(self, pred: torch.Tensor, target: torch.Tensor) -> float:
         """Evaluation metric (lower is better)."""
+
+    def sample_errors(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-sample error (N,), in ``metric_unit``; see the class docstring."""
+        raise HwloopError(
+            f"task {self.name!r} has no per-sample error ({self.metric_name} is not a mean of "
+            "one); p75/p95 objectives need one"
+        )
+
+    def report(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """Metrics to print beside the main one."""
+        return {self.metric_name: self.metric(pred, target)}

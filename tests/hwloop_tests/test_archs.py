@@ -29,8 +29,12 @@ DEEPSETS_PARAMS = {
 }
 
 
+# ptycho (tests/hwloop_tests/test_xray_archs.py): PtychoNN, nconv = 32
+PTYCHO_PARAMS = {"ptychonn": 1_247_074}
+
+
 def test_all_builtins_present() -> None:
-    assert set(builtin_archs()) == set(EXPECTED_PARAMS) | set(DEEPSETS_PARAMS)
+    assert set(builtin_archs()) == set(EXPECTED_PARAMS) | set(DEEPSETS_PARAMS) | set(PTYCHO_PARAMS)
     for name, params in DEEPSETS_PARAMS.items():
         assert count_parameters(build_model(builtin_archs()[name])) == params
 

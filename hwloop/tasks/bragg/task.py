@@ -39,4 +39,7 @@ class BraggTask(Task):
         return torch.nn.functional.mse_loss(pred, target)
 
     def metric(self, pred: torch.Tensor, target: torch.Tensor) -> float:
-        return float(torch.linalg.vector_norm((pred - target) * self.scale, dim=1).mean())
+        return float(self.sample_errors(pred, target).mean())
+
+    def sample_errors(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm((pred - target) * self.scale, dim=1)
