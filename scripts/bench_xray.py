@@ -65,7 +65,7 @@ def search_best(
     cfg = SearchConfig(
         task=task,
         space=space,
-        trials=args.trials,
+        trials=args.ptycho_trials if task == "ptycho" else args.trials,
         epochs=args.epochs,
         limit=args.ptycho_limit if task == "ptycho" else args.bragg_limit,
         objectives=("metric", "params"),
@@ -277,10 +277,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("runs/bench-xray"))
     ap.add_argument("--quick", action="store_true", help="tiny budgets (a smoke run)")
-    ap.add_argument("--trials", type=int, default=24, help="search trials per space")
-    ap.add_argument("--epochs", type=int, default=15, help="the training budget of every model")
+    ap.add_argument("--trials", type=int, default=24, help="search trials per Bragg space")
+    ap.add_argument("--ptycho-trials", type=int, default=12, help="search trials, ptycho cnn")
+    ap.add_argument("--epochs", type=int, default=10, help="the training budget of every model")
     ap.add_argument("--bragg-limit", type=int, default=8000)
-    ap.add_argument("--ptycho-limit", type=int, default=4000)
+    ap.add_argument("--ptycho-limit", type=int, default=1920)
     ap.add_argument("--ptycho-size", type=int, default=32)
     ap.add_argument("--conv-trials", type=int, default=30)
     ap.add_argument("--conv-epochs", type=int, default=6)
@@ -295,6 +296,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.trials, args.epochs, args.bragg_limit, args.ptycho_limit = 4, 2, 1000, 800
+        args.ptycho_trials = 3
         args.conv_trials, args.conv_epochs, args.seeds, args.repeats = 5, 1, 1, 5
         args.epie_iterations = 20
     skip = set(args.skip.split(",")) - {""}

@@ -115,7 +115,10 @@ def _from_hwloop(d: Mapping[str, Any]) -> DesignInfo:
             n_in, n_out, pos = c, 3 * hid + c, h * wd  # query/key/value/proj 1x1 convs
             kind = "attention"
         else:
-            raise FeatureError(f"layer {name}: unknown op {op!r}")
+            raise FeatureError(
+                f"layer {name}: the surrogate has no features for op {op!r} (FPGA designs cover "
+                "conv2d, linear, conv_attention, aggregate and flatten)"
+            )
         nz = nonzero.get(name)
         layers.append(
             LayerInfo(
@@ -283,6 +286,8 @@ def design_info(design: Mapping[str, Any]) -> DesignInfo:
             return _from_wa_csv(design)
         if design.get("source") == "wa-hls4ml":
             return _from_wa_json(design)
+    except FeatureError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise FeatureError(f"unreadable design document: {exc!r}") from None
     raise FeatureError(

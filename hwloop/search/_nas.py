@@ -115,8 +115,7 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
     }
     if cfg.objectives != ("metric", "bops"):
         attrs["objectives"] = list(cfg.objectives)
-    if cfg.sampler != "nsga2":
-        attrs["sampler"] = cfg.sampler
+    attrs["sampler"] = cfg.sampler
     if cfg.scalarize:
         attrs.update(scalarize=cfg.scalarize, weights=list(cfg.weights))
     if cfg.size:

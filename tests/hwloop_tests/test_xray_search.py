@@ -156,3 +156,17 @@ def test_search_help_lists_the_spaces_of_each_task() -> None:
     assert "ptycho cnn: cnnPtycho" in text and "ptycho mlp: mlpPtycho" in text
     for option in ("--sampler", "--scalarize", "--weights", "--latency-backend", "--size"):
         assert option in text
+
+
+def test_ptychonn_is_enqueued_at_the_space_size() -> None:
+    from hwloop.archs import builtin_archs
+    from hwloop.search._nas import enqueue_baselines
+    from hwloop.spaces import get_space
+
+    space = get_space("ptycho", "cnn", size=32)
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    assert enqueue_baselines(study, space, "ptycho") == ["ptychonn"]
+    queued = study.ask()
+    spec = space.sample(queued)
+    assert spec.digest == builtin_archs()["ptychonn"].with_input_shape((1, 32, 32)).digest
+    assert enqueue_baselines(study, space, "ptycho") == []  # once per study
