@@ -220,3 +220,20 @@ def test_cli_data_ptycho(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "1e+05 incident per pattern" in out
     assert main([*args, "--limit", "10"]) == 2
     assert "at least 192 patterns" in capsys.readouterr().err
+
+
+def test_errors_count_the_object_under_the_beam() -> None:
+    task = PtychoTask(size=32)
+    mask = task.beam_mask()
+    assert mask.shape == (32 * 32,) and 0.1 < float(mask.float().mean()) < 0.5
+    assert bool(mask.view(32, 32)[16, 16]) and not bool(mask.view(32, 32)[0, 0])
+    target = torch.zeros(2, 2 * 32 * 32)
+    outside = target.clone()
+    outside[:, : 32 * 32][:, ~mask] = 0.5  # wrong only where the beam does not reach
+    assert task.metric(outside, target) == 0.0
+    inside = target.clone()
+    inside[:, : 32 * 32][:, mask] = 0.5
+    assert task.report(inside, target)["amp_mae"] == pytest.approx(0.5)
+    whole = PtychoTask(size=32, region="window")
+    assert bool(whole.beam_mask().all())
+    assert whole.metric(outside, target) > 0

@@ -12,7 +12,9 @@ import torch
 from hwloop import HwloopError
 from hwloop.tasks._base import Split, Task, TaskData
 from hwloop.tasks.ptycho._dataset import build_dataset
-from hwloop.tasks.ptycho._physics import SimConfig
+from hwloop.tasks.ptycho._physics import SimConfig, make_probe
+
+BEAM_THRESHOLD = 0.1  # "under the beam": probe intensity >= 10 % of its peak
 
 
 class PtychoTask(Task):
@@ -21,6 +23,11 @@ class PtychoTask(Task):
     Layout: the model outputs a flat vector of ``2 S^2`` values; the first ``S^2`` are the
     amplitude map, the next ``S^2`` the phase map divided by pi (both row-major), so a tanh
     output spans [-pi, pi] as in PtychoNN. Targets have the same layout (float32, (N, 2 S^2)).
+
+    The object "under the beam" is what one pattern sees: loss, metric and errors count the
+    pixels where the probe's intensity is at least ``beam_threshold`` (10 %) of its peak
+    (``beam_mask()``; about a sixth of the window with the default probe); the rest of the
+    window hardly reaches the detector. ``region="window"`` counts every pixel, as PtychoNN.
 
     Loss: PtychoNN's, mean absolute error of the amplitude plus that of the phase in radians
     (L1 with the phase half weighted by pi), which is twice the metric. Metric ``mae``: the mean
@@ -54,6 +61,8 @@ class PtychoTask(Task):
         cache_dir: str | None = None,
         cfg: SimConfig | None = None,
         phase_reference: Literal["absolute", "probe"] = "probe",
+        region: Literal["beam", "window"] = "beam",
+        beam_threshold: float = BEAM_THRESHOLD,
     ) -> None:
         self.size = int(size)
         self.photons = float(photons)
@@ -63,6 +72,13 @@ class PtychoTask(Task):
         if phase_reference not in ("absolute", "probe"):
             raise HwloopError(f"phase_reference must be 'absolute' or 'probe': {phase_reference!r}")
         self.phase_reference = phase_reference
+        if region not in ("beam", "window"):
+            raise HwloopError(f"region must be 'beam' or 'window': {region!r}")
+        if not 0 < beam_threshold < 1:
+            raise HwloopError(f"beam_threshold must be in (0, 1), got {beam_threshold}")
+        self.region = region
+        self.beam_threshold = beam_threshold
+        self._mask: torch.Tensor | None = None
         self.input_shape = (1, self.size, self.size)
         self.output_size = 2 * self.size * self.size
 
@@ -93,12 +109,24 @@ class PtychoTask(Task):
             f"{self.photons:.3g} incident photons, {self.phase_reference} phase",
         )
 
+    def beam_mask(self) -> torch.Tensor:
+        """(S*S,) bool: the pixels the errors count ("under the beam": probe intensity at least
+        ``beam_threshold`` of its peak; every pixel with ``region="window"``)."""
+        if self._mask is None:
+            if self.region == "window":
+                self._mask = torch.ones(self.size * self.size, dtype=torch.bool)
+            else:
+                p2 = np.abs(make_probe(self.sim_config())) ** 2
+                self._mask = torch.from_numpy((p2 >= self.beam_threshold * p2.max()).ravel())
+        return self._mask
+
     def _abs_errors(
         self, pred: torch.Tensor, target: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         half = self.size * self.size
+        mask = self.beam_mask()
         d = (pred - target).abs()
-        return d[:, :half], d[:, half:] * math.pi
+        return d[:, :half][:, mask], d[:, half:][:, mask] * math.pi
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         amp, phase = self._abs_errors(pred, target)
