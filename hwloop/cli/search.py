@@ -371,10 +371,13 @@ def search(
     )
     hw_cols = ("LUT", "DSP", "latency ns", "source") if cfg.hardware else ()
     pct = any("val_percentiles" in m.extra for m in result.front)
+    parts = cfg.task == "ptycho"  # its metric is the mean of two: show both (test)
+    part_cols = ("test amp", "test phase") if parts else ()
     pct_cols = ("p75", "p95") if pct else ()
     ms_cols = ("ms/batch32", "spread") if cfg.measured else ()
     mj_cols = ("mJ/batch32",) if "energy_mj" in cfg.objectives else ()
-    cols = ("trial", "val", "test", *pct_cols, "BOPs", "parameters", *ms_cols, *mj_cols, *hw_cols)
+    cols = ("trial", "val", "test", *part_cols, *pct_cols, "BOPs", "parameters")
+    cols += (*ms_cols, *mj_cols, *hw_cols)
     for col in (*cols, "arch"):
         table.add_column(col, justify="right" if col != "arch" else "left", no_wrap=True)
     for m in result.front:
@@ -387,10 +390,13 @@ def search(
             f"{meas.get('p10_ms', float('nan')):.3f}-{meas.get('p90_ms', float('nan')):.3f}",
         )
         ecell = (f"{meas.get('energy_mj') or float('nan'):.2f}",)
+        rep = m.extra.get("test_report", {})
+        partcells = tuple(f"{rep.get(k, float('nan')):.4f}" for k in ("amp_mae", "phase_mae"))
         table.add_row(
             str(m.trial),
             f"{m.metric:.4f}",
             f"{m.test_metric:.4f}",
+            *(partcells if parts else ()),
             *(pcells if pct else ()),
             si(m.bops),
             f"{m.parameters:,}",

@@ -31,6 +31,7 @@ from fpga_targets import Target
 from hwloop import HwloopError
 from hwloop.search._config import SearchConfig
 from hwloop.search._hardware import HardwareScorer, real_values, within_limits
+from hwloop.search._objectives import raw_front_trials, raw_values
 from hwloop.search._weights import WEIGHTS_ATTR, load_trial_model
 from hwloop.surrogate import TrainingSet, training_set
 from hwloop.synth import Design, synthesize
@@ -130,12 +131,13 @@ class SynthesisLoop:
             for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if "hw" in t.user_attrs and cache.get(t.user_attrs["hw"]["key"]) is None
         ]
-        front_numbers = {t.number for t in self.study.best_trials}
+        names = list(self.cfg.objectives)  # the raw objectives, even of a scalarised study
+        front_numbers = {t.number for t, _ in raw_front_trials(self.study, names)}
         todo = [t for t in unknown if t.number in front_numbers]
         picked: list[optuna.trial.FrozenTrial] = []
-        for i in range(len(self.study.directions)):
+        for name in names:
             if todo:
-                best = min(todo, key=lambda t: float(t.values[i]))  # noqa: B023 - used at once
+                best = min(todo, key=lambda t: raw_values(t, names)[name])  # noqa: B023
                 if best not in picked:
                     picked.append(best)
         rest = sorted(

@@ -28,12 +28,12 @@ from hwloop.search._hardware import HW_OBJECTIVES, HardwareScorer, hardware_scor
 from hwloop.search._loop import SynthesisLoop, latest_loop_model
 from hwloop.search._objectives import (
     check_measurable,
-    error_percentiles,
     has_sample_errors,
     make_sampler,
     measure,
     raw_front_trials,
     scalarised,
+    split_report,
 )
 from hwloop.search._report import write_front
 from hwloop.search._weights import save_weights, weights_store
@@ -181,6 +181,7 @@ def make_objective(
         epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, patience=3
     )
     percentiles = has_sample_errors(task)
+    extra_report = type(task).report is not Task.report
 
     def objective(trial: optuna.Trial) -> tuple[float, ...] | float:
         spec = space.sample(trial)
@@ -203,12 +204,15 @@ def make_objective(
         if not math.isfinite(result.val_metric):
             raise optuna.TrialPruned("training diverged")  # recorded as PRUNED, not on the front
         values = {"metric": result.val_metric, "bops": bops.total, "params": bops.parameters}
-        if percentiles:  # p75 is always reported beside p95
-            val_p = error_percentiles(model, task, data.val)
-            trial.set_user_attr("val_percentiles", val_p)
+        if percentiles or extra_report:  # p75 always beside p95; ptycho: amp and phase MAE
+            val_r = split_report(model, task, data.val)
+            trial.set_user_attr("val_report", val_r)
             if len(data.test):
-                trial.set_user_attr("test_percentiles", error_percentiles(model, task, data.test))
-            values.update(val_p)
+                trial.set_user_attr("test_report", split_report(model, task, data.test))
+            if percentiles:
+                val_p = {"p75": val_r["p75"], "p95": val_r["p95"]}
+                trial.set_user_attr("val_percentiles", val_p)
+                values.update(val_p)
         if cfg.measured:
             m = measure(model.eval(), cfg, data.val, data.train)
             trial.set_user_attr("measure", m)  # median and spread of every measured quantity
@@ -269,9 +273,11 @@ def pareto_front(study: optuna.Study, cfg: SearchConfig | None = None) -> tuple[
 def _extra(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """Percentiles, measurements and sampled training settings of a front member."""
     out: dict[str, Any] = {}
-    for key in ("val_percentiles", "test_percentiles", "measure", "train", "baseline"):
+    for key in ("val_percentiles", "val_report", "test_report", "measure", "train", "baseline"):
         if key in t.user_attrs:
             out[key] = t.user_attrs[key]
+    if "test_report" in out and "p75" in out["test_report"]:
+        out["test_percentiles"] = {k: out["test_report"][k] for k in ("p75", "p95")}
     return out
 
 

@@ -33,10 +33,14 @@ def make_sampler(cfg: SearchConfig) -> optuna.samplers.BaseSampler:
     (Optuna 5) are honoured by NSGA-II, TPE and GP."""
     if cfg.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=cfg.population, seed=cfg.seed)
-    if cfg.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=cfg.seed, multivariate=True, constant_liar=True)
+    if cfg.sampler == "tpe":  # group: the hierarchical spaces' conditional params, jointly
+        return optuna.samplers.TPESampler(
+            seed=cfg.seed, multivariate=True, group=True, constant_liar=True
+        )
     if cfg.sampler == "gp":
-        return optuna.samplers.GPSampler(seed=cfg.seed)
+        # the GP models the params every trial has; conditional ones (the units of a layer
+        # that only some trials have) are sampled at random (docs/xray.md)
+        return optuna.samplers.GPSampler(seed=cfg.seed, warn_independent_sampling=False)
     return optuna.samplers.RandomSampler(seed=cfg.seed)
 
 
@@ -65,16 +69,28 @@ def has_sample_errors(task: Task) -> bool:
     return type(task).sample_errors is not Task.sample_errors
 
 
-def error_percentiles(
-    model: torch.nn.Module, task: Task, split: Split, batch_size: int = 1024
-) -> dict[str, float]:
-    """p75 and p95 of the per-sample error on ``split`` (the confidence measure)."""
+def _predict(model: torch.nn.Module, split: Split, batch_size: int = 1024) -> torch.Tensor:
     model.eval()
-    x, y = torch.from_numpy(split.x), torch.from_numpy(split.y)
+    x = torch.from_numpy(split.x)
     with torch.no_grad():
-        pred = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(split), batch_size)])
-    err = task.sample_errors(pred, y).double().numpy()
+        return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(split), batch_size)])
+
+
+def error_percentiles(model: torch.nn.Module, task: Task, split: Split) -> dict[str, float]:
+    """p75 and p95 of the per-sample error on ``split`` (the confidence measure)."""
+    err = task.sample_errors(_predict(model, split), torch.from_numpy(split.y)).double().numpy()
     return {"p75": float(np.quantile(err, 0.75)), "p95": float(np.quantile(err, 0.95))}
+
+
+def split_report(model: torch.nn.Module, task: Task, split: Split) -> dict[str, float]:
+    """``task.report`` on ``split`` (ptycho: mae, amp_mae, phase_mae), plus p75 / p95 where
+    the task has per-sample errors."""
+    pred, y = _predict(model, split), torch.from_numpy(split.y)
+    out = dict(task.report(pred, y))
+    if has_sample_errors(task):
+        err = task.sample_errors(pred, y).double().numpy()
+        out.update(p75=float(np.quantile(err, 0.75)), p95=float(np.quantile(err, 0.95)))
+    return out
 
 
 def check_measurable(cfg: SearchConfig, task: Task) -> None:

@@ -80,6 +80,7 @@ EDGE_COLUMNS = (
     "energy_spread_mj",
     "measured_on",
     "train",
+    "test_report",
 )
 
 
@@ -101,6 +102,9 @@ def _edge_columns(m: FrontMember) -> dict[str, Any]:
         else "",
         "measured_on": f"{meas['backend']} on {meas.get('device', '?')}" if meas else "",
         "train": json.dumps(m.extra["train"], sort_keys=True) if "train" in m.extra else "",
+        "test_report": json.dumps(m.extra["test_report"], sort_keys=True)
+        if "test_report" in m.extra
+        else "",
     }
 
 

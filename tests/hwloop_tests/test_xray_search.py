@@ -44,12 +44,17 @@ def test_tiny_ptycho_cnn_search_through_the_cli(tmp_path: Path) -> None:
     proc = run(*args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Pareto front" in proc.stdout and "ms/batch32" in proc.stdout
+    assert "test amp" in proc.stdout and "test phase" in proc.stdout  # both MAEs reported
     doc = json.loads((out / "pareto.json").read_text())
     assert doc["task"] == "ptycho" and doc["front"]
     for m in doc["front"]:
         assert set(m["values"]) == {"metric", "params", "p95", "latency_ms"}
         p = m["extra"]["val_percentiles"]
         assert 0 < p["p75"] <= p["p95"] == m["values"]["p95"]
+        rep = m["extra"]["test_report"]
+        assert rep["mae"] == pytest.approx(0.5 * (rep["amp_mae"] + rep["phase_mae"]))
+        assert rep["mae"] == pytest.approx(m["test_metric"], rel=1e-5)
+        assert m["extra"]["val_report"]["mae"] == pytest.approx(m["metric"], rel=1e-5)
         meas = m["extra"]["measure"]
         assert meas["batch"] == 32 and meas["backend"] == "torch" and meas["repeats"] == 3
         assert 0 < meas["p10_ms"] <= meas["median_ms"] <= meas["p90_ms"]
