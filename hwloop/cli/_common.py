@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 # piped output is not squeezed to 80 columns: tables stay whole in files and logs
-console = Console(width=None if sys.stdout.isatty() else 120)
+console = Console(width=None if sys.stdout.isatty() else 200)  # piped: wide tables uncut
 err_console = Console(stderr=True)
 
 
