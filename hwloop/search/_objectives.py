@@ -76,12 +76,6 @@ def _predict(model: torch.nn.Module, split: Split, batch_size: int = 1024) -> to
         return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(split), batch_size)])
 
 
-def error_percentiles(model: torch.nn.Module, task: Task, split: Split) -> dict[str, float]:
-    """p75 and p95 of the per-sample error on ``split`` (the confidence measure)."""
-    err = task.sample_errors(_predict(model, split), torch.from_numpy(split.y)).double().numpy()
-    return {"p75": float(np.quantile(err, 0.75)), "p95": float(np.quantile(err, 0.95))}
-
-
 def split_report(model: torch.nn.Module, task: Task, split: Split) -> dict[str, float]:
     """``task.report`` on ``split`` (ptycho: mae, amp_mae, phase_mae), plus p75 / p95 where
     the task has per-sample errors."""
