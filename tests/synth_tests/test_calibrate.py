@@ -161,11 +161,14 @@ def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path, jobs: int) -> None:
         # SIGINT ignored, and an ignored SIGINT is inherited by calibrate and its yosys
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.monotonic() + 120
+    # waiting for the first yosys is not what is tested (a stop within 20 s of the SIGINT is):
+    # loky workers that import torch and trace with da4ml took over 120 s once in a fresh CI
+    # clone (16 s when rerun), so allow 300 s
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not _yosys_in_session(proc.pid):
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.1)
-    assert _yosys_in_session(proc.pid), "no yosys started within 120 s"
+    assert _yosys_in_session(proc.pid), "no yosys started within 300 s"
     time.sleep(0.5)
     ignored = _sigint_ignored(proc.pid)
     t0 = time.monotonic()
