@@ -13,14 +13,8 @@ from fpga_targets import Target
 from hwloop.search._config import FrontMember, SearchConfig
 from hwloop.search._hardware import real_outcome, within_limits
 from hwloop.search._loop import latest_rescore
-from hwloop.search._objectives import raw_values
+from hwloop.search._objectives import dominates, raw_values
 from synth_cache import CacheBackend
-
-
-def _dominates(a: list[float], b: list[float]) -> bool:
-    return all(x <= y for x, y in zip(a, b, strict=True)) and any(
-        x < y for x, y in zip(a, b, strict=True)
-    )
 
 
 def hardware_front(
@@ -67,7 +61,7 @@ def hardware_front(
                 ),
             )
         )
-    front = [m for v, m in rows if not any(_dominates(w, v) for w, _ in rows)]
+    front = [m for v, m in rows if not any(dominates(w, v) for w, _ in rows)]
     # NSGA-II samples an architecture again now and then; seeded training makes it the same
     # design (same key): report it once, under its first trial, naming the repeats
     first: dict[str, FrontMember] = {}

@@ -210,9 +210,7 @@ def make_objective(
             if len(data.test):
                 trial.set_user_attr("test_report", split_report(model, task, data.test))
             if percentiles:
-                val_p = {"p75": val_r["p75"], "p95": val_r["p95"]}
-                trial.set_user_attr("val_percentiles", val_p)
-                values.update(val_p)
+                values.update(p75=val_r["p75"], p95=val_r["p95"])
         if cfg.measured:
             m = measure(model.eval(), cfg, data.val, data.train)
             trial.set_user_attr("measure", m)  # median and spread of every measured quantity
@@ -273,11 +271,13 @@ def pareto_front(study: optuna.Study, cfg: SearchConfig | None = None) -> tuple[
 def _extra(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """Percentiles, measurements and sampled training settings of a front member."""
     out: dict[str, Any] = {}
-    for key in ("val_percentiles", "val_report", "test_report", "measure", "train", "baseline"):
+    for key in ("val_report", "test_report", "measure", "train", "baseline"):
         if key in t.user_attrs:
             out[key] = t.user_attrs[key]
-    if "test_report" in out and "p75" in out["test_report"]:
-        out["test_percentiles"] = {k: out["test_report"][k] for k in ("p75", "p95")}
+    for split in ("val", "test"):  # the percentiles, read off the split's report
+        report = out.get(f"{split}_report", {})
+        if "p75" in report:
+            out[f"{split}_percentiles"] = {k: report[k] for k in ("p75", "p95")}
     return out
 
 

@@ -131,7 +131,8 @@ def raw_values(trial: optuna.trial.FrozenTrial, names: list[str]) -> dict[str, f
     return dict(zip(names, (float(v) for v in trial.values), strict=True))
 
 
-def _dominates(a: list[float], b: list[float]) -> bool:
+def dominates(a: list[float], b: list[float]) -> bool:
+    """``a`` is at least as good as ``b`` everywhere and better somewhere (all minimised)."""
     return all(x <= y for x, y in zip(a, b, strict=True)) and any(
         x < y for x, y in zip(a, b, strict=True)
     )
@@ -152,5 +153,5 @@ def raw_front_trials(
     return [
         row
         for row, vec in zip(rows, vectors, strict=True)
-        if not any(_dominates(w, vec) for w in vectors)
+        if not any(dominates(w, vec) for w in vectors)
     ]
