@@ -92,6 +92,12 @@ def _synthesizer(flow: str, jobs: int) -> Synthesizer:
     default=None,
     help="Skip sampled designs above this many bit operations (at their bits and sparsity).",
 )
+@click.option(
+    "--min-bops",
+    type=float,
+    default=None,
+    help="Skip sampled designs below this many bit operations (large-design calibration).",
+)
 @click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Parallel runs.")
 @click.option(
     "--timeout",
@@ -115,6 +121,7 @@ def calibrate(
     sparsity: str,
     strategy: str | None,
     max_bops: float | None,
+    min_bops: float | None,
     jobs: int,
     timeout: float,
     cache_url: str | None,
@@ -140,7 +147,9 @@ def calibrate(
     if space:
         task, _, name = space.partition(":")
         sp = get_space(task, name or None)
-        items += sample_space(sp, n, bit_list, sparsities, seed, max_bops=max_bops)
+        items += sample_space(
+            sp, n, bit_list, sparsities, seed, max_bops=max_bops, min_bops=min_bops
+        )
     archs = [resolve_arch(a) for a in arch_files]
     if study:
         if not storage:

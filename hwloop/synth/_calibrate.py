@@ -57,32 +57,44 @@ def sample_space(
     seed: int = 0,
     oversample: int = 4,
     max_bops: float | None = None,
+    min_bops: float | None = None,
 ) -> list[CalibrationItem]:
     """``n`` designs stratified over size (BOPs quantiles of ``oversample*n`` random archs),
     with bit widths and sparsities balanced across them (shuffled round robin). With
     ``max_bops``, only architectures whose BOPs at the smallest bit width and largest sparsity
-    stay within it are drawn, and items above it at their own bits and sparsity are dropped."""
+    stay within it are drawn, and items above it at their own bits and sparsity are dropped.
+    ``min_bops`` is the lower bound the same way (at the largest bit width and no sparsity for
+    the architecture, at their own for the items): large-design calibration."""
     if n < 1:
         raise HwloopError(f"--n must be at least 1, got {n}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     low, sparse = min(bits), max(sparsities)
+    if max_bops is not None and min_bops is not None and min_bops > max_bops:
+        raise HwloopError(f"--min-bops {min_bops:g} is above --max-bops {max_bops:g}")
 
     def small(spec: ArchSpec) -> bool:
         return max_bops is None or compute_bops(spec, low, sparse).total <= max_bops
 
+    def large(spec: ArchSpec) -> bool:
+        return min_bops is None or compute_bops(spec, max(bits), min(sparsities)).total >= min_bops
+
     # draw until oversample*n architectures qualify (a BOPs cap rejects most of a big space)
     pool: dict[str, ArchSpec] = {}
-    for _ in range(oversample * n * (1 if max_bops is None else 50)):
+    bounded = max_bops is not None or min_bops is not None
+    for _ in range(oversample * n * (50 if bounded else 1)):
         trial = study.ask()
         spec = space.sample(trial)
         study.tell(trial, 0.0)
-        if small(spec):
+        if small(spec) and large(spec):
             pool.setdefault(spec.digest, spec)
         if len(pool) >= oversample * n:
             break
     if not pool:
-        raise HwloopError(f"no architecture of the {space.name} space has <= {max_bops:g} BOPs")
+        bounds = " and ".join(
+            f"{op} {v:g}" for op, v in ((">=", min_bops), ("<=", max_bops)) if v is not None
+        )
+        raise HwloopError(f"no architecture of the {space.name} space has BOPs {bounds}")
     n = min(n, len(pool))
     ranked = sorted(pool.values(), key=lambda s: compute_bops(s).total)
     rng = np.random.default_rng(seed)
@@ -93,18 +105,17 @@ def sample_space(
     ]
     combos = [(b, s) for b in bits for s in sparsities]
     order = rng.permutation(n)
-    items = [
-        CalibrationItem(
-            picks[i].with_name(f"{space.name}-{picks[i].digest[:8]}"),
-            *combos[int(order[i]) % len(combos)],
-            seed=seed + i,
-        )
-        for i in range(n)
-    ]
-    if max_bops is not None:
-        items = [
-            it for it in items if compute_bops(it.arch, it.bits, it.sparsity).total <= max_bops
-        ]
+    lo, hi = min_bops or 0.0, math.inf if max_bops is None else max_bops
+    items = []
+    for i in range(n):
+        # the balanced combination first; with BOPs bounds, the next one in the rotation that
+        # keeps this architecture inside them (an architecture none keeps is dropped)
+        for j in range(len(combos) if bounded else 1):
+            b, sp = combos[(int(order[i]) + j) % len(combos)]
+            if not bounded or lo <= compute_bops(picks[i], b, sp).total <= hi:
+                name = f"{space.name}-{picks[i].digest[:8]}"
+                items.append(CalibrationItem(picks[i].with_name(name), b, sp, seed=seed + i))
+                break
     return items
 
 

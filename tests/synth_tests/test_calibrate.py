@@ -53,6 +53,17 @@ def test_bops_cap_keeps_designs_small() -> None:
         sample_space(space, 5, [8], [0.0], seed=1, max_bops=10)
 
 
+def test_bops_floor_keeps_designs_large() -> None:
+    from hwloop.bops import compute_bops
+
+    space = get_space("bragg", "block")
+    items = sample_space(space, 8, [4, 8], [0.0, 0.5], seed=3, min_bops=1e5, max_bops=3e6)
+    assert 4 <= len(items) <= 8
+    assert all(1e5 <= compute_bops(x.arch, x.bits, x.sparsity).total <= 3e6 for x in items)
+    with pytest.raises(HwloopError, match="above --max-bops"):
+        sample_space(space, 5, [8], [0.0], seed=1, min_bops=10, max_bops=1)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
