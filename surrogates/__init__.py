@@ -8,6 +8,13 @@ build on them (docs/surrogates.md).
 
 from __future__ import annotations
 
+from surrogates._assign import (
+    Assignment,
+    AssignmentError,
+    ReuseOption,
+    assign_reuse_factors,
+    capacity_weights,
+)
 from surrogates._features import (
     FEATURES,
     SCHEMA_VERSION,
@@ -22,6 +29,11 @@ from surrogates._model import METRICS, ResourceSurrogate, SurrogateError, scores
 from surrogates._shipped import SHIPPED_DIR, is_shipped, shipped_model_dir
 
 __all__ = [
+    "Assignment",
+    "AssignmentError",
+    "ReuseOption",
+    "assign_reuse_factors",
+    "capacity_weights",
     "FEATURES",
     "METRICS",
     "ResourceSurrogate",
