@@ -2,8 +2,8 @@
 
 Content-addressed entries (``design_key``: canonical design + flow + tool version) holding typed
 ``SynthResult`` records, in SQLite (default, WAL) or any SQLAlchemy database; report parsers
-and importers for published hls4ml / Vivado / wa-hls4ml results. Depends on ``fpga_targets``
-only, never on ``hwloop`` or ``surrogates``.
+and importers for published hls4ml / Vivado / wa-hls4ml / N-TORC results. Depends on
+``fpga_targets`` only, never on ``hwloop`` or ``surrogates``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from synth_cache._backend import CacheBackend, SqlCache, default_cache_url
 from synth_cache._importer import ImportSummary, import_paths
 from synth_cache._key import canonical, design_key
 from synth_cache._model import KINDS, STATUSES, CacheEntry, CacheError, SynthResult
+from synth_cache._ntorc import NTORC_PART, parse_ntorc_csv
 from synth_cache._parsers import (
     ImportedRun,
     ReportParseError,
@@ -24,6 +25,7 @@ from synth_cache._parsers import (
 
 __all__ = [
     "KINDS",
+    "NTORC_PART",
     "STATUSES",
     "CacheBackend",
     "CacheEntry",
@@ -39,6 +41,7 @@ __all__ = [
     "import_paths",
     "open_cache",
     "parse_csynth_rpt",
+    "parse_ntorc_csv",
     "parse_csynth_xml",
     "parse_utilization_rpt",
     "parse_wa_hls4ml_csv",

@@ -1,8 +1,11 @@
-"""Importing published results: hls4ml project directories, report files, wa-hls4ml data."""
+"""Importing published results: hls4ml project directories, report files, wa-hls4ml and
+N-TORC data."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -12,6 +15,7 @@ from synth_cache._backend import CacheBackend
 from synth_cache._export import entries_from_rows, read_export
 from synth_cache._key import design_key
 from synth_cache._model import CacheEntry, CacheError, SynthResult
+from synth_cache._ntorc import is_ntorc_csv, parse_ntorc_csv
 from synth_cache._parsers import (
     ImportedRun,
     ReportParseError,
@@ -105,12 +109,15 @@ def collect_runs(
                 for run in parse_wa_hls4ml_json(f.read_text()):
                     yield str(f), run
             elif f.suffix == ".csv":
-                for run in parse_wa_hls4ml_csv(f.read_text()):
+                text = f.read_text()
+                head = next(csv.reader(io.StringIO(text)), [])
+                parse = parse_ntorc_csv if is_ntorc_csv(head) else parse_wa_hls4ml_csv
+                for run in parse(text):
                     yield str(f), run
             elif explicit:
                 raise CacheError(
                     f"{f}: not an importable report (csynth xml/rpt, utilization "
-                    "rpt, wa-hls4ml json/csv)"
+                    "rpt, wa-hls4ml json/csv, N-TORC csv)"
                 )
         except ReportParseError as exc:
             if explicit:

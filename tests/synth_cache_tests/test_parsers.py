@@ -10,6 +10,7 @@ from synth_cache import (
     ReportParseError,
     parse_csynth_rpt,
     parse_csynth_xml,
+    parse_ntorc_csv,
     parse_utilization_rpt,
     parse_wa_hls4ml_csv,
     parse_wa_hls4ml_json,
@@ -155,6 +156,39 @@ def test_wa_hls4ml_csv() -> None:
     assert first.results[0].part == "xcu250-figd2104-2L-e"
 
 
+def test_ntorc_tables() -> None:
+    """Every N-TORC table: the layer as hls4ml saw it, the reuse factor it actually used."""
+    conv = list(parse_ntorc_csv((FIX / "n-torc/collapsed_conv_resources.csv").read_text()))
+    assert len(conv) == 3998
+    first = conv[0]  # 43116,Not Fit,2,1,1,1,16,128,0,9867,2062.5,26
+    assert first.design["layers"] == [
+        {"class_name": "Conv1D", "n_chan": 1, "n_filt": 16, "seq_len": 128, "kernel_size": 3}
+    ]
+    r = first.results[0]
+    assert (r.lut, r.ff, r.dsp, r.bram_18k) == (9867, 2062, 26, 0.0)  # 2062.5 rounds to even
+    assert r.extra["averaged"] and r.part == "xczu7ev-ffvc1156-2-e" and r.kind == "hls_estimate"
+    assert (r.tool, r.tool_version, r.clock_target_ns) == ("vivado_hls", "2019.1", 4.0)
+    # hls4ml rounded most requested conv reuse factors to another valid one
+    rounded = [x for x in conv if x.design["reuse_factor"] != x.design["reuse_factor_requested"]]
+    assert len(rounded) == 2872
+    lat = list(parse_ntorc_csv((FIX / "n-torc/dense_latency_collapsed.csv").read_text()))
+    assert len(lat) == 5651 and lat[0].design["table"] == "latency"
+    assert lat[0].design["layers"] == [
+        {"class_name": "Dense", "d_in": 16, "d_out": 16, "seq_len": 1}
+    ]
+    assert (lat[0].results[0].latency_min, lat[0].results[0].lut) == (11, None)
+    lstm = list(parse_ntorc_csv((FIX / "n-torc/lstm_resources_collapsed.csv").read_text()))
+    assert lstm[0].design["layers"] == [
+        {"class_name": "LSTM", "d_in": 16, "units": 8, "seq_len": 8}
+    ]
+    broken = (
+        "model_number,fit_status,layer_index,reuse_factor,correct_reuse_factor_x,n_inputs,"
+        "sequence_length,dense_size,bram_18k,lut,ff,dsp48e\n1,Fit,0,2,2,4,1,4,0,,10,1\n"
+    )
+    (run,) = parse_ntorc_csv(broken)
+    assert run.results[0].status == "failed"  # a run without numbers stays a failed run
+
+
 @pytest.mark.parametrize(
     ("parser", "text", "message"),
     [
@@ -167,6 +201,7 @@ def test_wa_hls4ml_csv() -> None:
         (parse_wa_hls4ml_json, "{}", "JSON list"),
         (parse_wa_hls4ml_json, "[{}]", "record 0"),
         (lambda t: list(parse_wa_hls4ml_csv(t)), "a,b\n1,2\n", "missing columns"),
+        (lambda t: list(parse_ntorc_csv(t)), "a,b\n1,2\n", "not an N-TORC table"),
     ],
 )
 def test_bad_reports_raise_typed_errors(parser, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
