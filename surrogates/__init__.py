@@ -25,10 +25,37 @@ from surrogates._features import (
     design_info,
     feature_matrix,
 )
+from surrogates._layered import (
+    LayeredSurrogate,
+    LayerKindError,
+    check_reuse_factors,
+    layer_kind_counts,
+    load_surrogate,
+)
+from surrogates._layers import LAYER_FEATURES, HlsDesign, HlsLayer, hls_layers
 from surrogates._model import METRICS, ResourceSurrogate, SurrogateError, scores
+from surrogates._reuse import (
+    ReuseFactorError,
+    check_reuse_factor,
+    closest_reuse_factor,
+    valid_reuse_factors,
+)
 from surrogates._shipped import SHIPPED_DIR, is_shipped, shipped_model_dir
 
 __all__ = [
+    "LAYER_FEATURES",
+    "HlsDesign",
+    "HlsLayer",
+    "LayerKindError",
+    "LayeredSurrogate",
+    "ReuseFactorError",
+    "check_reuse_factor",
+    "check_reuse_factors",
+    "closest_reuse_factor",
+    "hls_layers",
+    "layer_kind_counts",
+    "load_surrogate",
+    "valid_reuse_factors",
     "Assignment",
     "AssignmentError",
     "ReuseOption",

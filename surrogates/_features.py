@@ -286,6 +286,8 @@ def design_info(design: Mapping[str, Any]) -> DesignInfo:
             return _from_wa_csv(design)
         if design.get("source") == "wa-hls4ml":
             return _from_wa_json(design)
+        if isinstance(design.get("layers"), Sequence):
+            return _from_layer_records(design)
     except FeatureError:
         raise
     except (KeyError, TypeError, ValueError) as exc:
@@ -293,6 +295,46 @@ def design_info(design: Mapping[str, Any]) -> DesignInfo:
     raise FeatureError(
         f"no features for designs of source {design.get('source', 'unknown')!r} (schema "
         f"{SCHEMA_VERSION} reads hwloop designs and wa-hls4ml CSV and JSON records)"
+    )
+
+
+def _from_layer_records(d: Mapping[str, Any]) -> DesignInfo:
+    """Imported per-layer records (N-TORC, hls4ml baselines, ...) through their hls4ml layers:
+    compute layers keep their shapes, activations attach to the layer before them."""
+    from surrogates._layers import hls_layers  # that module builds on this one
+
+    hd = hls_layers(d)
+    layers: list[LayerInfo] = []
+    for x in hd.layers:
+        if x.kind in ("dense", "conv1d", "conv2d", "lstm"):
+            kind = "dense" if x.kind == "dense" and x.positions == 1 else "conv"
+            nz = x.n_in * x.n_out * x.nonzero_frac
+            layers.append(
+                LayerInfo(
+                    kind,
+                    x.n_in,
+                    x.n_out,
+                    x.positions,
+                    nz,
+                    x.w_bits,
+                    x.in_bits,
+                    x.res_bits,
+                    NAN,
+                    x.reuse,
+                )
+            )
+        elif x.kind in ("activation", "softmax") and layers:
+            layers[-1] = LayerInfo(**{**layers[-1].__dict__, "act": x.act})
+    if not layers:
+        raise FeatureError("no compute layer in the record")
+    first, last = layers[0], layers[-1]
+    return DesignInfo(
+        tuple(layers),
+        first.n_in * first.positions,
+        last.n_out * last.positions,
+        hd.strategy,
+        hd.io_type,
+        hd.clock_ns,
     )
 
 

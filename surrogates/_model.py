@@ -13,7 +13,7 @@ import gzip
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from surrogates._features import FEATURES, SCHEMA_VERSION
+from surrogates._layers import LAYER_FEATURES, LAYER_SCHEMA
+
+# feature set name -> (feature names, schema recorded in a saved model)
+FEATURE_SETS: dict[str, tuple[tuple[str, ...], int | str]] = {
+    "design": (FEATURES, SCHEMA_VERSION),
+    "layer": (LAYER_FEATURES, LAYER_SCHEMA),
+}
 
 METRICS = ("lut", "ff", "dsp", "bram_18k", "latency", "ii")
 FORMAT = "hwloop.surrogate/1"
@@ -62,6 +69,7 @@ class ResourceSurrogate:
         priors: tuple[tuple[str, str], ...] = (("lut", "bops"), ("ff", "bops")),
         n_jobs: int = 1,
         random_state: int = 0,
+        features: str = "design",
     ) -> None:
         self.flow = flow
         self.kind = kind
@@ -74,6 +82,7 @@ class ResourceSurrogate:
         self.priors = priors
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.features = features
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -88,7 +97,14 @@ class ResourceSurrogate:
             "priors": [list(p) for p in self.priors],
             "n_jobs": self.n_jobs,
             "random_state": self.random_state,
+            "features": self.features,
         }
+
+    @property
+    def _names(self) -> tuple[str, ...]:
+        if self.features not in FEATURE_SETS:
+            raise SurrogateError(f"features must be one of {sorted(FEATURE_SETS)}")
+        return FEATURE_SETS[self.features][0]
 
     def _booster_params(self) -> dict[str, Any]:
         return {
@@ -118,8 +134,8 @@ class ResourceSurrogate:
         log scale) until it covers 80 % of the held-out rows; then the boosters are refitted on
         everything and keep that margin (``interval_margin_``)."""
         X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != len(FEATURES):
-            raise SurrogateError(f"X must have {len(FEATURES)} feature columns, got {X.shape}")
+        if X.ndim != 2 or X.shape[1] != len(self._names):
+            raise SurrogateError(f"X must have {len(self._names)} feature columns, got {X.shape}")
         self.boosters_ = {}
         self.n_train_ = {}
         self.interval_margin_ = {}
@@ -153,7 +169,7 @@ class ResourceSurrogate:
         if not self.boosters_:
             raise SurrogateError("no metric has at least 2 known targets to learn from")
         self.training_hash_ = h.hexdigest()[:24]
-        self.feature_names_ = FEATURES
+        self.feature_names_ = self._names
         known = ~np.isnan(X)  # a feature unknown in every row (e.g. accumulators of CSV records)
         lo = np.where(known, X, np.inf).min(axis=0)
         hi = np.where(known, X, -np.inf).max(axis=0)
@@ -190,7 +206,7 @@ class ResourceSurrogate:
         feature = dict(self.priors).get(metric)
         if feature is None:
             return
-        v = X[:, FEATURES.index(feature)]
+        v = X[:, self._names.index(feature)]
         ok = np.isfinite(v) & (v >= 0)
         if ok.sum() < 5 or np.ptp(np.log1p(v[ok])) == 0:
             return
@@ -204,7 +220,7 @@ class ResourceSurrogate:
         if coef is None:
             return np.zeros(X.shape[0])
         a, b, fallback = coef
-        v = X[:, FEATURES.index(dict(self.priors)[metric])]
+        v = X[:, self._names.index(dict(self.priors)[metric])]
         with np.errstate(invalid="ignore"):
             off = a + b * np.log1p(np.maximum(v, 0.0))
         return np.where(np.isfinite(off), off, fallback)
@@ -241,6 +257,16 @@ class ResourceSurrogate:
             out[metric] = np.maximum(np.expm1(q), 0.0)
         return out
 
+    def predict_documents(
+        self, docs: Sequence[Mapping[str, Any]], target: Mapping[str, float] | None = None
+    ) -> tuple[dict[str, NDArray[np.float64]], list[list[str]]]:
+        """Predictions of design documents and, per design, the features outside the training
+        range (the interface :class:`LayeredSurrogate` shares)."""
+        from surrogates._features import feature_matrix
+
+        X = feature_matrix(docs, target)
+        return self.predict(X), self.outside(X)
+
     # ---- persistence --------------------------------------------------------------------------
     def save(
         self, directory: str | Path, extra: Mapping[str, Any] | None = None, compress: bool = False
@@ -261,7 +287,7 @@ class ResourceSurrogate:
             tmp.replace(path)
         meta = {
             "format": FORMAT,
-            "feature_schema": SCHEMA_VERSION,
+            "feature_schema": FEATURE_SETS[self.features][1],
             "features": list(self.feature_names_),
             "params": self.get_params(),
             "metrics": sorted(self.boosters_),
@@ -292,12 +318,13 @@ class ResourceSurrogate:
             raise SurrogateError(f"no readable surrogate in {d}: {exc}") from None
         if meta.get("format") != FORMAT:
             raise SurrogateError(f"{d} is not an hwloop surrogate ({meta.get('format')!r})")
-        if meta.get("feature_schema") != SCHEMA_VERSION or meta.get("features") != list(FEATURES):
+        params = dict(meta["params"])
+        names, schema = FEATURE_SETS.get(params.get("features", "design"), ((), None))
+        if meta.get("feature_schema") != schema or meta.get("features") != list(names):
             raise SurrogateError(
                 f"{d} was trained with feature schema v{meta.get('feature_schema')}; this hwloop "
-                f"computes v{SCHEMA_VERSION}: refit it with `hwloop surrogate fit`"
+                f"computes v{schema}: refit it with `hwloop surrogate fit`"
             )
-        params = dict(meta["params"])
         params["quantiles"] = tuple(params["quantiles"])
         params["priors"] = tuple(tuple(p) for p in params.get("priors", ()))
         model = cls(**params)
@@ -320,7 +347,7 @@ class ResourceSurrogate:
             for k, v in (meta.get("prior_coef") or {}).items()
         }
         model.training_hash_ = str(meta["training_hash"])
-        model.feature_names_ = FEATURES
+        model.feature_names_ = names
         model.feature_range_ = tuple(  # type: ignore[assignment]
             np.array([np.nan if v is None else v for v in bound], dtype=np.float64)
             for bound in meta["feature_range"]

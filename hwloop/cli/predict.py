@@ -12,7 +12,7 @@ from rich.table import Table
 
 from fpga_targets import get_target
 from hwloop import HwloopError
-from hwloop.archs import ArchSpec, resolve_arch
+from hwloop.archs import ArchSpec, iter_layers, resolve_arch
 from hwloop.cli._common import console
 from hwloop.surrogate import Prediction, find_model, predict_designs
 from hwloop.surrogate._predict import with_reuse
@@ -44,7 +44,8 @@ def _design(item: dict[str, Any], defaults: dict[str, Any], part: str, clock: fl
     if not 2 <= bits <= 32 or not 0 <= sparsity < 1:
         raise HwloopError(f"bits must be in 2..32 and sparsity in [0, 1): {bits}, {sparsity}")
     hw = HardwareConfig.uniform(part, bits, clock, strategy=cfg["strategy"])
-    hw = with_reuse(hw, int(cfg["reuse_factor"]))
+    names = tuple(layer.name for layer in iter_layers(spec.layers))
+    hw = with_reuse(hw, cfg["reuse_factor"], names)
     return random_design(spec, hw, seed=int(cfg.get("seed", 0)), sparsity=sparsity)
 
 
@@ -88,7 +89,13 @@ def _show(p: Prediction) -> None:
 )
 @click.option("--bits", type=int, default=8, show_default=True)
 @click.option("--sparsity", type=float, default=0.0, show_default=True)
-@click.option("--reuse-factor", type=int, default=1, show_default=True)
+@click.option(
+    "--reuse-factor",
+    default="1",
+    show_default=True,
+    help="Every layer's (4), per layer (fc0=2,stem=1) or both (4,fc0=2); the vivado flow "
+    "rejects one hls4ml cannot realise, naming what it would round to.",
+)
 @click.option(
     "--strategy",
     type=click.Choice(STRATEGIES),
@@ -115,7 +122,7 @@ def predict(
     kind: str,
     bits: int,
     sparsity: float,
-    reuse_factor: int,
+    reuse_factor: str,
     strategy: str | None,
     model_dir: Path | None,
     cache_url: str | None,

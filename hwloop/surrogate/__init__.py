@@ -3,8 +3,16 @@ by architecture. The models themselves live in the ``surrogates`` package."""
 
 from __future__ import annotations
 
-from hwloop.surrogate._data import TrainingSet, arch_group, target_capacities, training_set
+from hwloop.surrogate._data import (
+    DocumentSet,
+    TrainingSet,
+    arch_group,
+    document_set,
+    target_capacities,
+    training_set,
+)
 from hwloop.surrogate._eval import Evaluation, evaluate
+from hwloop.surrogate._layered_eval import SplitScores, evaluate_by_arch, evaluate_by_source
 from hwloop.surrogate._predict import (
     Prediction,
     default_model_dir,
@@ -14,6 +22,11 @@ from hwloop.surrogate._predict import (
 )
 
 __all__ = [
+    "DocumentSet",
+    "SplitScores",
+    "document_set",
+    "evaluate_by_arch",
+    "evaluate_by_source",
     "Evaluation",
     "Prediction",
     "default_model_dir",

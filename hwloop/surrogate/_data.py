@@ -37,6 +37,25 @@ def arch_group(design: Mapping[str, Any]) -> str:
     layers = design.get("layers") or []
     if design.get("source") == "wa-hls4ml-csv" and layers:
         return "dense-" + "x".join(f"{x['d_in']}:{x['d_out']}" for x in layers)
+    if layers:  # imported per-layer records: the layer shapes, without precision or reuse
+        keep = (
+            "class_name",
+            "d_in",
+            "d_out",
+            "n_chan",
+            "n_filt",
+            "seq_len",
+            "units",
+            "height",
+            "width",
+            "kernel_size",
+            "n",
+            "activation",
+            "pool_size",
+        )
+        return "|".join(
+            ",".join(f"{k}={x[k]}" for k in keep if k in x) for x in layers if isinstance(x, dict)
+        )
     return str(design.get("source", "?"))
 
 
@@ -113,4 +132,63 @@ def training_set(
         np.asarray(groups, dtype=str),
         keys,
         skipped,
+    )
+
+
+@dataclass
+class DocumentSet:
+    """Design documents of one (flow, kind) with their targets and sources (for the layer-level
+    surrogate, which reads documents rather than a fixed feature matrix)."""
+
+    flow: str
+    kind: str
+    docs: list[dict[str, Any]]
+    Y: dict[str, NDArray[np.float64]]
+    sources: NDArray[np.str_]
+    groups: NDArray[np.str_]
+    parts: list[str]
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def subset(self, rows: NDArray[np.bool_]) -> DocumentSet:
+        idx = np.flatnonzero(rows)
+        return DocumentSet(
+            self.flow,
+            self.kind,
+            [self.docs[i] for i in idx],
+            {k: v[rows] for k, v in self.Y.items()},
+            self.sources[rows],
+            self.groups[rows],
+            [self.parts[i] for i in idx],
+        )
+
+
+def document_set(cache: CacheBackend, flow: str, kind: str = "hls_estimate") -> DocumentSet:
+    """Every successful ``flow``/``kind`` result in ``cache`` with its design document."""
+    docs, sources, groups, parts = [], [], [], []
+    Y: dict[str, list[float]] = {m: [] for m in METRICS}
+    for entry in cache.entries(flow=flow, status="ok"):
+        result = entry.result(kind)  # type: ignore[arg-type]
+        if result is None or not result.ok:
+            continue
+        docs.append(entry.design)
+        sources.append(str(entry.design.get("source", "hwloop")))
+        groups.append(arch_group(entry.design))
+        parts.append(result.part)
+        for metric, value in _row(result).items():
+            Y[metric].append(value)
+    if not docs:
+        raise HwloopError(
+            f"the cache has no successful {flow} {kind} results to learn from: import some with "
+            "`hwloop cache import` first"
+        )
+    return DocumentSet(
+        flow,
+        kind,
+        docs,
+        {m: np.asarray(v, dtype=np.float64) for m, v in Y.items()},
+        np.asarray(sources, dtype=str),
+        np.asarray(groups, dtype=str),
+        parts,
     )

@@ -11,13 +11,25 @@ from fpga_targets import Target
 from hwloop import HwloopError
 from hwloop.surrogate._data import target_capacities
 from hwloop.synth._design import Design
-from surrogates import ResourceSurrogate, feature_matrix, is_shipped, shipped_model_dir
+from surrogates import (
+    FeatureError,
+    LayeredSurrogate,
+    ResourceSurrogate,
+    ReuseFactorError,
+    check_reuse_factors,
+    is_shipped,
+    load_surrogate,
+    shipped_model_dir,
+)
 from synth_cache import CacheBackend, SynthResult, design_key
 
 CAPACITY = {"lut": "lut", "ff": "ff", "dsp": "dsp", "bram_18k": "bram_18k"}
 
 
-def describe_model(path: Path, model: ResourceSurrogate) -> str:
+Surrogate = ResourceSurrogate | LayeredSurrogate
+
+
+def describe_model(path: Path, model: Surrogate) -> str:
     """Which model answered, in words: shipped default or the user's, and what it learnt from."""
     meta = getattr(model, "metadata_", {})
     who = "shipped default" if is_shipped(path) else "your model"
@@ -98,19 +110,23 @@ def predict_designs(
     model_dir: Path,
     cache: CacheBackend | None = None,
     tool_version: str | None = None,
-    model: ResourceSurrogate | None = None,
+    model: Surrogate | None = None,
 ) -> list[Prediction]:
     """Predict many designs with one model (and look each up in ``cache`` under ``tool_version``,
     the version its flow would key a real run with). ``model``: the one loaded from
     ``model_dir`` already, for callers that predict again and again."""
 
-    model = model if model is not None else ResourceSurrogate.load(model_dir)
+    model = model if model is not None else load_surrogate(model_dir)
     about = describe_model(model_dir, model)
     caps = target_capacities(target)
     docs = [d.canonical() for d in designs]
-    X = feature_matrix(docs, caps)
-    pred = model.predict(X)
-    outside = model.outside(X)
+    try:
+        if isinstance(model, LayeredSurrogate):
+            for doc in docs:  # hls4ml would silently use another reuse factor: say which
+                check_reuse_factors(doc)
+        pred, outside = model.predict_documents(docs, caps)
+    except (FeatureError, ReuseFactorError) as exc:
+        raise HwloopError(str(exc)) from None
     out = []
     res = target.resources
     for i, doc in enumerate(docs):
@@ -146,11 +162,56 @@ def predict_designs(
     return out
 
 
-def with_reuse(design_hw: Any, reuse: int) -> Any:
-    """``design_hw`` with every layer's reuse factor set to ``reuse``."""
-    if reuse < 1:
-        raise HwloopError(f"--reuse-factor must be at least 1, got {reuse}")
-    return replace(design_hw, model=replace(design_hw.model, reuse_factor=reuse))
+def parse_reuse(spec: Any) -> tuple[int | None, dict[str, int]]:
+    """A reuse-factor setting: ``4`` (every layer), ``"fc0=2,stem=1"`` (per layer), both
+    (``"4,fc0=2"``) or a mapping ``{"fc0": 2}``; returns (global, per layer)."""
+    if isinstance(spec, bool):
+        raise HwloopError(f"reuse factor: expected a number or name=number pairs, got {spec!r}")
+    if isinstance(spec, int):
+        pairs: list[tuple[str | None, Any]] = [(None, spec)]
+    elif isinstance(spec, dict):
+        pairs = list(spec.items())
+    else:
+        pairs = []
+        for part in str(spec).split(","):
+            key, sep, value = part.strip().rpartition("=")
+            pairs.append((key.strip() if sep else None, value.strip()))
+    whole: int | None = None
+    per: dict[str, int] = {}
+    for layer, value in pairs:
+        try:
+            rf = int(value)
+        except (TypeError, ValueError):
+            raise HwloopError(f"reuse factor {value!r} is not a whole number") from None
+        if rf < 1:
+            raise HwloopError(f"a reuse factor must be at least 1, got {rf}")
+        if layer is None:
+            whole = rf
+        else:
+            per[str(layer)] = rf
+    return whole, per
+
+
+def with_reuse(design_hw: Any, reuse: Any, layers: tuple[str, ...] | None = None) -> Any:
+    """``design_hw`` with reuse factors set: a number for every layer, or per-layer settings
+    (:func:`parse_reuse`); ``layers`` are the design's layer names, to catch misspelt ones."""
+    whole, per = parse_reuse(reuse)
+    if layers is not None and (unknown := sorted(set(per) - set(layers))):
+        raise HwloopError(
+            f"reuse factor for unknown layer(s) {', '.join(unknown)}; the layers are "
+            + ", ".join(layers)
+        )
+    hw = design_hw
+    if whole is not None:
+        hw = replace(hw, model=replace(hw.model, reuse_factor=whole))
+    if per:
+        from hwloop.synth._design import LayerHW
+
+        named = dict(hw.by_name)
+        for name, rf in per.items():
+            named[name] = replace(named.get(name, LayerHW()), reuse_factor=rf)
+        hw = replace(hw, by_name=tuple(sorted(named.items())))
+    return hw
 
 
 def predict_model(

@@ -109,3 +109,31 @@ def test_python_api_for_a_torch_model(fitted: tuple[str, Path, Path]) -> None:
     hw = HardwareConfig.uniform("xcvu13p-flga2577-2-e", 4, strategy="distributed_arithmetic")
     p = predict_model(net, hw, get_target("vu13p"), model_dir=model_dir)
     assert p.metrics["lut"][1] > 0 and p.fits
+
+
+def test_vivado_layer_surrogate_with_reuse_factors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped hls4ml + Vivado model answers per layer; reuse factors are global or per
+    layer, and one hls4ml cannot realise is refused with what it would round to."""
+    monkeypatch.setenv("HWLOOP_SURROGATE_DIR", str(tmp_path))
+    arch = tmp_path / "mlp.json"
+    ArchSpec((16,), (Linear("fc0", 16), Linear("out", 2)), name="mlp").save(arch)
+    base = ["predict", str(arch), "--target", "u250", "--flow", "vivado"]
+    base += ["--kind", "hls_estimate", "--bits", "8", "--json"]
+    assert main([*base, "--reuse-factor", "4"]) == 0
+    four = json.loads(capsys.readouterr().out)
+    assert four["model_description"].startswith("shipped default")
+    assert 0 < four["lut"]["low80"] <= four["lut"]["median"] <= four["lut"]["high80"]
+    assert main([*base, "--reuse-factor", "1"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert one["dsp"]["median"] > four["dsp"]["median"]  # fewer multipliers at reuse 4
+    assert main([*base, "--reuse-factor", "4,out=8"]) == 0
+    assert main([*base, "--reuse-factor", "3"]) == 2
+    assert "layer fc0: hls4ml cannot realise reuse factor 3" in capsys.readouterr().err
+    assert main([*base, "--reuse-factor", "4,nope=2"]) == 2
+    assert "unknown layer(s) nope" in capsys.readouterr().err
+    normed = tmp_path / "norm.json"
+    ArchSpec((16,), (Linear("fc0", 16, norm="layer"), Linear("out", 2)), name="n").save(normed)
+    assert main(["predict", str(normed), *base[2:], "--reuse-factor", "4"]) == 2
+    assert "fc0_norm: no vivado records of layer kind 'norm'" in capsys.readouterr().err

@@ -1,0 +1,159 @@
+"""Held-out evaluation of the layer-level (Vivado-flow) surrogate, with a plain-XGBoost baseline.
+
+Two splits: by architecture (a fifth of the layer shapes / networks held out, every precision and
+reuse variant of one on the same side; several seeds) and by source (train on one set of sources,
+test on another: wa-hls4ml -> N-TORC). The baseline is the whole-design :class:`ResourceSurrogate`
+(one XGBoost per metric over design features) trained and tested on the same rows, where its
+feature schema reads the design.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hwloop.surrogate._data import DocumentSet
+from surrogates import (
+    METRICS,
+    FeatureError,
+    LayeredSurrogate,
+    ResourceSurrogate,
+    design_features,
+    hls_layers,
+    scores,
+)
+
+EVAL_METRICS = ("lut", "ff", "dsp", "bram_18k", "latency")
+
+
+@dataclass(frozen=True)
+class SplitScores:
+    """Scores of the layered model and of the baseline on one kind of split."""
+
+    split: str
+    n_train: int
+    n_test: int
+    layered: dict[str, dict[str, float]]
+    baseline: dict[str, dict[str, float]]
+    n_baseline_test: int
+    by_source: dict[str, dict[str, dict[str, float]]]
+
+    def to_json(self) -> dict[str, Any]:
+        def clean(d: Any) -> Any:
+            if isinstance(d, dict):
+                return {k: clean(v) for k, v in d.items()}
+            return None if isinstance(d, float) and math.isnan(d) else d
+
+        return clean(self.__dict__)
+
+
+def _predictable(ds: DocumentSet) -> NDArray[np.bool_]:
+    ok = []
+    for doc in ds.docs:
+        try:
+            ok.append(bool(hls_layers(doc).layers))
+        except FeatureError:
+            ok.append(False)
+    return np.asarray(ok, dtype=bool)
+
+
+def _mean(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for m in EVAL_METRICS:
+        rows = [r[m] for r in runs if m in r]
+        if rows:
+            out[m] = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+    return out
+
+
+def _score(
+    model: LayeredSurrogate, test: DocumentSet
+) -> tuple[dict[str, Any], dict[str, Any], int]:
+    covered = np.asarray(
+        [all(x.model_kind in model.kinds_ for x in hls_layers(d).layers) for d in test.docs],
+        dtype=bool,
+    )
+    test = test.subset(covered)
+    if not len(test):
+        return {}, {}, 0
+    pred, _ = model.predict_documents(test.docs)
+    overall = {m: scores(test.Y[m], pred[m]) for m in EVAL_METRICS if m in pred}
+    per_source = {
+        str(s): {
+            m: scores(test.Y[m][test.sources == s], pred[m][test.sources == s]) for m in overall
+        }
+        for s in np.unique(test.sources)
+    }
+    return overall, per_source, len(test)
+
+
+def _baseline(train: DocumentSet, test: DocumentSet) -> tuple[dict[str, Any], int]:
+    def matrix(ds: DocumentSet) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        rows, ok = [], []
+        for doc in ds.docs:
+            try:
+                rows.append(list(design_features(doc).values()))
+                ok.append(True)
+            except FeatureError:
+                ok.append(False)
+        return np.asarray(rows, dtype=np.float64), np.asarray(ok, dtype=bool)
+
+    Xtr, oktr = matrix(train)
+    Xte, okte = matrix(test)
+    if oktr.sum() < 10 or okte.sum() == 0:
+        return {}, 0
+    Ytr = {m: v[oktr] for m, v in train.Y.items() if m in METRICS}
+    model = ResourceSurrogate(flow=train.flow, kind=train.kind).fit(Xtr, Ytr, train.groups[oktr])
+    pred = model.predict(Xte)
+    return {m: scores(test.Y[m][okte], pred[m]) for m in EVAL_METRICS if m in pred}, int(okte.sum())
+
+
+def evaluate_by_arch(
+    ds: DocumentSet, seeds: Iterable[int] = range(3), fraction: float = 0.2, **params: Any
+) -> SplitScores:
+    """Architectures (layer shapes / networks) held out, every variant on one side."""
+    ds = ds.subset(_predictable(ds))
+    layered, base, per_src = [], [], []
+    n_test = n_train = n_base = 0
+    for seed in seeds:
+        names = np.unique(ds.groups)
+        rng = np.random.default_rng(seed)
+        held = np.isin(ds.groups, rng.permutation(names)[: max(1, int(fraction * names.size))])
+        train, test = ds.subset(~held), ds.subset(held)
+        model = LayeredSurrogate(flow=ds.flow, kind=ds.kind, random_state=seed, **params)
+        model.fit(train.docs, train.Y)
+        overall, by_source, n_test = _score(model, test)
+        layered.append(overall)
+        per_src.append(by_source)
+        b, n_base = _baseline(train, test)
+        base.append(b)
+        n_train = len(train)
+    sources = {s for d in per_src for s in d}
+    return SplitScores(
+        "architecture",
+        n_train,
+        n_test,
+        _mean(layered),
+        _mean(base),
+        n_base,
+        {s: _mean([d[s] for d in per_src if s in d]) for s in sorted(sources)},
+    )
+
+
+def evaluate_by_source(
+    ds: DocumentSet, train_sources: Sequence[str], test_sources: Sequence[str], **params: Any
+) -> SplitScores:
+    """Train on ``train_sources`` only, test on ``test_sources`` (the layers the training
+    sources cover)."""
+    ds = ds.subset(_predictable(ds))
+    train = ds.subset(np.isin(ds.sources, list(train_sources)))
+    test = ds.subset(np.isin(ds.sources, list(test_sources)))
+    model = LayeredSurrogate(flow=ds.flow, kind=ds.kind, **params).fit(train.docs, train.Y)
+    overall, by_source, n_test = _score(model, test)
+    base, nb = _baseline(train, test)
+    return SplitScores("source", len(train), n_test, overall, base, nb, by_source)
