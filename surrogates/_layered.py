@@ -31,7 +31,12 @@ from surrogates._model import METRICS, ResourceSurrogate, SurrogateError
 from surrogates._reuse import check_reuse_factor
 
 FORMAT = "hwloop.layered/1"
-_PRIORS = (("lut", "bops_per_cycle"), ("ff", "bops_per_cycle"), ("dsp", "mults_per_cycle"))
+_PRIORS = (
+    ("lut", "bops_per_cycle"),
+    ("ff", "bops_per_cycle"),
+    ("dsp", "mults_per_cycle"),
+    ("latency", "cycles"),
+)
 
 
 class LayerKindError(FeatureError):

@@ -79,6 +79,7 @@ LAYER_FEATURES: tuple[str, ...] = (
     "in_bits",
     "res_bits",
     "reuse",
+    "cycles",  # reuse x positions: the multiply cycles of a layer that reuses one kernel
     "mults_per_cycle",
     "bops_per_cycle",
     "bops",
@@ -111,6 +112,7 @@ def layer_features(layer: HlsLayer, design: HlsDesign) -> dict[str, float]:
         "in_bits": layer.in_bits,
         "res_bits": layer.res_bits,
         "reuse": layer.reuse,
+        "cycles": layer.reuse * layer.positions,
         "mults_per_cycle": mults / layer.reuse,
         "bops_per_cycle": mults * bits / layer.reuse,
         "bops": mults * layer.positions * bits,

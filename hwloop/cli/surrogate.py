@@ -13,8 +13,17 @@ from rich.table import Table
 
 from fpga_targets import get_target
 from hwloop.cli._common import console
-from hwloop.surrogate import Evaluation, default_model_dir, evaluate, training_set
-from surrogates import METRICS, ResourceSurrogate
+from hwloop.surrogate import (
+    Evaluation,
+    SplitScores,
+    default_model_dir,
+    document_set,
+    evaluate,
+    evaluate_by_arch,
+    evaluate_by_source,
+    training_set,
+)
+from surrogates import METRICS, LayeredSurrogate, ResourceSurrogate, load_surrogate
 from synth_cache import SqlCache
 
 KINDS = ("post_synthesis", "hls_estimate")
@@ -48,6 +57,42 @@ def _print_eval(ev: Evaluation, title: str) -> None:
     for n, s in ev.curve:
         curve.add_row(str(n), *(_fmt(s.get(m, math.nan)) for m in metrics))
     console.print(curve)
+
+
+def _print_split(ev: SplitScores, title: str) -> None:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=title)
+    for col in ("metric", "R²", "SMAPE %", "cov80", "baseline R²", "baseline SMAPE %"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m, s in ev.layered.items():
+        b = ev.baseline.get(m, {})
+        table.add_row(
+            m,
+            _fmt(s["r2"]),
+            _fmt(s["smape"]),
+            _fmt(s["coverage80"]),
+            _fmt(b.get("r2")),
+            _fmt(b.get("smape")),
+        )
+    console.print(table)
+    console.print(
+        f"trained on {ev.n_train} records, tested on {ev.n_test} the layer models cover "
+        f"(baseline: plain XGBoost on whole-design features, {ev.n_baseline_test} test records)"
+    )
+    for source, scores in ev.by_source.items():
+        lut = scores.get("lut", {})
+        console.print(f"  {source}: LUT R² {_fmt(lut.get('r2'))}, SMAPE {_fmt(lut.get('smape'))} %")
+
+
+def layered_evaluations(cache_url: str | None, kind: str, seeds: int) -> list[SplitScores]:
+    """The vivado flow's layer-level surrogate held out by architecture and by source (trained
+    on the wa-hls4ml records, tested on every other source)."""
+    ds = document_set(SqlCache(cache_url), "vivado", kind)
+    train = sorted({s for s in ds.sources.tolist() if s.startswith("wa-hls4ml")})
+    test = sorted(set(ds.sources.tolist()) - set(train))
+    out = [evaluate_by_arch(ds, seeds=range(seeds))]
+    if train and test:
+        out.append(evaluate_by_source(ds, train, test))
+    return out
 
 
 @click.group("surrogate")
@@ -85,8 +130,24 @@ def fit(
     no_eval: bool,
     seeds: int,
 ) -> None:
-    """Train one model per metric on every successful FLOW/KIND result in the cache."""
+    """Train one model per metric on every successful FLOW/KIND result in the cache (the
+    vivado flow: one model per hls4ml layer kind, composed per network)."""
     tgt = get_target(target) if target else None
+    if flow == "vivado":
+        ds = document_set(SqlCache(cache_url), flow, kind)
+        console.print(f"{len(ds)} {flow} {kind} records")
+        extra_v: dict[str, Any] = {"target": tgt.name if tgt else None}
+        if not no_eval:
+            evs = layered_evaluations(cache_url, kind, seeds)
+            for split in evs:
+                _print_split(split, f"held out by {split.split} ({flow}, {kind})")
+            extra_v["eval"] = evs[0].layered
+            extra_v["evaluations"] = [split.to_json() for split in evs]
+        layered = LayeredSurrogate(flow=flow, kind=kind).fit(ds.docs, ds.Y)
+        dest = out or default_model_dir(flow, tgt.name if tgt else None, kind)
+        layered.save(dest, extra_v)
+        console.print(f"saved layer models ({', '.join(sorted(layered.kinds_))}) to {dest}")
+        return
     data = training_set(SqlCache(cache_url), flow, kind, tgt.part if tgt else None)
     console.print(
         f"{len(data)} {flow} {kind} results of {len(set(data.groups))} architectures"
@@ -127,6 +188,15 @@ def eval_(
     training (all variants of an architecture on one side), with a learning curve."""
     params: dict[str, Any] = {}
     part = None
+    if model_dir is not None and isinstance(load_surrogate(model_dir), LayeredSurrogate):
+        flow = "vivado"
+    if flow == "vivado":
+        evs = layered_evaluations(cache_url, kind, seeds)
+        if as_json:
+            click.echo(json.dumps([split.to_json() for split in evs], indent=1))
+        for split in [] if as_json else evs:
+            _print_split(split, f"held out by {split.split} ({flow}, {kind})")
+        return
     if model_dir is not None:
         model = ResourceSurrogate.load(model_dir)
         params = {k: v for k, v in model.get_params().items() if k not in ("flow", "kind")}

@@ -28,6 +28,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hwloop.archs import Aggregate, Conv2d, Flatten, Linear
 from hwloop.synth._base import Synthesizer
 from hwloop.synth._design import Design
@@ -250,6 +252,7 @@ class OpenSynthesizer(Synthesizer):
         ]
         (workdir / "pieces.json").write_text(json.dumps(table, indent=1))
         extra = {
+            "piece_table": _unique_pieces(rows),
             "da4ml_cost": float(sum(p.count * j.cost for p, j in rows)),
             "da4ml_reg_bits": total(lambda j: j.reg_bits),
             "stages": stages,
@@ -330,3 +333,43 @@ class OpenSynthesizer(Synthesizer):
             table = src / "static" / "lookup_table.v"
             table.write_text(re.sub(r"\(\*\s*rom_style[^*]*\*\)", "", table.read_text()))
         return [p.name for p in gen] + [f"static/{m}.v" for m in used]
+
+
+def _unique_pieces(rows: list[tuple[Piece, _Job]]) -> list[dict[str, Any]]:
+    """One row per unique circuit (Verilog digest): what it is (inputs, outputs, adder-graph
+    ops, lookup tables, weights, da4ml's cost) and what yosys made of it, with how many copies
+    the design holds and at which pipeline levels. Kept in the result so that exported runs
+    carry what a piece-level surrogate learns from."""
+    out: dict[str, dict[str, Any]] = {}
+    for p, j in rows:
+        row = out.get(j.digest)
+        if row is None:
+            stats = j.stats
+            assert stats is not None
+            consts = p.constants if p.constants is not None else np.zeros(0)
+            nonzero = consts[consts != 0]
+            row = out[j.digest] = {
+                "digest": j.digest[:16],
+                "piece": p.name,
+                "count": 0,
+                "levels": [],
+                "inputs": p.n_inputs,
+                "outputs": int(p.comb.shape[1]),
+                "ops": len(p.comb.ops),
+                "tables": len(p.comb.lookup_tables or ()),
+                "weights": int(consts.size),
+                "nonzero_weights": int(nonzero.size),
+                "distinct_weights": int(np.unique(np.abs(nonzero)).size),
+                "da4ml_cost": j.cost,
+                "reg_bits": j.reg_bits,
+                "stages": j.stages,
+                "lut": stats.lut,
+                "ff": stats.ff,
+                "dsp": stats.dsp,
+                "carry": stats.carry,
+                "yosys_s": round(j.seconds, 3),
+            }
+        row["count"] += p.count
+        if p.level not in row["levels"]:
+            row["levels"].append(p.level)
+    return list(out.values())

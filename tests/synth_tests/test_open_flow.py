@@ -30,6 +30,13 @@ def test_open_flow_estimate_tracks_yosys(tmp_path: Path) -> None:
     estimate = r.extra["da4ml_cost"]
     assert r.lut is not None and abs(r.lut - estimate) <= 0.25 * estimate + 20
     assert r.extra["longest_path_cells"] is not None
+    # the unique circuits, with their copies, add up to the design (exported with the run)
+    table = r.extra["piece_table"]
+    assert len(table) == r.extra["pieces_synthesised"]
+    assert sum(p["count"] * p["lut"] for p in table) == r.lut
+    assert sum(p["count"] * p["ff"] for p in table) == r.ff
+    conv = next(p for p in table if p["piece"].startswith("c"))
+    assert conv["count"] == 4 and conv["inputs"] == 9 and conv["outputs"] == 2  # per position
 
 
 def test_pieces_are_bit_exact_against_numpy() -> None:
