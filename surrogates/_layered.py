@@ -19,16 +19,18 @@ import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from surrogates._assign import RESOURCES, ReuseOption
 from surrogates._features import FeatureError
 from surrogates._layers import LAYER_FEATURES, LAYER_SCHEMA, HlsDesign, hls_layers, layer_features
 from surrogates._model import METRICS, ResourceSurrogate, SurrogateError
-from surrogates._reuse import check_reuse_factor
+from surrogates._reuse import check_reuse_factor, valid_reuse_factors
 
 FORMAT = "hwloop.layered/1"
 _PRIORS = (
@@ -234,6 +236,34 @@ class LayeredSurrogate:
                     notes.append(f"{layer.name} ({layer.kind}): {', '.join(bad)}")
             outside.append(notes)
         return out, outside
+
+    def reuse_options(
+        self, doc: Mapping[str, Any], max_reuse: int = 1024
+    ) -> dict[str, list[ReuseOption]]:
+        """Every Dense / Conv layer of ``doc`` with each reuse factor hls4ml can realise for it
+        (up to ``max_reuse``) and that option's predicted median resources and latency: the
+        input of :func:`assign_reuse_factors`. The other layers' cost does not depend on it."""
+        design = hls_layers(doc)
+        self.check(design)
+        out: dict[str, list[ReuseOption]] = {}
+        for layer in design.layers:
+            if layer.kind not in ("dense", "conv1d", "conv2d"):
+                continue
+            factors = [r for r in valid_reuse_factors(layer.n_in, layer.n_out) if r <= max_reuse]
+            variants = [replace(layer, reuse=float(r)) for r in factors]
+            X = np.asarray(
+                [list(layer_features(v, design).values()) for v in variants], dtype=np.float64
+            )
+            pred = self.kinds_[layer.model_kind].predict(X)
+            out[layer.name] = [
+                ReuseOption(
+                    r,
+                    float(pred["latency"][i, 1]) if "latency" in pred else float(r),
+                    **{m: float(pred[m][i, 1]) for m in RESOURCES if m in pred},
+                )
+                for i, r in enumerate(factors)
+            ]
+        return out
 
     @property
     def n_train_(self) -> dict[str, int]:

@@ -187,6 +187,14 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     "for vivado].",
 )
 @click.option(
+    "--reuse-factor",
+    default="1",
+    show_default=True,
+    help="hls4ml reuse factors of the vivado flow's designs: every layer's (4), per layer "
+    "(fc0=2,stem=1; rounded to what hls4ml realises, as hls4ml does) or auto (per design, the "
+    "cheapest factors meeting --max-latency-ns: N-TORC's ILP). The front reports them.",
+)
+@click.option(
     "--max-util",
     type=float,
     default=None,
@@ -280,6 +288,7 @@ def search(
     strategy: str | None,
     max_util: float | None,
     max_latency_ns: float | None,
+    reuse_factor: str,
     surrogate: Path | None,
     cache_url: str | None,
     synth_every: int,
@@ -322,6 +331,7 @@ def search(
         strategy=strategy,
         max_util=max_util,
         max_latency_ns=max_latency_ns,
+        reuse_factor=reuse_factor,
         surrogate=surrogate,
         cache=cache_url,
         synth_every=synth_every,

@@ -188,8 +188,8 @@ def eval_(
     training (all variants of an architecture on one side), with a learning curve."""
     params: dict[str, Any] = {}
     part = None
-    if model_dir is not None and isinstance(load_surrogate(model_dir), LayeredSurrogate):
-        flow = "vivado"
+    if model_dir is not None and isinstance(found := load_surrogate(model_dir), LayeredSurrogate):
+        flow, kind = found.flow, found.kind
     if flow == "vivado":
         evs = layered_evaluations(cache_url, kind, seeds)
         if as_json:

@@ -37,6 +37,9 @@ class SearchConfig:
     strategy: str | None = None  # default: the flow's (distributed_arithmetic for open)
     max_util: float | None = None
     max_latency_ns: float | None = None
+    # hls4ml reuse factors (vivado flow): "4" every layer, "fc0=2" per layer (rounded to what
+    # hls4ml realises), or "auto": per design, N-TORC's ILP under --max-latency-ns
+    reuse_factor: str = "1"
     surrogate: Path | None = None  # a model directory instead of the user's / shipped default
     cache: str | None = None  # synthesis cache URL (default: the user's cache)
     synth_every: int = 0  # real synthesis of the front every N finished trials (0: never)
@@ -58,6 +61,16 @@ class SearchConfig:
 
         if not self.space and self.task in SPACES:  # (an unknown task is named by get_task)
             object.__setattr__(self, "space", SPACES[self.task][0])
+        if self.reuse_factor not in ("1", "") and self.flow == "open":
+            raise HwloopError(
+                "--reuse-factor: the open flow builds every layer fully parallel (reuse factor "
+                "1); reuse factors are an hls4ml choice, use --flow vivado"
+            )
+        if self.reuse_factor == "auto" and self.max_latency_ns is None:
+            raise HwloopError(
+                "--reuse-factor auto minimises resources under a latency bound: give "
+                "--max-latency-ns"
+            )
         elif self.task in SPACES and self.space not in SPACES[self.task]:
             raise HwloopError(
                 f"--space {self.space!r} is not a space of task {self.task!r} "

@@ -20,7 +20,18 @@ from fpga_targets import Target
 from hwloop.surrogate._data import target_capacities
 from hwloop.surrogate._predict import describe_model
 from hwloop.synth import Design, HardwareConfig, Synthesizer, design_from_model
-from surrogates import METRICS, ResourceSurrogate, feature_matrix
+from surrogates import (
+    METRICS,
+    AssignmentError,
+    FeatureError,
+    LayeredSurrogate,
+    ResourceSurrogate,
+    assign_reuse_factors,
+    capacity_weights,
+    closest_reuse_factor,
+    hls_layers,
+    load_surrogate,
+)
 from synth_cache import CacheBackend, SqlCache, SynthResult, design_key
 
 log = logging.getLogger(__name__)
@@ -62,6 +73,7 @@ class HardwareScore:
     model: str = ""
     real: dict[str, Any] | None = None  # the cache's real outcome of this very design, if any
     extrapolated: tuple[str, ...] = ()  # features outside the surrogate's training range
+    reuse_factors: tuple[tuple[str, int], ...] = ()  # hls4ml's per layer (vivado flow)
 
     @property
     def feasible(self) -> bool:
@@ -93,6 +105,7 @@ class HardwareScore:
             "model": self.model,
             "real": self.real,
             "extrapolated": list(self.extrapolated),
+            "reuse_factors": dict(self.reuse_factors),
         }
 
 
@@ -109,19 +122,20 @@ class HardwareScorer:
     max_util: float | None = None
     max_latency_ns: float | None = None
     cache_url: str | None = None  # designs with a real outcome there are scored on it
+    reuse: str = "1"  # hls4ml reuse factors: "4", "fc0=2,...", or "auto" (the ILP)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        self._model = ResourceSurrogate.load(self.model_dir)
+        self._model = load_surrogate(self.model_dir)
         self.description = describe_model(self.model_dir, self._model)
 
     @property
-    def model(self) -> ResourceSurrogate:
+    def model(self) -> ResourceSurrogate | LayeredSurrogate:
         with self._lock:
             return self._model
 
     def swap(self, model_dir: Path) -> None:
-        model = ResourceSurrogate.load(model_dir)
+        model = load_surrogate(model_dir)
         with self._lock:
             self._model, self.model_dir = model, model_dir
             self.description = describe_model(model_dir, model)
@@ -132,14 +146,52 @@ class HardwareScorer:
         )
 
     def design(self, model: Any) -> Design:
-        return design_from_model(model, self.hardware())
+        design = design_from_model(model, self.hardware())
+        if self.reuse in ("1", ""):
+            return design
+        return self._with_reuse(design)
+
+    def _with_reuse(self, design: Design) -> Design:
+        """``design`` with hls4ml's per-layer reuse factors: the requested ones rounded as hls4ml
+        rounds them, or (``auto``) the cheapest meeting the latency bound (N-TORC's ILP over the
+        layer-level surrogate's predictions). A design the ILP cannot place keeps factor 1 and
+        is left to the latency constraint."""
+        from hwloop.surrogate._predict import parse_reuse, with_reuse
+
+        doc = design.canonical()
+        try:
+            layers = [x for x in hls_layers(doc).layers if x.kind in ("dense", "conv1d", "conv2d")]
+        except FeatureError:
+            return design  # scored as inexpressible by the surrogate
+        model = self.model
+        if self.reuse == "auto" and isinstance(model, LayeredSurrogate):
+            assert self.max_latency_ns is not None  # SearchConfig insists
+            try:
+                options = model.reuse_options(doc)
+                bound = self.max_latency_ns / design.hw.clock_period_ns
+                caps = {m: float(getattr(self.target.resources, m)) for m in _CAPACITY}
+                chosen = assign_reuse_factors(options, bound, capacity_weights(caps))
+            except (AssignmentError, FeatureError) as exc:
+                log.debug("reuse-factor ILP: %s", exc)
+                return design
+            per = chosen.reuse_factors
+        else:
+            whole, named = parse_reuse(self.reuse)
+            per = {
+                x.name: closest_reuse_factor(x.n_in, x.n_out, named.get(x.name, whole or 1))
+                for x in layers
+            }
+        spec = ",".join(f"{k}={v}" for k, v in per.items())
+        if not spec:
+            return design
+        hw = with_reuse(design.hw, spec)
+        return design.with_hw(model=hw.model, by_name=hw.by_name)
 
     def score_designs(self, designs: list[Design]) -> list[HardwareScore]:
         with self._lock:
             model, about = self._model, self.description
         docs = [d.canonical() for d in designs]
-        X = feature_matrix(docs, target_capacities(self.target))
-        pred, outside = model.predict(X), model.outside(X)
+        pred, outside, errors = _predict(model, docs, target_capacities(self.target))
         version = self.synth.tool_version()
         cache = SqlCache(self.cache_url) if self.cache_url else None
         out = []
@@ -148,8 +200,14 @@ class HardwareScorer:
                 p = {m: (float(v[i, 0]), float(v[i, 1]), float(v[i, 2])) for m, v in pred.items()}
                 key = design_key(doc, self.synth.flow, version)
                 real = real_outcome(cache, key, design.hw.clock_period_ns) if cache else None
-                score = self._score(design, key, p, about, real)
-                out.append(dataclasses.replace(score, extrapolated=tuple(outside[i])))
+                score = self._score(design, key, p, about, real, errors[i])
+                out.append(
+                    dataclasses.replace(
+                        score,
+                        extrapolated=tuple(outside[i]),
+                        reuse_factors=_reuse_of(doc) if isinstance(model, LayeredSurrogate) else (),
+                    )
+                )
         finally:
             if cache is not None:
                 cache.close()
@@ -162,6 +220,7 @@ class HardwareScorer:
         p: dict[str, tuple[float, float, float]],
         about: str,
         real: dict[str, Any] | None,
+        error: str | None = None,
     ) -> HardwareScore:
         res = self.target.resources
         ok = real is not None and real.get("status") == "ok"
@@ -174,7 +233,7 @@ class HardwareScorer:
         cycles = p.get("latency", (math.nan,) * 3)[1]
         latency_ns = cycles * design.hw.clock_period_ns
         real_ns = float(real["latency_ns"]) if ok and real and "latency_ns" in real else latency_ns
-        reason = self.synth.unsupported(design)
+        reason = error or self.synth.unsupported(design)
         constraints = {"expressible": 0.0 if reason is None else 1.0}
         if real is not None:  # a real run that failed or timed out makes the design infeasible
             constraints["synthesised"] = 0.0 if ok else 1.0
@@ -188,6 +247,49 @@ class HardwareScorer:
         if missing:
             log.debug("surrogate has no model for %s", ", ".join(missing))
         return HardwareScore(key, p, latency_ns, util, constraints, reason, about, real)
+
+
+def _predict(
+    model: ResourceSurrogate | LayeredSurrogate,
+    docs: list[dict[str, Any]],
+    caps: dict[str, float] | None,
+) -> tuple[dict[str, Any], list[list[str]], list[str | None]]:
+    """Predictions of ``docs``; a design the surrogate cannot read (a layer kind without
+    records) gets NaN and its reason, the others their numbers."""
+    import numpy as np
+
+    try:
+        together, outside_all = model.predict_documents(docs, caps)
+        return together, outside_all, [None] * len(docs)
+    except FeatureError:
+        pass
+    rows: list[dict[str, Any] | None] = []
+    outside: list[list[str]] = []
+    errors: list[str | None] = []
+    for doc in docs:
+        try:
+            p, o = model.predict_documents([doc], caps)
+            rows.append(p)
+            outside.append(o[0])
+            errors.append(None)
+        except FeatureError as exc:
+            rows.append(None)
+            outside.append([])
+            errors.append(str(exc))
+    metrics = sorted({m for r in rows if r for m in r})
+    pred = {
+        m: np.vstack([r[m] if r and m in r else np.full((1, 3), np.nan) for r in rows])
+        for m in metrics
+    }
+    return pred, outside, errors
+
+
+def _reuse_of(doc: dict[str, Any]) -> tuple[tuple[str, int], ...]:
+    try:
+        layers = hls_layers(doc).layers
+    except FeatureError:
+        return ()
+    return tuple((x.name, int(x.reuse)) for x in layers if x.kind in ("dense", "conv1d", "conv2d"))
 
 
 def real_values(result: SynthResult, clock_ns: float) -> dict[str, float]:
@@ -238,7 +340,6 @@ def hardware_scorer(cfg: Any, target: Target, space: Any) -> HardwareScorer:
     (``--surrogate``, the loop's latest refit in ``OUT/surrogate``, the user's own model, the
     shipped default; with none of those, a small calibration of the space first). Logs which."""
     from hwloop import HwloopError
-    from hwloop.surrogate import find_model
     from hwloop.synth import get_synthesizer
     from synth_cache import default_cache_url
 
@@ -251,7 +352,7 @@ def hardware_scorer(cfg: Any, target: Target, space: Any) -> HardwareScorer:
         model_dir = latest
     else:
         try:
-            model_dir = find_model(cfg.flow, target, "post_synthesis")
+            model_dir = _find_flow_model(cfg.flow, target)
         except HwloopError as exc:
             log.warning("%s; calibrating a small batch of the search space first", exc)
             model_dir = bootstrap_surrogate(cfg, target, space, synth, strategy, cfg.bootstrap)
@@ -264,9 +365,24 @@ def hardware_scorer(cfg: Any, target: Target, space: Any) -> HardwareScorer:
         cfg.max_util,
         cfg.max_latency_ns,
         cfg.cache or default_cache_url(),
+        cfg.reuse_factor,
     )
     log.info("hardware objectives predicted by %s", scorer.description)
     return scorer
+
+
+def _find_flow_model(flow: str, target: Target) -> Path:
+    """The flow's post-synthesis model, else (the vivado flow ships HLS estimates) its
+    ``hls_estimate`` one."""
+    from hwloop import HwloopError
+    from hwloop.surrogate import find_model
+
+    try:
+        return find_model(flow, target, "post_synthesis")
+    except HwloopError:
+        if flow == "open":
+            raise
+        return find_model(flow, target, "hls_estimate")
 
 
 def latest_refit(out: Path) -> Path | None:

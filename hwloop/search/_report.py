@@ -112,6 +112,7 @@ _HW_METRICS = ("lut", "ff", "dsp", "bram_18k", "latency_ns")
 HW_COLUMNS = (
     "source",
     *(f"{m}_{k}" for m in _HW_METRICS for k in ("pred", "low80", "high80", "real")),
+    "reuse_factors",
 )
 
 
@@ -121,6 +122,8 @@ def _hw_columns(m: FrontMember) -> dict[str, Any]:
     real = m.hw.get("real") or {}
     clock = (m.hw.get("latency_ns") or math.nan) / max(pred.get("latency", [1, 1, 1])[1], 1e-9)
     out: dict[str, Any] = {"source": m.hw.get("source", "predicted")}
+    reuse = m.hw.get("reuse_factors") or {}
+    out["reuse_factors"] = json.dumps(reuse, sort_keys=True) if reuse else ""
     for metric in _HW_METRICS:
         if metric == "latency_ns":
             lo, mid, hi = (v * clock for v in pred.get("latency", (math.nan,) * 3))

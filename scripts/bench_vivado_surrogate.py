@@ -1,0 +1,176 @@
+"""Benchmark of the layer-level hls4ml + Vivado surrogate (issue 18).
+
+    python scripts/bench_vivado_surrogate.py [--seeds 3] [--model-dir DIR]
+
+Imports every real hls4ml record the project has (../shared/fixtures: wa-hls4ml, N-TORC,
+hls-reports; plus ``synth_cache.bundled_data_paths()`` when present) into a throw-away cache and
+prints:
+
+- held out by architecture (a fifth of the layer shapes / networks, every precision and reuse
+  variant on one side, ``--seeds`` splits averaged) and held out by source (trained on the
+  wa-hls4ml records only, tested on every other source): LUT, FF, DSP and latency R² and SMAPE
+  of the layer-level model and of the plain-XGBoost baseline (whole-design features) on the
+  same splits;
+- predictions with 80 % intervals from the shipped models for nac-tiny/small/medium/large at 8
+  bits, reuse factor 4 on a U250 and deepsets-baseline/tiny/small/medium/large at 8 bits, reuse
+  factor 2 on a VU13P (each layer at the factor hls4ml rounds the request to, printed);
+- one JSON line (prefix ``BENCH_JSON``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import synth_cache
+from fpga_targets import get_target
+from hwloop import HwloopError
+from hwloop.archs import resolve_arch
+from hwloop.surrogate import (
+    document_set,
+    evaluate_by_arch,
+    evaluate_by_source,
+    find_model,
+    predict_designs,
+)
+from hwloop.surrogate._predict import with_reuse
+from hwloop.synth import HardwareConfig, random_design
+from surrogates import closest_reuse_factor, hls_layers
+from synth_cache import SqlCache, import_paths
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "../shared/fixtures"
+METRICS = ("lut", "ff", "dsp", "latency")
+CASES = (
+    ("u250", 4, ("nac-tiny", "nac-small", "nac-medium", "nac-large")),
+    (
+        "vu13p",
+        2,
+        (
+            "deepsets-baseline",
+            "deepsets-tiny",
+            "deepsets-small",
+            "deepsets-medium",
+            "deepsets-large",
+        ),
+    ),
+)
+
+
+def _cell(v: Any) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+
+def _table(title: str, ev: Any) -> None:
+    print(
+        f"\n{title}: trained on {ev.n_train}, tested on {ev.n_test} records "
+        f"(baseline tested on {ev.n_baseline_test})"
+    )
+    print(
+        f"{'metric':<8} {'R2':>8} {'SMAPE%':>8} {'cov80':>6} | {'base R2':>8} {'base SMAPE%':>11}"
+    )
+    for m in METRICS:
+        s, b = ev.layered.get(m, {}), ev.baseline.get(m, {})
+        print(
+            f"{m:<8} {_cell(s.get('r2')):>8} {_cell(s.get('smape')):>8} "
+            f"{_cell(s.get('coverage80')):>6} | {_cell(b.get('r2')):>8} "
+            f"{_cell(b.get('smape')):>11}"
+        )
+    for source, scores in ev.by_source.items():
+        cells = ", ".join(
+            f"{m} R2 {_cell(scores[m]['r2'])} SMAPE {_cell(scores[m]['smape'])}"
+            for m in METRICS
+            if m in scores
+        )
+        print(f"  {source}: {cells}")
+
+
+def _design(arch: str, part: str, clock: float, reuse: int) -> tuple[Any, dict[str, int]]:
+    """The design at 8 bits with every layer at the reuse factor hls4ml makes of ``reuse``."""
+    spec = resolve_arch(arch)
+    hw = HardwareConfig.uniform(part, 8, clock, strategy="resource")
+    design = random_design(spec, hw, seed=0)
+    used = {
+        x.name: closest_reuse_factor(x.n_in, x.n_out, reuse)
+        for x in hls_layers(design.canonical()).layers
+        if x.kind in ("dense", "conv1d", "conv2d")
+    }
+    hw = with_reuse(hw, ",".join([str(reuse), *(f"{k}={v}" for k, v in used.items())]))
+    return random_design(spec, hw, seed=0), used
+
+
+def predictions(model_dir: Path | None) -> list[dict[str, Any]]:
+    out = []
+    for target_name, reuse, archs in CASES:
+        target = get_target(target_name)
+        path = find_model("vivado", target, "hls_estimate", model_dir)
+        print(f"\n{target.name}, 8 bits, reuse factor {reuse} (strategy resource), model {path}")
+        for arch in archs:
+            design, used = _design(arch, target.part, target.clock_period_ns, reuse)
+            row: dict[str, Any] = {"arch": arch, "target": target.name, "reuse": used}
+            try:
+                (p,) = predict_designs([design], target, path)
+            except HwloopError as exc:
+                row["error"] = str(exc)
+                print(f"  {arch:<18} cannot predict: {exc}")
+                out.append(row)
+                continue
+            row.update({m: p.metrics[m] for m in METRICS if m in p.metrics})
+            row["extrapolated"] = list(p.extrapolated)
+            cells = "  ".join(
+                f"{m} {p.metrics[m][1]:,.0f} [{p.metrics[m][0]:,.0f}-{p.metrics[m][2]:,.0f}]"
+                for m in METRICS
+                if m in p.metrics
+            )
+            changed = {k: v for k, v in used.items() if v != reuse}
+            print(f"  {arch:<18} {cells}")
+            print(
+                f"  {'':<18} reuse rounded by hls4ml: {changed or 'none'}; "
+                f"outside the training domain: {len(p.extrapolated)} layer(s)"
+            )
+            out.append(row)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--model-dir", type=Path, default=None)
+    args = ap.parse_args()
+    paths = [FIXTURES / "wa-hls4ml", FIXTURES / "n-torc", FIXTURES / "hls-reports"]
+    bundled = getattr(synth_cache, "bundled_data_paths", None)
+    paths += list(bundled()) if bundled else []
+    cache = SqlCache(f"sqlite:///{tempfile.mkdtemp()}/bench.db")
+    import_paths(cache, paths)
+    ds = document_set(cache, "vivado", "hls_estimate")
+    sources = sorted(set(ds.sources.tolist()))
+    print(
+        f"{len(ds)} successful hls_estimate records; sources: "
+        + ", ".join(f"{s} {int((ds.sources == s).sum())}" for s in sources)
+    )
+    by_arch = evaluate_by_arch(ds, seeds=range(args.seeds))
+    _table(f"held out by architecture ({args.seeds} seeds)", by_arch)
+    train = [s for s in sources if s.startswith("wa-hls4ml")]
+    by_source = evaluate_by_source(ds, train, [s for s in sources if s not in train])
+    _table(f"held out by source (train {', '.join(train)})", by_source)
+    preds = predictions(args.model_dir)
+    print(
+        "BENCH_JSON "
+        + json.dumps(
+            {
+                "records": len(ds),
+                "by_architecture": by_arch.to_json(),
+                "by_source": by_source.to_json(),
+                "predictions": preds,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
