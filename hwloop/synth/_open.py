@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hwloop.archs import Aggregate, Conv2d, Flatten, Linear
+from hwloop.archs import Aggregate, Conv2d, ConvAttention, Flatten, Linear
 from hwloop.synth._base import Synthesizer
 from hwloop.synth._design import Design
 from hwloop.synth._pieces import Piece, Planner
@@ -107,7 +107,9 @@ class OpenSynthesizer(Synthesizer):
             reuse = design.hw.layer(layer.name, layer.op).reuse_factor
             if reuse not in (None, 1):
                 return f"layer {layer.name}: reuse factor {reuse} (the open flow unrolls fully)"
-            if not isinstance(layer, (Conv2d, Linear)):
+            if isinstance(layer, ConvAttention) and layer.hidden > self.row_block:
+                return f"layer {layer.name}: hidden {layer.hidden} is wider than a row block"
+            if not isinstance(layer, (Conv2d, Linear, ConvAttention)):
                 return f"layer {layer.name}: the open flow has no {layer.op} yet"
             if layer.act not in SUPPORTED_ACTS:
                 return f"layer {layer.name}: the open flow has no {layer.act} yet"
