@@ -6,10 +6,11 @@ arithmetic is hls4ml's for each part, at the layer's result format R (TRN, WRAP)
 
 - ``qkv``: one 1x1 convolution C -> 3d (q, k and v side by side, sharing adders), per position;
 - ``scores``: q_i . k_j, d variable x variable products, one piece per (i, j) pair;
-- ``softmax``: hls4ml's ``softmax_stable`` (its default) on one row of N scores: x - max(x) at R
-  with RND/SAT, its top ``TABLE_BITS`` bits index an exp table, the exps (ap_fixed<18,8>,
-  RND/SAT) are summed, the sum's top bits index a 1/x table, and each exp times 1/sum is the
-  probability (quantised to R). Tables hold hls4ml's ``table_size`` 1024 entries at most;
+- ``softmax``: hls4ml 1.3's ``softmax_stable`` (its default; the version installed here) on one
+  row of N scores: max(x) - x as ap_ufixed<W-1, I-1> (W, I: R's width and integer bits), its top
+  ``TABLE_BITS`` bits index an exp(-x) table, the exps (ap_fixed<18,8>, RND/SAT) are summed, the
+  sum's top bits index a 1/x table, and each exp times 1/sum is the probability (quantised to
+  R). Tables hold hls4ml's ``table_size`` 1024 entries at most;
 - ``sv``: sum_j p_ij v_jc, N variable x variable products, one piece per (i, c) pair;
 - ``proj``: 1x1 convolution d -> C plus the residual x, activation, per position.
 
@@ -32,13 +33,12 @@ if TYPE_CHECKING:  # the planner imports this module
     from hwloop.synth._pieces import Kif, Planner
 
 TABLE_BITS = 10  # hls4ml's softmax table_size 1024: the index is the top 10 bits of the value
-TABLE_KIF = (1, 7, 10)  # exp_table_t and inv_table_t: ap_fixed<18,8,AP_RND,AP_SAT>
+TABLE_KIF = (1, 7, 10)  # exp_table_t, inv_table_t, inv_inp_t: ap_fixed<18,8,AP_RND,AP_SAT>
 
 
 def exp_table(d: NDArray[Any]) -> NDArray[Any]:
-    """hls4ml's exp table entry at index value ``d`` (float32 ``std::exp``). Indices above 0 are
-    never addressed (d = x - max(x) <= 0): they hold exp(0), so the table's range is [0, 1]."""
-    return np.exp(np.minimum(np.asarray(d, np.float32), np.float32(0))).astype(np.float64)
+    """hls4ml's exp table (``init_exp_table`` with ``negative``): exp(-d) in float32."""
+    return np.exp(-np.asarray(d, np.float32)).astype(np.float64)
 
 
 def inv_table(s: NDArray[Any]) -> NDArray[Any]:
@@ -49,21 +49,22 @@ def inv_table(s: NDArray[Any]) -> NDArray[Any]:
 
 
 def softmax_formats(res: tuple[int, int, int]) -> tuple[tuple[int, int, int], ...]:
-    """(difference's table index, exp sum's table index) formats of hls4ml's softmax_stable for
-    scores in ``res`` (k, i, f): the top TABLE_BITS bits of each (all bits if narrower)."""
-    k, i, f = res
+    """The table indices of hls4ml 1.3's softmax_stable for scores at ``res`` = (k, i, f):
+    max(x) - x as ``inp_norm_t`` = ap_ufixed<W-1, I-1> (TRN, WRAP), then its top TABLE_BITS
+    bits (all if narrower); the exp sum as ``inv_inp_t`` (SAT), then its top TABLE_BITS bits."""
+    _, i, f = res
     tk, ti, tf = TABLE_KIF
-    return (k, i, min(f, TABLE_BITS - k - i)), (tk, ti, min(tf, TABLE_BITS - tk - ti))
+    return (0, i, min(f, TABLE_BITS - i)), (tk, ti, min(tf, TABLE_BITS - tk - ti))
 
 
 def softmax_row(s: Any, res: tuple[int, int, int]) -> Any:
-    """hls4ml's softmax_stable on a da4ml array of scores at ``res``."""
+    """hls4ml 1.3's softmax_stable on a da4ml array of scores at ``res``."""
     from da4ml.trace.ops import quantize
 
     dk, ek = softmax_formats(res)
-    m = np.max(s)
-    d = quantize(s - m, *dk, overflow_mode="SAT", round_mode="TRN")
+    d = quantize(-s + np.max(s), *dk)  # >= 0; wraps above 2^(I-1) as ap_ufixed does
     e = d.apply(exp_table).quantize(*TABLE_KIF, overflow_mode="SAT", round_mode="RND")
+    # accum_t ap_fixed<18+log2 n, 8+log2 n> holds the sum exactly; inv_inp_t saturates it
     total = quantize(np.sum(e, keepdims=True), *ek, overflow_mode="SAT", round_mode="TRN")
     inv = total.apply(inv_table).quantize(*TABLE_KIF, overflow_mode="SAT", round_mode="RND")
     return quantize(e * inv[0], *res)

@@ -1,5 +1,5 @@
 """The attention block in the open flow: bit-exact against a numpy fixed-point reference written
-from hls4ml's nnet_activation.h (softmax_stable), and synthesised for real by yosys."""
+from hls4ml 1.3's nnet_activation.h (softmax_stable), and synthesised for real by yosys."""
 
 from __future__ import annotations
 
@@ -33,14 +33,15 @@ def top_bits(x: Arr, k: int, i: int, f: int, n: int = 10) -> NDArray[np.int64]:
     """hls4ml's softmax_idx_from_real_val: the top ``n`` bits of x's two's complement code."""
     width = k + i + f
     code = np.round(x * 2.0**f).astype(np.int64) & ((1 << width) - 1)
-    return np.asarray(code >> (width - n), np.int64)
+    return np.asarray(code >> max(width - n, 0), np.int64)
 
 
 def table(fn: Any, k: int, i: int, f: int, n: int = 10) -> Arr:
     """hls4ml's init_exp_table / init_invert_table: entry j holds fn at the value whose top bits
-    are j (signed), computed in float and stored as ap_fixed<18,8,AP_RND,AP_SAT>."""
+    are j, computed in float and stored as ap_fixed<18,8,AP_RND,AP_SAT>."""
+    n = min(n, k + i + f)
     j = np.arange(2**n)
-    value = np.where(j >= 2 ** (n - 1), j - 2**n, j) * 2.0 ** (k + i - n)
+    value = (np.where(j >= 2 ** (n - 1), j - 2**n, j) if k else j) * 2.0 ** (k + i - n)
     with np.errstate(divide="ignore"):
         out = fn(value.astype(np.float32)).astype(np.float64)
     return fx(np.nan_to_num(out, posinf=1e9), 1, 7, 10, rnd=True, sat=True)
@@ -58,8 +59,10 @@ def reference(design: Any, x: Arr) -> Arr:
 
     q, k, v = (fx(conv(p, x), *r) for p in ("query", "key", "value"))
     s = fx(np.einsum("bid,bjd->bij", q, k), *r)
-    d = fx(s - s.max(axis=-1, keepdims=True), *r, rnd=True, sat=True)
-    e = table(np.exp, *r)[top_bits(d, *r)]
+    # hls4ml 1.3 softmax_stable: inp_norm_t = ap_ufixed<W-1, I-1> (TRN, WRAP), exp(-x) table
+    norm = (0, r[1], r[2])
+    d = fx(s.max(axis=-1, keepdims=True) - s, *norm)
+    e = table(lambda t: np.exp(-t), *norm)[top_bits(d, *norm)]
     total = fx(e.sum(axis=-1, keepdims=True), 1, 7, 10, rnd=True, sat=True)
     inv = table(lambda t: np.float32(1) / t, 1, 7, 10)[top_bits(total, 1, 7, 10)]
     p = fx(e * inv, *r)
