@@ -4,7 +4,8 @@
 with q, k, v 1x1 convolutions to ``hidden`` = d channels. hls4ml has no such layer, so its
 arithmetic is hls4ml's for each part, at the layer's result format R (TRN, WRAP) unless noted:
 
-- ``qkv``: one 1x1 convolution C -> 3d (q, k and v side by side, sharing adders), per position;
+- ``query``, ``key``, ``value``: 1x1 convolutions C -> d side by side, per position (each with
+  its own fitted weight format, ``<layer>.<part>`` in the hardware config's ``by_name``);
 - ``scores``: q_i . k_j, d variable x variable products, one piece per (i, j) pair;
 - ``softmax``: hls4ml 1.3's ``softmax_stable`` (its default; the version installed here) on one
   row of N scores: max(x) - x as ap_ufixed<W-1, I-1> (W, I: R's width and integer bits), its top
@@ -15,7 +16,7 @@ arithmetic is hls4ml's for each part, at the layer's result format R (TRN, WRAP)
 - ``proj``: 1x1 convolution d -> C plus the residual x, activation, per position.
 
 Every position (and every pair) uses the same circuit, so each piece is traced once and counted:
-a 9x9 map synthesises five circuits, not 81 copies of the block. The pieces sit on successive
+a 9x9 map synthesises seven circuits, not 81 copies of the block. The pieces sit on successive
 levels (the latency adds up). Not counted: the registers that delay x alongside the four levels
 before ``proj`` (in a fully pipelined design: C*N*bits per cycle of those levels).
 """
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hwloop.archs import ConvAttention
+from hwloop.archs import ConvAttention, FixedPoint
 
 if TYPE_CHECKING:  # the planner imports this module
     from hwloop.synth._pieces import Kif, Planner
@@ -89,15 +90,18 @@ def plan_attention(
         raise ValueError(f"layer {name}: hidden {hidden} is wider than a row block")
     res = kif_of(lw.result)
 
-    def weights(part: str) -> tuple[NDArray[Any], NDArray[Any]]:
+    def weights(part: str) -> tuple[NDArray[Any], NDArray[Any], FixedPoint]:
         wt = d.weights[f"{name}.{part}.weight"]
-        return wt.reshape(wt.shape[0], -1).T, d.weights[f"{name}.{part}.bias"]
+        wfmt = d.hw.layer(f"{name}.{part}", layer.op).weight  # fitted per conv, else the layer's
+        assert wfmt is not None
+        return wt.reshape(wt.shape[0], -1).T, d.weights[f"{name}.{part}.bias"], wfmt
 
-    parts = [weights(p) for p in ("query", "key", "value")]
-    wqkv = np.concatenate([p[0] for p in parts], axis=1)
-    bqkv = np.concatenate([p[1] for p in parts])
     plain = planner._post(None, lw.result)[0]
-    planner._matrix(f"{name}.qkv", wqkv, lw.weight, bqkv, n, fmt, plain)
+    first = planner.level
+    for part in ("query", "key", "value"):  # side by side on one level
+        planner.level = first
+        wt, b, wfmt = weights(part)
+        planner._matrix(f"{name}.{part}", wt, wfmt, b, n, fmt, plain)
 
     def scores(x: Any) -> Any:
         return quantize(np.sum(x[:hidden] * x[hidden:], keepdims=True), *res)
@@ -113,7 +117,7 @@ def plan_attention(
     planner._trace(f"{name}.sv", n * hidden, res, 2 * n, sv)
     planner.level += 1
     post, out_fmt = planner._post(layer.act, lw.result)
-    wp, bp = weights("proj")
+    wp, bp, wfmt = weights("proj")
     kif: Kif = tuple(  # type: ignore[assignment]
         np.concatenate([np.full(hidden, res[a]), np.broadcast_to(np.asarray(fmt[a]), (c,))])
         for a in range(3)
@@ -123,7 +127,7 @@ def plan_attention(
         def proj_w(x: Any, wt: Any) -> Any:
             return post(x[:hidden] @ wt + bp + x[hidden:])
 
-        planner._trace(f"{name}.proj", n, kif, hidden + c, proj_w, (wp, lw.weight))
+        planner._trace(f"{name}.proj", n, kif, hidden + c, proj_w, (wp, wfmt))
     else:
         planner._trace(
             f"{name}.proj", n, kif, hidden + c, lambda x: post(x[:hidden] @ wp + bp + x[hidden:])

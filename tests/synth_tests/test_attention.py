@@ -73,10 +73,9 @@ def reference(design: Any, x: Arr) -> Arr:
 
 def run_pieces(pieces: list[Any], x: Arr) -> Arr:
     """The traced pieces applied in order, in da4ml's bit-exact interpreter."""
-    qkv, scores, softmax, sv, proj = pieces
+    *qkv, scores, softmax, sv, proj = pieces
     b, n, c = x.shape
-    h = qkv.comb.predict(x.reshape(b * n, c), n_threads=1).reshape(b, n, 3, -1)
-    q, k, v = h[:, :, 0], h[:, :, 1], h[:, :, 2]
+    q, k, v = (p.comb.predict(x.reshape(b * n, c), n_threads=1).reshape(b, n, -1) for p in qkv)
     dh = q.shape[-1]
     pairs = np.concatenate(np.broadcast_arrays(q[:, :, None], k[:, None, :]), axis=-1)
     s = scores.comb.predict(pairs.reshape(-1, 2 * dh), n_threads=1).reshape(b, n, n)
@@ -95,9 +94,16 @@ def test_attention_is_bit_exact_against_hls4ml_arithmetic(strategy: str) -> None
     model = LayerHW(FixedPoint(6, 2), FixedPoint(10, 4), FixedPoint(16, 8), 1)
     hw = HardwareConfig(PART, model=model, input_precision=FixedPoint(8, 4), strategy=strategy)
     design = random_design(spec, hw, seed=3)
+    fitted = dict(design.hw.by_name)  # each 1x1 conv's weight format fits its weights
+    assert {p: fitted[f"att.{p}"].weight for p in ("query", "proj")} == {
+        "query": FixedPoint(6, 1),
+        "proj": FixedPoint(6, 1),
+    }
     pieces = Planner(design, ROW_BLOCK).plan()
     assert [(p.name, p.count, p.level) for p in pieces] == [
-        ("att.qkv", 9, 0),
+        ("att.query", 9, 0),
+        ("att.key", 9, 0),
+        ("att.value", 9, 0),
         ("att.scores", 81, 1),
         ("att.softmax", 9, 2),
         ("att.sv", 18, 3),
@@ -129,8 +135,8 @@ class WithConstants:
 
 
 def test_attention_design_synthesises(tmp_path: Path) -> None:
-    """A conv + attention + dense design through da4ml and yosys: five unique attention circuits
-    for 4x4 positions, totals = sum of count x piece numbers."""
+    """A conv + attention + dense design through da4ml and yosys: seven unique attention
+    circuits for 4x4 positions, totals = sum of count x piece numbers."""
     spec = ArchSpec(
         (1, 6, 6),
         (
@@ -151,10 +157,16 @@ def test_attention_design_synthesises(tmp_path: Path) -> None:
     assert r.status == "ok", r.error
     rows = json.loads(next(cache.artifacts(out.entry.key).rglob("pieces.json")).read_text())
     names = [row["piece"] for row in rows]
-    assert names == ["c", "att.qkv", "att.scores", "att.softmax", "att.sv", "att.proj", "o"]
-    assert [row["count"] for row in rows] == [16, 16, 256, 16, 32, 16, 1]
+    attention = ["att.query", "att.key", "att.value", "att.scores", "att.softmax", "att.sv"]
+    assert names == ["c", *attention, "att.proj", "o"]
+    assert [row["count"] for row in rows] == [16, 16, 16, 16, 256, 16, 32, 16, 1]
+    assert r.extra["pieces_synthesised"] == 9
     assert r.lut == sum(row["count"] * row["lut"] for row in rows)
     assert r.ff == sum(row["count"] * row["ff"] for row in rows)
-    assert r.latency_min == sum(row["stages"] for row in rows)  # one piece per level here
+    assert r.dsp == sum(row["count"] * row["dsp"] for row in rows) > 0  # the variable products
+    levels: dict[int, int] = {}
+    for row in rows:  # query, key and value run side by side
+        levels[row["level"]] = max(levels.get(row["level"], 0), row["stages"])
+    assert len(levels) == 7 and r.latency_min == sum(levels.values())
     softmax = rows[names.index("att.softmax")]
     assert softmax["lut"] > rows[names.index("att.scores")]["lut"]  # the tables cost most
