@@ -12,7 +12,7 @@ element), set aggregation (mean, max), ReLU, LeakyReLU, GELU (lookup table), bat
 norm (folded), layer norm (tables and multipliers), and the attention block
 (``hwloop/synth/_attention.py``): q/k/v and projection as per-position 1x1 convolutions, q.k and
 p.v as variable x variable multipliers (yosys maps them to DSP48E2), hls4ml's table softmax
-(softmax_stable: exp and 1/x tables of 1024 entries, ap_fixed<18,8> RND/SAT) per row. Its five
+(softmax_stable: exp and 1/x tables of 1024 entries, ap_fixed<18,8> RND/SAT) per row. Its seven
 circuits are synthesised once each and counted per position, (query, key) pair or (query,
 channel) pair, so the block costs ~2*N^2*d multipliers for N positions and d hidden channels.
 """

@@ -18,8 +18,9 @@ so the open flow never builds the whole network at once. It plans :class:`Piece`
 - a layer norm adds ``stats`` pieces (sum and sum of squares of a block of elements, identical
   circuits), a ``norm-reduce`` piece (mean, variance, 1/sqrt(var + eps) by lookup table) and
   ``norm`` pieces that scale each block of elements with its own gamma and beta;
-- an attention block (``hwloop/synth/_attention.py``) is five per-position or per-pair pieces:
-  q/k/v convolution, q.k scores, hls4ml's table softmax per row, p.v sums, projection + residual.
+- an attention block (``hwloop/synth/_attention.py``) is seven per-position or per-pair pieces:
+  q, k, v convolutions, q.k scores, hls4ml's table softmax per row, p.v sums, projection +
+  residual.
 
 Every piece has a ``level``: pieces on one level run side by side in the full design, so the
 design's latency is the sum over levels of the slowest piece's pipeline depth. Resources are the
