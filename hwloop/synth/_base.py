@@ -92,9 +92,12 @@ def synthesize(
     canonical = design.canonical()
     key = design_key(canonical, synth.flow, synth.tool_version())
     old = cache.get(key)
-    if old is not None and (old.status == "ok" or not retry_failed):
-        return Outcome(old, cached=True)
     reason = synth.unsupported(design)
+    # "unsupported" is a verdict on the flow, not a measurement: once the flow learns the layer
+    # (same tool version, e.g. attention in the open flow), the stored verdict is stale
+    stale = old is not None and old.status == "unsupported" and reason is None
+    if old is not None and (old.status == "ok" or not retry_failed) and not stale:
+        return Outcome(old, cached=True)
     t0 = time.perf_counter()
     if reason is not None:
         results: tuple[SynthResult, ...] = (synth._status_result(design, "unsupported", reason),)

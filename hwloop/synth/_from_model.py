@@ -55,7 +55,12 @@ def design_from_model(model: SpecModule, hw: HardwareConfig, fit_weights: bool =
                 sub = getattr(module, part)
                 w, b = _fold(sub, None)
                 assert fmt.weight is not None and fmt.accum is not None
-                weights[f"{layer.name}.{part}.weight"] = quantise(w, fmt.weight)
+                # each 1x1 conv gets its own fitted format, "<layer>.<part>" in by_name
+                # (a 64-input conv's weights are all below a 4-bit format's smallest step)
+                wfmt = fit_integer_bits(w, fmt.weight.width) if fit_weights else fmt.weight
+                if wfmt != fmt.weight:
+                    fitted.append((f"{layer.name}.{part}", LayerHW(weight=wfmt)))
+                weights[f"{layer.name}.{part}.weight"] = quantise(w, wfmt)
                 weights[f"{layer.name}.{part}.bias"] = quantise(b, fmt.accum)
         elif isinstance(module, nn.Sequential):
             norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)

@@ -9,8 +9,12 @@ the design's numbers are the sums over pieces times their counts.
 
 Supported: conv2d (any padding; im2col), linear (also on sets: Deep Sets' φ, counted per
 element), set aggregation (mean, max), ReLU, LeakyReLU, GELU (lookup table), batch
-norm (folded), layer norm (tables and multipliers). Not supported: the attention block (softmax
-over runtime values), whose designs are results with ``status="unsupported"``.
+norm (folded), layer norm (tables and multipliers), and the attention block
+(``hwloop/synth/_attention.py``): q/k/v and projection as per-position 1x1 convolutions, q.k and
+p.v as variable x variable multipliers (yosys maps them to DSP48E2), hls4ml's table softmax
+(softmax_stable: exp and 1/x tables of 1024 entries, ap_fixed<18,8> RND/SAT) per row. Its seven
+circuits are synthesised once each and counted per position, (query, key) pair or (query,
+channel) pair, so the block costs ~2*N^2*d multipliers for N positions and d hidden channels.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from hwloop.archs import Aggregate, Conv2d, Flatten, Linear
+from hwloop.archs import Aggregate, Conv2d, ConvAttention, Flatten, Linear
 from hwloop.synth._base import Synthesizer
 from hwloop.synth._design import Design
 from hwloop.synth._pieces import Piece, Planner
@@ -109,7 +113,9 @@ class OpenSynthesizer(Synthesizer):
             reuse = design.hw.layer(layer.name, layer.op).reuse_factor
             if reuse not in (None, 1):
                 return f"layer {layer.name}: reuse factor {reuse} (the open flow unrolls fully)"
-            if not isinstance(layer, (Conv2d, Linear)):
+            if isinstance(layer, ConvAttention) and layer.hidden > self.row_block:
+                return f"layer {layer.name}: hidden {layer.hidden} is wider than a row block"
+            if not isinstance(layer, (Conv2d, Linear, ConvAttention)):
                 return f"layer {layer.name}: the open flow has no {layer.op} yet"
             if layer.act not in SUPPORTED_ACTS:
                 return f"layer {layer.name}: the open flow has no {layer.act} yet"

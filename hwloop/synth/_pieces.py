@@ -17,7 +17,10 @@ so the open flow never builds the whole network at once. It plans :class:`Piece`
   elements' outputs, keeping their format (the mean's 1/N truncates to it);
 - a layer norm adds ``stats`` pieces (sum and sum of squares of a block of elements, identical
   circuits), a ``norm-reduce`` piece (mean, variance, 1/sqrt(var + eps) by lookup table) and
-  ``norm`` pieces that scale each block of elements with its own gamma and beta.
+  ``norm`` pieces that scale each block of elements with its own gamma and beta;
+- an attention block (``hwloop/synth/_attention.py``) is seven per-position or per-pair pieces:
+  q, k, v convolutions, q.k scores, hls4ml's table softmax per row, p.v sums, projection +
+  residual.
 
 Every piece has a ``level``: pieces on one level run side by side in the full design, so the
 design's latency is the sum over levels of the slowest piece's pipeline depth. Resources are the
@@ -36,7 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hwloop.archs import Aggregate, Conv2d, FixedPoint, Flatten, Linear
+from hwloop.archs import Aggregate, Conv2d, ConvAttention, FixedPoint, Flatten, Linear
 from hwloop.synth._design import Design
 
 LEAKY_SLOPE = 3 / 256  # torch's 0.01, rounded to 8 fractional bits (a float constant has ~52)
@@ -154,6 +157,11 @@ class Planner:
             if isinstance(layer, Aggregate):
                 fmt = self._aggregate(layer, shape, fmt)
                 shape = shape[1:]
+                continue
+            if isinstance(layer, ConvAttention):
+                from hwloop.synth._attention import plan_attention
+
+                fmt = plan_attention(self, layer, shape, fmt)
                 continue
             assert isinstance(layer, (Conv2d, Linear))
             w = d.weights[f"{layer.name}.weight"]

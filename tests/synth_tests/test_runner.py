@@ -84,3 +84,19 @@ def test_unsupported_designs_are_results(cache: SqlCache) -> None:
     out = synthesize(d, synth, cache)
     assert out.entry.status == "unsupported" and "attention" in out.entry.results[0].error
     assert synth.runs == 0
+
+
+class LearnedSynthesizer(FakeSynthesizer):
+    """The same flow and tool version, now able to build the layer it refused."""
+
+    def unsupported(self, design: Design) -> str | None:
+        return None
+
+
+def test_a_stale_unsupported_verdict_is_run_again(cache: SqlCache) -> None:
+    d = random_design(builtin_archs()["braggnn"], HardwareConfig.uniform("xcvu13p", 4))
+    assert synthesize(d, FakeSynthesizer(), cache).entry.status == "unsupported"
+    learned = LearnedSynthesizer()
+    out = synthesize(d, learned, cache)
+    assert not out.cached and out.entry.status == "ok" and learned.runs == 1
+    assert synthesize(d, learned, cache).cached and learned.runs == 1
