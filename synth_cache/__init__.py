@@ -2,13 +2,17 @@
 
 Content-addressed entries (``design_key``: canonical design + flow + tool version) holding typed
 ``SynthResult`` records, in SQLite (default, WAL) or any SQLAlchemy database; report parsers
-and importers for published hls4ml / Vivado / wa-hls4ml / N-TORC results. Depends on
+and importers for published hls4ml / Vivado / wa-hls4ml / N-TORC results and hls4ml's
+synthesis baselines. Depends on
 ``fpga_targets`` only, never on ``hwloop`` or ``surrogates``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from synth_cache._backend import CacheBackend, SqlCache, default_cache_url
+from synth_cache._hls4ml_baselines import parse_hls4ml_baseline
 from synth_cache._importer import ImportSummary, import_paths
 from synth_cache._key import canonical, design_key
 from synth_cache._model import KINDS, STATUSES, CacheEntry, CacheError, SynthResult
@@ -22,6 +26,8 @@ from synth_cache._parsers import (
     parse_wa_hls4ml_csv,
     parse_wa_hls4ml_json,
 )
+from synth_cache._reuse import used_reuse_factor, valid_reuse_factors
+from synth_cache._wa_multilayer import parse_wa_multilayer_csv
 
 __all__ = [
     "KINDS",
@@ -35,17 +41,22 @@ __all__ = [
     "ReportParseError",
     "SqlCache",
     "SynthResult",
+    "bundled_data_paths",
     "canonical",
     "default_cache_url",
     "design_key",
     "import_paths",
     "open_cache",
     "parse_csynth_rpt",
+    "parse_hls4ml_baseline",
     "parse_ntorc_csv",
     "parse_csynth_xml",
     "parse_utilization_rpt",
     "parse_wa_hls4ml_csv",
     "parse_wa_hls4ml_json",
+    "parse_wa_multilayer_csv",
+    "used_reuse_factor",
+    "valid_reuse_factors",
 ]
 
 
@@ -53,3 +64,9 @@ def open_cache(url: str | None = None) -> SqlCache:
     """Open (creating if needed) the cache at ``url`` (default: ``$HWLOOP_SYNTH_CACHE`` or
     ``~/.cache/hwloop/synth/cache.db``)."""
     return SqlCache(url)
+
+
+def bundled_data_paths() -> list[Path]:
+    """The published result tables shipped inside this package, ready for ``import_paths``."""
+    data = Path(__file__).resolve().parent / "data"
+    return sorted(p for p in data.glob("*/*.csv.gz"))

@@ -1,9 +1,10 @@
-"""Importing published results: hls4ml project directories, report files, wa-hls4ml and
-N-TORC data."""
+"""Importing published results: hls4ml project directories, report files, hls4ml's synthesis
+baselines, wa-hls4ml and N-TORC data."""
 
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import logging
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from synth_cache._backend import CacheBackend
 from synth_cache._export import entries_from_rows, read_export
+from synth_cache._hls4ml_baselines import is_hls4ml_baseline, parse_hls4ml_baseline
 from synth_cache._key import design_key
 from synth_cache._model import CacheEntry, CacheError, SynthResult
 from synth_cache._ntorc import is_ntorc_csv, parse_ntorc_csv
@@ -25,6 +27,7 @@ from synth_cache._parsers import (
     parse_wa_hls4ml_csv,
     parse_wa_hls4ml_json,
 )
+from synth_cache._wa_multilayer import is_wa_multilayer_csv, parse_wa_multilayer_csv
 
 log = logging.getLogger(__name__)
 
@@ -105,33 +108,49 @@ def collect_runs(
                 projects.setdefault(_project_root(f), []).append(f)
             elif f.suffix == ".parquet" or (f.suffix == ".json" and _is_own_export(f)):
                 exports.append(f)
+            elif f.suffix == ".json" and is_hls4ml_baseline(f, f.read_text()):
+                version, backend = f.parent.name, f.parent.parent.name
+                yield str(f), parse_hls4ml_baseline(f.read_text(), f.name, backend, version)
             elif f.suffix == ".json":
                 for run in parse_wa_hls4ml_json(f.read_text()):
                     yield str(f), run
-            elif f.suffix == ".csv":
-                text = f.read_text()
-                head = next(csv.reader(io.StringIO(text)), [])
-                parse = parse_ntorc_csv if is_ntorc_csv(head) else parse_wa_hls4ml_csv
-                for run in parse(text):
+            elif f.name.endswith((".csv", ".csv.gz")):
+                for run in _parse_csv(_read_text(f)):
                     yield str(f), run
             elif explicit:
                 raise CacheError(
-                    f"{f}: not an importable report (csynth xml/rpt, utilization "
-                    "rpt, wa-hls4ml json/csv, N-TORC csv)"
+                    f"{f}: not an importable report (csynth xml/rpt, utilization rpt, hls4ml "
+                    "baseline json, wa-hls4ml json/csv, N-TORC csv)"
                 )
         except ReportParseError as exc:
             if explicit:
                 raise CacheError(f"{f}: {exc}") from None
             summary.skipped.append(f"{f}: {exc}")
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, gzip.BadGzipFile, EOFError):
             if explicit:
-                raise CacheError(f"{f}: not a text file") from None
-            summary.skipped.append(f"{f}: not a text file")
+                raise CacheError(f"{f}: not a text file (or a damaged .gz)") from None
+            summary.skipped.append(f"{f}: not a text file (or a damaged .gz)")
     for root, files in projects.items():
         try:
             yield str(root), _report_run(root, files)
         except ReportParseError as exc:
             summary.skipped.append(f"{root}: {exc}")
+
+
+def _read_text(f: Path) -> str:
+    if f.suffix == ".gz":  # bundled tables ship gzipped to keep the wheel small
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            return fh.read()
+    return f.read_text()
+
+
+def _parse_csv(text: str) -> Iterator[ImportedRun]:
+    head = next(csv.reader(io.StringIO(text)), [])
+    if is_ntorc_csv(head):
+        return parse_ntorc_csv(text)
+    if is_wa_multilayer_csv(head):  # before the single-layer check: it has those columns too
+        return parse_wa_multilayer_csv(text)
+    return parse_wa_hls4ml_csv(text)
 
 
 def _is_own_export(f: Path) -> bool:

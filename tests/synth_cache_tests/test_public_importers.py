@@ -1,0 +1,140 @@
+"""hls4ml's synthesis baselines and wa-hls4ml's multi-layer dense tables, on real data."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from hwloop.cli.main import main
+from synth_cache import (
+    ReportParseError,
+    bundled_data_paths,
+    import_paths,
+    open_cache,
+    parse_hls4ml_baseline,
+    parse_wa_multilayer_csv,
+    used_reuse_factor,
+    valid_reuse_factors,
+)
+
+FIX = Path(__file__).resolve().parents[2] / "../shared/fixtures"
+# hls4ml's baselines are not bundled: a copy under shared/fixtures, or an hls4ml checkout's
+# test/pytest/baselines named by HWLOOP_HLS4ML_BASELINES
+BASELINES = Path(os.environ.get("HWLOOP_HLS4ML_BASELINES", FIX / "hls4ml-baselines"))
+needs_baselines = pytest.mark.skipif(
+    not (BASELINES / "Vivado").is_dir(), reason=f"no hls4ml baselines at {BASELINES}"
+)
+
+
+def _excerpt() -> str:
+    (path,) = bundled_data_paths()
+    with gzip.open(path, "rt") as fh:
+        return fh.read()
+
+
+def test_reuse_rule_reproduces_every_wa_hls4ml_dense_layer() -> None:
+    checked = 0
+    for name in ("test_2layer_merged.json", "test_conv2d_merged.json"):
+        for rec in json.loads((FIX / "wa-hls4ml" / name).read_text()):
+            requested = rec["hls_config"]["Model"]["ReuseFactor"]
+            for layer in rec["model_config"]:
+                if layer["class_name"] in ("Dense", "QDense"):
+                    n_in, n_out = layer["input_shape"][-1], layer["output_shape"][-1]
+                    assert used_reuse_factor(n_in, n_out, requested) == layer["reuse_factor"]
+                    checked += 1
+    assert checked == 22
+    # below n_in: divisors of n_in; from n_in up: multiples of n_in dividing n_in * n_out
+    valid = [1, 2, 3, 4, 6, 8, 12, 16, 24, 48, 96, 192, 384, 624, 1248, 2496, 4992]
+    assert valid_reuse_factors(48, 104) == valid
+
+
+def test_three_layer_excerpt() -> None:
+    runs = list(parse_wa_multilayer_csv(_excerpt()))
+    assert len(runs) == 20
+    first = runs[0]
+    assert first.label == "6135aca7-cec6-4010-8e7a-0b8def707f81"
+    layers = [(la["d_in"], la["d_out"], la["reuse_factor"]) for la in first.design["layers"]]
+    assert layers == [(104, 48, 832), (48, 104, 1248), (104, 104, 832)]
+    assert first.design["reuse_factor_requested"] == 1024
+    assert first.design["precision_bits"] == 4
+    assert first.design["layers"][0]["precision"] == "ap_fixed<4,1>"
+    res = first.results[0]
+    assert (res.kind, res.part, res.tool) == ("hls_estimate", "xcu250-figd2104-2L-e", "vitis_hls")
+    assert (res.lut, res.ff, res.dsp, res.bram_18k) == (32468, 24155, 0, 10.0)
+    assert (res.latency_min, res.latency_max, res.clock_estimated_ns) == (2917, 2920, 4.002)
+    assert {r.design["reuse_factor_requested"] for r in runs} == {1024, 2047, 3070, 4093}
+
+
+def test_three_layer_rows_kept_and_dropped() -> None:
+    """No bundled run repeats one in ../shared/fixtures (by UUID): 20 kept, 0 dropped."""
+    fixtures = "".join(
+        p.read_text(errors="replace") for p in FIX.rglob("*") if p.is_file() and p.stat().st_size
+    )
+    uuids = [r.label for r in parse_wa_multilayer_csv(_excerpt())]
+    assert len(set(uuids)) == 20
+    assert [u for u in uuids if u in fixtures] == []
+
+
+def test_failed_row_stays_failed() -> None:
+    rows = list(csv.DictReader(io.StringIO(_excerpt())))
+    row = dict(rows[0], hls_synth_success="FALSE", LUT_hls="", FF_hls="")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerow(row)
+    (run,) = parse_wa_multilayer_csv(out.getvalue())
+    assert run.results[0].status == "failed"
+    assert run.results[0].lut is None
+
+
+def test_bundled_import_twice_adds_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    assert main(["cache", "import", "--bundled", "--cache", url]) == 0
+    first = import_paths(open_cache(url), bundled_data_paths())
+    assert (first.added, first.present, first.failed_runs) == (0, 20, 0)
+    assert main(["cache", "import", "--cache", url]) == 2
+
+
+def test_baseline_without_description_is_refused() -> None:
+    text = '{"CSynthesisReport": {"LUT": "1"}}'
+    with pytest.raises(ReportParseError, match="no layer description"):
+        parse_hls4ml_baseline(text, "test_keras_api_test_unknown-Vivado.json", "Vivado", "2020.1")
+    with pytest.raises(ReportParseError, match="no CSynthesisReport"):
+        parse_hls4ml_baseline("[]", "x.json", "Vitis", "2024.1")
+
+
+@needs_baselines
+def test_hls4ml_baselines(tmp_path: Path) -> None:
+    cache = open_cache(f"sqlite:///{tmp_path / 'c.db'}")
+    summary = import_paths(cache, [BASELINES / "Vivado", BASELINES / "Vitis"])
+    assert (summary.added, summary.failed_runs, summary.skipped) == (60, 0, [])
+    entries = list(cache.entries())
+    versions = sorted((e.results[0].tool, e.results[0].tool_version) for e in entries)
+    assert versions.count(("vivado_hls", "2020.1")) == 23
+    assert versions.count(("vitis_hls", "2024.1")) == 23
+    assert versions.count(("vitis_hls", "2023.1")) == 12
+    assert {e.design["target_part"] for e in entries} == {"xcvu13p-flga2577-2-e"}
+    name = "test_keras_api_test_dense_io_parallel-Vivado.json"
+    run = parse_hls4ml_baseline(
+        (BASELINES / "Vivado/2020.1" / name).read_text(), name, "Vivado", "2020.1"
+    )
+    assert [la["class_name"] for la in run.design["layers"]] == ["Dense", "Activation"]
+    res = run.results[0]
+    assert (res.lut, res.ff, res.dsp, res.latency_max, res.clock_target_ns) == (190, 89, 2, 2, 5.0)
+    conv = next(
+        e
+        for e in entries
+        if e.design["layers"][0]["class_name"] == "Conv2D" and e.results[0].tool == "vitis_hls"
+    )
+    assert (conv.results[0].lut, conv.results[0].dsp, conv.design["strategy"]) == (
+        75413,
+        792,
+        "resource",
+    )
+    assert import_paths(cache, [BASELINES / "Vivado", BASELINES / "Vitis"]).added == 0
