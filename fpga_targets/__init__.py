@@ -3,6 +3,9 @@
 Standard library only. Built-in targets are data (``data/builtin.toml``); users add their own
 with :func:`load_targets_file` or by naming a file in ``HWLOOP_TARGETS``.
 
+Also hls4ml's reuse-factor rule on a layer (:func:`closest_reuse_factor`), which both the
+importers and the surrogates need.
+
 >>> from fpga_targets import get_target
 >>> get_target("vu13p").resources.lut
 1728000
@@ -18,6 +21,7 @@ from fpga_targets._registry import (
     load_targets_file,
     parse_targets,
 )
+from fpga_targets._reuse import closest_reuse_factor, valid_reuse_factors
 
 __all__ = [
     "RESOURCE_NAMES",
@@ -25,6 +29,8 @@ __all__ = [
     "Target",
     "TargetError",
     "builtin_targets",
+    "closest_reuse_factor",
+    "valid_reuse_factors",
     "get_target",
     "list_targets",
     "load_targets_file",

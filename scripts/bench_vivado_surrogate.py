@@ -3,7 +3,8 @@
     python scripts/bench_vivado_surrogate.py [--seeds 3] [--model-dir DIR]
 
 Imports every real hls4ml record the project has (../shared/fixtures: wa-hls4ml, N-TORC,
-hls-reports; plus ``synth_cache.bundled_data_paths()`` when present) into a throw-away cache and
+hls-reports, and copies of hls4ml's baselines / wa-hls4ml's 3-layer table where present; plus
+``--extra`` paths) into a throw-away cache and
 prints:
 
 - held out by architecture (a fifth of the layer shapes / networks, every precision and reuse
@@ -26,7 +27,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import synth_cache
 from fpga_targets import get_target
 from hwloop import HwloopError
 from hwloop.archs import resolve_arch
@@ -36,6 +36,7 @@ from hwloop.surrogate import (
     evaluate_by_source,
     find_model,
     predict_designs,
+    vivado_record_paths,
 )
 from hwloop.surrogate._predict import with_reuse
 from hwloop.synth import HardwareConfig, random_design
@@ -140,10 +141,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--model-dir", type=Path, default=None)
+    ap.add_argument("--extra", type=Path, nargs="*", default=[], help="more record paths")
     args = ap.parse_args()
-    paths = [FIXTURES / "wa-hls4ml", FIXTURES / "n-torc", FIXTURES / "hls-reports"]
-    bundled = getattr(synth_cache, "bundled_data_paths", None)
-    paths += list(bundled()) if bundled else []
+    paths = vivado_record_paths(FIXTURES, args.extra)
     cache = SqlCache(f"sqlite:///{tempfile.mkdtemp()}/bench.db")
     import_paths(cache, paths)
     ds = document_set(cache, "vivado", "hls_estimate")

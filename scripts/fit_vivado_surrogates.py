@@ -3,9 +3,10 @@ hls_estimate/``) on every real record the project has.
 
     python scripts/fit_vivado_surrogates.py [--targets u250,vu13p] [--seeds 3]
 
-Sources, imported into a throw-away cache: ../shared/fixtures (wa-hls4ml single dense layers and
-JSON models on a U250; N-TORC per-layer Conv1D / Dense / LSTM results on a ZCU104) and whatever
-``synth_cache.bundled_data_paths()`` vendors, when this hwloop has it. HLS estimates of one
+Sources, imported into a throw-away cache (``hwloop.surrogate.vivado_record_paths``):
+../shared/fixtures (wa-hls4ml single dense layers and JSON models on a U250; N-TORC per-layer
+Conv1D / Dense / LSTM results on a ZCU104; hls4ml's baselines and wa-hls4ml's 3-layer table
+where copies are there) and ``--extra`` paths. HLS estimates of one
 device family (UltraScale+) do not depend on the part, so both targets' models learn from the
 same records; each is stored under its own target with the held-out evaluation (by
 architecture) in ``metadata.json``, plus each source's record count and the domain per layer
@@ -22,9 +23,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import synth_cache
 from fpga_targets import get_target
-from hwloop.surrogate import document_set, evaluate_by_arch
+from hwloop.surrogate import document_set, evaluate_by_arch, vivado_record_paths
 from surrogates import SHIPPED_DIR, LayeredSurrogate
 from synth_cache import SqlCache, import_paths
 
@@ -32,19 +32,14 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "../shared/fixtures"
 
 
-def sources() -> list[Path]:
-    paths = [FIXTURES / "wa-hls4ml", FIXTURES / "n-torc"]
-    bundled = getattr(synth_cache, "bundled_data_paths", None)
-    return paths + (list(bundled()) if bundled else [])
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--targets", default="u250,vu13p")
     ap.add_argument("--out", type=Path, default=SHIPPED_DIR)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--extra", type=Path, nargs="*", default=[], help="more record paths")
     args = ap.parse_args()
-    paths = sources()
+    paths = vivado_record_paths(FIXTURES, args.extra)
     missing = [p for p in paths if not p.exists()]
     if missing:
         print(f"missing record sources: {', '.join(map(str, missing))}", file=sys.stderr)

@@ -9,8 +9,6 @@ synthesis baselines. Depends on
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from synth_cache._backend import CacheBackend, SqlCache, default_cache_url
 from synth_cache._hls4ml_baselines import parse_hls4ml_baseline
 from synth_cache._importer import ImportSummary, import_paths
@@ -26,7 +24,6 @@ from synth_cache._parsers import (
     parse_wa_hls4ml_csv,
     parse_wa_hls4ml_json,
 )
-from synth_cache._reuse import used_reuse_factor, valid_reuse_factors
 from synth_cache._wa_multilayer import parse_wa_multilayer_csv
 
 __all__ = [
@@ -41,7 +38,6 @@ __all__ = [
     "ReportParseError",
     "SqlCache",
     "SynthResult",
-    "bundled_data_paths",
     "canonical",
     "default_cache_url",
     "design_key",
@@ -55,8 +51,6 @@ __all__ = [
     "parse_wa_hls4ml_csv",
     "parse_wa_hls4ml_json",
     "parse_wa_multilayer_csv",
-    "used_reuse_factor",
-    "valid_reuse_factors",
 ]
 
 
@@ -64,9 +58,3 @@ def open_cache(url: str | None = None) -> SqlCache:
     """Open (creating if needed) the cache at ``url`` (default: ``$HWLOOP_SYNTH_CACHE`` or
     ``~/.cache/hwloop/synth/cache.db``)."""
     return SqlCache(url)
-
-
-def bundled_data_paths() -> list[Path]:
-    """The published result tables shipped inside this package, ready for ``import_paths``."""
-    data = Path(__file__).resolve().parent / "data"
-    return sorted(p for p in data.glob("*/*.csv.gz"))

@@ -3,7 +3,8 @@
 One row is one synthesised network of dense layers, named by ``model_string`` (``104-48-104-104``
 is 104 -> 48 -> 104 -> 104, three Dense layers), with the requested model-level reuse factor
 ``rf``, the weight width ``prec`` and Vitis HLS estimates on the U250. The row does not say which
-reuse factor each layer got, so it is derived with hls4ml's rounding rule (``_reuse``). The
+reuse factor each layer got, so it is derived with hls4ml's rounding rule
+(``fpga_targets.closest_reuse_factor``). The
 precisions follow the generator's configs (the 2-layer records of the same run carry them):
 weights and biases ``ap_fixed<prec,1>``, results and accumulators ``ap_fixed<16,6>``; no IOType
 is set, so hls4ml's default ``io_parallel``. Failed runs (``hls_synth_success`` false) are kept.
@@ -16,9 +17,9 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+from fpga_targets import closest_reuse_factor
 from synth_cache._model import SynthResult
 from synth_cache._parsers import U250_PART, ImportedRun, ReportParseError
-from synth_cache._reuse import used_reuse_factor
 
 _COLUMNS = ("model_name", "model_file", "model_string", "prec", "rf", "strategy")
 _RESULT_PRECISION = "ap_fixed<16,6>"
@@ -57,7 +58,7 @@ def _layers(row: dict[str, str], bits: int, requested: int) -> list[dict[str, An
             "d_in": d_in,
             "d_out": d_out,
             "precision": f"ap_fixed<{bits},1>",
-            "reuse_factor": used_reuse_factor(d_in, d_out, requested),
+            "reuse_factor": closest_reuse_factor(d_in, d_out, requested),
             "reuse_factor_requested": requested,
         }
         for d_in, d_out in zip(widths, widths[1:], strict=False)

@@ -12,7 +12,7 @@ from rich.table import Table
 from hwloop import HwloopError
 from hwloop._progress import progress_bar
 from hwloop.cli._common import console
-from synth_cache import SqlCache, bundled_data_paths, import_paths
+from synth_cache import SqlCache, import_paths
 from synth_cache._export import FORMATS, export_rows, write_export
 
 _cache_option = click.option(
@@ -31,21 +31,15 @@ def cache() -> None:
 
 
 @cache.command("import")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--bundled", is_flag=True, help="Also import the published tables shipped with hwloop."
-)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_cache_option
-def import_(paths: tuple[Path, ...], bundled: bool, cache_url: str | None) -> None:
+def import_(paths: tuple[Path, ...], cache_url: str | None) -> None:
     """Import published results: hls4ml project directories, *_csynth.xml/.rpt, Vivado
     utilization reports, hls4ml synthesis baselines, wa-hls4ml JSON record lists and CSV
     tables, N-TORC tables."""
-    if not paths and not bundled:
-        raise click.UsageError("give files or directories to import, or --bundled")
     store = SqlCache(cache_url)
-    todo = [*paths, *(bundled_data_paths() if bundled else [])]
     with progress_bar(None, "importing runs") as advance:
-        summary = import_paths(store, todo, on_run=advance)
+        summary = import_paths(store, paths, on_run=advance)
     console.print(
         f"{summary.files} files: {summary.added} runs added, {summary.present} already "
         f"in the cache, {summary.failed_runs} of them failed runs (kept as failed), "

@@ -12,7 +12,12 @@ from hwloop.surrogate._data import (
     training_set,
 )
 from hwloop.surrogate._eval import Evaluation, evaluate
-from hwloop.surrogate._layered_eval import SplitScores, evaluate_by_arch, evaluate_by_source
+from hwloop.surrogate._layered_eval import (
+    SplitScores,
+    evaluate_by_arch,
+    evaluate_by_source,
+    vivado_record_paths,
+)
 from hwloop.surrogate._predict import (
     Prediction,
     default_model_dir,
@@ -27,6 +32,7 @@ __all__ = [
     "document_set",
     "evaluate_by_arch",
     "evaluate_by_source",
+    "vivado_record_paths",
     "Evaluation",
     "Prediction",
     "default_model_dir",

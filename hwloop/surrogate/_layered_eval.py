@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -157,3 +158,12 @@ def evaluate_by_source(
     overall, by_source, n_test = _score(model, test)
     base, nb = _baseline(train, test)
     return SplitScores("source", len(train), n_test, overall, base, nb, by_source)
+
+
+def vivado_record_paths(fixtures: Path, extra: Sequence[Path] = ()) -> list[Path]:
+    """The real hls4ml records to learn from: under ``fixtures`` (../shared/fixtures) the
+    wa-hls4ml, N-TORC and hls-reports sets, and hls4ml's baselines and wa-hls4ml's 3-layer table
+    where a copy is there; plus ``extra`` paths (an hls4ml checkout's test/pytest/baselines,
+    the 3-layer CSV)."""
+    names = ("wa-hls4ml", "n-torc", "hls-reports", "hls4ml-baselines", "wa-hls4ml-3layer")
+    return [p for n in names if (p := fixtures / n).exists()] + [Path(p) for p in extra]

@@ -60,5 +60,7 @@ def test_unrealisable_factor_names_the_rounding() -> None:
     assert check_reuse_factor("fc1", 16, 8, 4) == 4
     with pytest.raises(ReuseFactorError, match="layer stem: .* reuse factor 4 .* it would use 3"):
         check_reuse_factor("stem", 9, 16, 4)
-    with pytest.raises(ReuseFactorError, match="at least 1"):
+    with pytest.raises(ReuseFactorError, match="layer x: a reuse factor is at least 1"):
+        check_reuse_factor("x", 9, 16, 0)
+    with pytest.raises(ValueError, match="at least 1"):
         closest_reuse_factor(9, 16, 0)
