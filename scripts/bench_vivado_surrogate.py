@@ -37,8 +37,8 @@ from hwloop.surrogate import (
     find_model,
     predict_designs,
     vivado_record_paths,
+    with_reuse,
 )
-from hwloop.surrogate._predict import with_reuse
 from hwloop.synth import HardwareConfig, random_design
 from surrogates import closest_reuse_factor, hls_layers
 from synth_cache import SqlCache, import_paths

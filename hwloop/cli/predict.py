@@ -14,8 +14,7 @@ from fpga_targets import get_target
 from hwloop import HwloopError
 from hwloop.archs import ArchSpec, iter_layers, resolve_arch
 from hwloop.cli._common import console
-from hwloop.surrogate import Prediction, find_model, predict_designs
-from hwloop.surrogate._predict import with_reuse
+from hwloop.surrogate import Prediction, find_model, predict_designs, with_reuse
 from hwloop.synth import HardwareConfig, random_design
 from hwloop.synth._design import STRATEGIES
 from synth_cache import SqlCache

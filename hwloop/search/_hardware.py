@@ -156,7 +156,7 @@ class HardwareScorer:
         rounds them, or (``auto``) the cheapest meeting the latency bound (N-TORC's ILP over the
         layer-level surrogate's predictions). A design the ILP cannot place keeps factor 1 and
         is left to the latency constraint."""
-        from hwloop.surrogate._predict import parse_reuse, with_reuse
+        from hwloop.surrogate import parse_reuse, with_reuse
 
         doc = design.canonical()
         try:

@@ -22,8 +22,10 @@ from hwloop.surrogate._predict import (
     Prediction,
     default_model_dir,
     find_model,
+    parse_reuse,
     predict_designs,
     predict_model,
+    with_reuse,
 )
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "find_model",
     "predict_designs",
     "predict_model",
+    "parse_reuse",
+    "with_reuse",
     "TrainingSet",
     "arch_group",
     "evaluate",
