@@ -29,7 +29,6 @@ from surrogates._layered import (
     LayeredSurrogate,
     LayerKindError,
     check_reuse_factors,
-    layer_kind_counts,
     load_surrogate,
 )
 from surrogates._layers import LAYER_FEATURES, HlsDesign, HlsLayer, hls_layers
@@ -53,7 +52,6 @@ __all__ = [
     "check_reuse_factors",
     "closest_reuse_factor",
     "hls_layers",
-    "layer_kind_counts",
     "load_surrogate",
     "valid_reuse_factors",
     "Assignment",

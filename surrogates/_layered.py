@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -329,19 +329,6 @@ def load_surrogate(directory: str | Path) -> ResourceSurrogate | LayeredSurrogat
     except (OSError, json.JSONDecodeError) as exc:
         raise SurrogateError(f"no readable surrogate in {directory}: {exc}") from None
     return LayeredSurrogate.load(directory) if fmt == FORMAT else ResourceSurrogate.load(directory)
-
-
-def layer_kind_counts(designs: Sequence[Mapping[str, Any]]) -> Counter[str]:
-    """How many single-layer records of each model kind ``designs`` hold."""
-    counts: Counter[str] = Counter()
-    for doc in designs:
-        try:
-            d = hls_layers(doc)
-        except FeatureError:
-            continue
-        if len(d.layers) == 1:
-            counts[d.layers[0].model_kind] += 1
-    return counts
 
 
 def check_reuse_factors(doc: Mapping[str, Any]) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from surrogates._features import NAN, FeatureError, _cascade, _width
+from surrogates._features import NAN, FeatureError, _cascade, _width, design_info
 
 LAYER_SCHEMA = "layer-1"
 TABLE_ACTS = frozenset(("gelu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus"))
@@ -192,12 +192,18 @@ def _from_hwloop(d: Mapping[str, Any]) -> HlsDesign:
                 HlsLayer(f"{name}_act", "activation", 1, n_out * pos, 1, NAN, res, res, act=act)
             )
         in_bits = res
+    return _hls_design(out, hw, str(hw.get("part", "")))
+
+
+def _hls_design(layers: list[HlsLayer], cfg: Mapping[str, Any], part: str) -> HlsDesign:
+    """The design-level settings (strategy, io type, clock) read off ``cfg``, as hls4ml
+    defaults them."""
     return HlsDesign(
-        tuple(out),
-        str(hw.get("strategy", "latency")).lower(),
-        str(hw.get("io_type", "io_parallel")),
-        float(hw.get("clock_period_ns", NAN)),
-        str(hw.get("part", "")),
+        tuple(layers),
+        str(cfg.get("strategy", "latency")).lower(),
+        str(cfg.get("io_type", "io_parallel")),
+        float(cfg.get("clock_period_ns", NAN)),
+        part,
     )
 
 
@@ -258,18 +264,10 @@ def _from_layers(d: Mapping[str, Any]) -> HlsDesign:
         else:
             raise FeatureError(f"layer {name}: no layer-level features for class {cls!r}")
         out.append(layer)
-    return HlsDesign(
-        tuple(out),
-        str(d.get("strategy", "latency")).lower(),
-        str(d.get("io_type", "io_parallel")),
-        float(d.get("clock_period_ns", NAN)),
-        str(d.get("target_part", "")),
-    )
+    return _hls_design(out, d, str(d.get("target_part", "")))
 
 
 def _from_wa_json(d: Mapping[str, Any]) -> HlsDesign:
-    from surrogates._features import design_info
-
     info = design_info(d)
     out: list[HlsLayer] = []
     for i, x in enumerate(info.layers):
