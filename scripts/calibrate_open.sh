@@ -9,6 +9,8 @@
 #   scripts/calibrate_open.sh [CACHE_URL] [FIRST_SEED] [CHUNKS]
 #
 # Re-running it imports the committed export first; runs already in the cache are skipped.
+# OUT names another export (a re-run of the same seeds into a fresh cache, e.g. after the open
+# flow started recording more per run, writes there and resumes from it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${1:-sqlite:///$PWD/.calibration/cache.db}
@@ -18,7 +20,7 @@ n=${N:-30}
 max_bops=${MAX_BOPS:-2e5}
 hw=${HWLOOP:-hwloop}
 read -r -a spaces <<< "${SPACES:-bragg bragg:mlp}"
-out=surrogates/data/calibration/open-calibration.parquet
+out=${OUT:-surrogates/data/calibration/open-calibration.parquet}
 mkdir -p .calibration
 if [ -e "$out" ]; then "$hw" cache import --cache "$cache" "$out"; fi
 for (( i = 0; i < chunks; i++ )); do

@@ -130,7 +130,12 @@ def plan_attention(
         planner._trace(f"{name}.proj", n, kif, hidden + c, proj_w, (wp, wfmt))
     else:
         planner._trace(
-            f"{name}.proj", n, kif, hidden + c, lambda x: post(x[:hidden] @ wp + bp + x[hidden:])
+            f"{name}.proj",
+            n,
+            kif,
+            hidden + c,
+            lambda x: post(x[:hidden] @ wp + bp + x[hidden:]),
+            matrix=wp,
         )
     planner.level += 1
     return out_fmt

@@ -352,7 +352,12 @@ def _unique_pieces(rows: list[tuple[Piece, _Job]]) -> list[dict[str, Any]]:
         if row is None:
             stats = j.stats
             assert stats is not None
-            consts = p.constants if p.constants is not None else np.zeros(0)
+            if p.constants is not None:
+                consts = p.constants
+            elif p.matrix is not None:
+                consts = np.asarray(p.matrix, np.float64).reshape(-1)
+            else:
+                consts = np.zeros(0)
             nonzero = consts[consts != 0]
             row = out[j.digest] = {
                 "digest": j.digest[:16],

@@ -73,6 +73,7 @@ class Piece:
     comb: Any  # da4ml CombLogic
     n_inputs: int  # data inputs (the first inputs of ``comb``)
     constants: NDArray[np.float64] | None = None  # values of the remaining inputs (weights)
+    matrix: NDArray[Any] | None = None  # a multiplierless piece's weights (for its statistics)
 
 
 class Planner:
@@ -96,12 +97,14 @@ class Planner:
         n: int,
         fn: Callable[..., Any],
         weights: tuple[NDArray[Any], FixedPoint] | None = None,
+        matrix: NDArray[Any] | None = None,
     ) -> Any:
         """Trace ``fn`` on ``n`` inputs quantised to ``kif``; record the piece; return ``fn``'s
         output (a da4ml array, whose ``kif`` / ``lhs`` describe the piece's outputs).
 
         With ``weights`` (values and format) the weights become extra inputs, so every product
-        is a real multiplier; ``fn(x, w)`` gets them, and the Verilog ties them to constants."""
+        is a real multiplier; ``fn(x, w)`` gets them, and the Verilog ties them to constants.
+        ``matrix``: the constant weights a multiplierless ``fn`` holds (recorded, not traced)."""
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         from da4ml.trace import FixedVariableArrayInput, comb_trace
         from da4ml.trace.ops import quantize
@@ -121,7 +124,7 @@ class Planner:
             y = fn(x, w).reshape(-1)
             constants = values.astype(np.float64).reshape(-1)
         comb = comb_trace(inp, y)
-        self.pieces.append(Piece(name, count, self.level, comb, n, constants))
+        self.pieces.append(Piece(name, count, self.level, comb, n, constants, matrix))
         return y
 
     def _post(self, act: str | None, res: FixedPoint) -> tuple[Post, tuple[int, int, int]]:
@@ -224,7 +227,7 @@ class Planner:
             if self.multipliers:
                 self._trace(name, count, fmt, n, lambda x, w: post(x @ w + b), (wt, wfmt))
             else:
-                self._trace(name, count, fmt, n, lambda x: post(x @ wt + b))
+                self._trace(name, count, fmt, n, lambda x: post(x @ wt + b), matrix=wt)
             self.level += 1
             return
         kifs, consts = [], np.array(b, dtype=np.float64)
@@ -235,7 +238,9 @@ class Planner:
                 return x @ w
 
             wts = (block, wfmt) if self.multipliers else None
-            y = self._trace(f"{name}.rows{j}", count, fmt, block.shape[0], rows, wts)
+            y = self._trace(
+                f"{name}.rows{j}", count, fmt, block.shape[0], rows, wts, None if wts else block
+            )
             low, high, _ = y.lhs
             fixed = low == high  # all-zero weight columns: constant partial sums
             consts = consts + np.where(fixed, low, 0.0)
