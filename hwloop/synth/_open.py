@@ -377,6 +377,7 @@ def _unique_pieces(rows: list[tuple[Piece, _Job]]) -> list[dict[str, Any]]:
                 "lut": stats.lut,
                 "ff": stats.ff,
                 "dsp": stats.dsp,
+                "bram_18k": stats.bram_18k,
                 "carry": stats.carry,
                 "yosys_s": round(j.seconds, 3),
             }
