@@ -28,11 +28,14 @@ from surrogates._features import (
 from surrogates._layered import (
     LayeredSurrogate,
     LayerKindError,
+    Surrogate,
     check_reuse_factors,
     load_surrogate,
 )
 from surrogates._layers import LAYER_FEATURES, HlsDesign, HlsLayer, hls_layers
 from surrogates._model import METRICS, ResourceSurrogate, SurrogateError, scores
+from surrogates._pieces import PIECE_FEATURES, PieceSpec, piece_rows, plan_pieces
+from surrogates._piecewise import PieceSurrogate
 from surrogates._reuse import (
     ReuseFactorError,
     check_reuse_factor,
@@ -42,6 +45,12 @@ from surrogates._reuse import (
 from surrogates._shipped import SHIPPED_DIR, is_shipped, shipped_model_dir
 
 __all__ = [
+    "PIECE_FEATURES",
+    "PieceSpec",
+    "PieceSurrogate",
+    "Surrogate",
+    "piece_rows",
+    "plan_pieces",
     "LAYER_FEATURES",
     "HlsDesign",
     "HlsLayer",

@@ -30,6 +30,8 @@ from surrogates._assign import RESOURCES, ReuseOption
 from surrogates._features import FeatureError
 from surrogates._layers import LAYER_FEATURES, LAYER_SCHEMA, HlsDesign, hls_layers, layer_features
 from surrogates._model import METRICS, ResourceSurrogate, SurrogateError
+from surrogates._piecewise import FORMAT as PIECE_FORMAT
+from surrogates._piecewise import PieceSurrogate
 from surrogates._reuse import check_reuse_factor, valid_reuse_factors
 
 FORMAT = "hwloop.layered/1"
@@ -322,13 +324,20 @@ def _shape_group(design: HlsDesign) -> str:
     return f"{x.kind}:{x.n_in}x{x.n_out}@{x.positions}"
 
 
-def load_surrogate(directory: str | Path) -> ResourceSurrogate | LayeredSurrogate:
-    """Either kind of saved surrogate, told apart by its metadata's format."""
+Surrogate = ResourceSurrogate | LayeredSurrogate | PieceSurrogate
+
+
+def load_surrogate(directory: str | Path) -> Surrogate:
+    """Any kind of saved surrogate, told apart by its metadata's format."""
     try:
         fmt = json.loads((Path(directory) / "metadata.json").read_text()).get("format")
     except (OSError, json.JSONDecodeError) as exc:
         raise SurrogateError(f"no readable surrogate in {directory}: {exc}") from None
-    return LayeredSurrogate.load(directory) if fmt == FORMAT else ResourceSurrogate.load(directory)
+    if fmt == FORMAT:
+        return LayeredSurrogate.load(directory)
+    if fmt == PIECE_FORMAT:
+        return PieceSurrogate.load(directory)
+    return ResourceSurrogate.load(directory)
 
 
 def check_reuse_factors(doc: Mapping[str, Any]) -> None:

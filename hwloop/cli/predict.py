@@ -64,8 +64,8 @@ def _show(p: Prediction) -> None:
     console.print(f"answered by {p.model_description}")
     if p.extrapolated:
         console.print(
-            "[yellow]extrapolating[/]: outside the training data in "
-            + ", ".join(p.extrapolated)
+            "[yellow]extrapolating[/] (outside the training data): "
+            + "; ".join(p.extrapolated)
             + " (calibrate designs like this one to make the prediction trustworthy)"
         )
     if p.cached is not None:

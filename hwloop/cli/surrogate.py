@@ -23,7 +23,14 @@ from hwloop.surrogate import (
     evaluate_by_source,
     training_set,
 )
-from surrogates import METRICS, LayeredSurrogate, ResourceSurrogate, load_surrogate
+from hwloop.surrogate._piece_eval import PieceScores, by_arch, by_size, piece_set
+from surrogates import (
+    METRICS,
+    LayeredSurrogate,
+    PieceSurrogate,
+    ResourceSurrogate,
+    load_surrogate,
+)
 from synth_cache import SqlCache
 
 KINDS = ("post_synthesis", "hls_estimate")
@@ -83,6 +90,31 @@ def _print_split(ev: SplitScores, title: str) -> None:
         console.print(f"  {source}: LUT R² {_fmt(lut.get('r2'))}, SMAPE {_fmt(lut.get('smape'))} %")
 
 
+def _print_pieces(ev: PieceScores) -> None:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"held out {ev.split}")
+    for col in ("metric", "R²", "SMAPE %", "cov80", "whole-design R²", "whole-design SMAPE %"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m, s in ev.piece.items():
+        w = ev.whole.get(m, {})
+        table.add_row(
+            m, _fmt(s["r2"]), _fmt(s["smape"]), _fmt(s["coverage80"]), _fmt(w.get("r2")),
+            _fmt(w.get("smape")),
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"piece-level model trained on {ev.n_train} designs, tested on {ev.n_test} "
+        "(whole-design: the plain XGBoost model on the same split)"
+    )
+    for fam, sc in ev.by_family.items():
+        console.print(f"  {fam}: {sc['n']:.0f} designs, LUT SMAPE {_fmt(sc['smape'])} %")
+
+
+def piece_evaluations(cache_url: str | None, seed: int = 0) -> list[PieceScores]:
+    """The open flow's piece-level surrogate held out by architecture and by size."""
+    ds = piece_set(SqlCache(cache_url))
+    return [by_arch(ds, seed=seed), by_size(ds)]
+
+
 def layered_evaluations(cache_url: str | None, kind: str, seeds: int) -> list[SplitScores]:
     """The vivado flow's layer-level surrogate held out by architecture and by source (trained
     on the wa-hls4ml records, tested on every other source)."""
@@ -111,6 +143,14 @@ _seeds = click.option(
     show_default=True,
     help="Held-out splits (architecture-disjoint) averaged in the evaluation.",
 )
+_level = click.option(
+    "--level",
+    type=click.Choice(("piece", "design")),
+    default="piece",
+    show_default=True,
+    help="open flow: learn the pieces the flow synthesises (composed per design), or whole "
+    "designs.",
+)
 
 
 @surrogate.command("fit")
@@ -121,6 +161,7 @@ _seeds = click.option(
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Model directory.")
 @click.option("--no-eval", is_flag=True, help="Skip the held-out evaluation stored with the model.")
 @_seeds
+@_level
 def fit(
     cache_url: str | None,
     flow: str,
@@ -129,10 +170,30 @@ def fit(
     out: Path | None,
     no_eval: bool,
     seeds: int,
+    level: str,
 ) -> None:
     """Train one model per metric on every successful FLOW/KIND result in the cache (the
-    vivado flow: one model per hls4ml layer kind, composed per network)."""
+    vivado flow: one model per hls4ml layer kind, composed per network; the open flow: one model
+    of the pieces it synthesises, composed per design, unless --level design)."""
     tgt = get_target(target) if target else None
+    if flow == "open" and level == "piece":
+        ps = piece_set(SqlCache(cache_url))
+        console.print(f"{len(ps)} open-flow runs with piece tables")
+        extra_p: dict[str, Any] = {"target": tgt.name if tgt else None}
+        if not no_eval:
+            evp = piece_evaluations(cache_url)
+            for ev_p in evp:
+                _print_pieces(ev_p)
+            extra_p["eval"] = evp[0].piece
+            extra_p["evaluations"] = [ev_p.to_json() for ev_p in evp]
+        piece = ps.fit()
+        dest = out or default_model_dir(flow, tgt.name if tgt else None, kind)
+        piece.save(dest, extra_p)
+        console.print(
+            f"saved the piece model ({sum(piece.kinds_.values())} pieces of "
+            f"{len(piece.kinds_)} kinds) to {dest}"
+        )
+        return
     if flow == "vivado":
         ds = document_set(SqlCache(cache_url), flow, kind)
         console.print(f"{len(ds)} {flow} {kind} records")
@@ -176,6 +237,7 @@ def fit(
 @_kind
 @_seeds
 @click.option("--json", "as_json", is_flag=True, help="One JSON object keyed by metric.")
+@_level
 def eval_(
     cache_url: str | None,
     model_dir: Path | None,
@@ -183,13 +245,25 @@ def eval_(
     kind: str,
     seeds: int,
     as_json: bool,
+    level: str,
 ) -> None:
     """R², SMAPE, MAPE and 80 % interval coverage per metric on architectures held out of
-    training (all variants of an architecture on one side), with a learning curve."""
+    training (all variants of an architecture on one side), with a learning curve; the open
+    flow's piece model also held out by size (trained below the median LUT, tested above)."""
     params: dict[str, Any] = {}
     part = None
-    if model_dir is not None and isinstance(found := load_surrogate(model_dir), LayeredSurrogate):
+    found = load_surrogate(model_dir) if model_dir is not None else None
+    if isinstance(found, (LayeredSurrogate, PieceSurrogate)):
         flow, kind = found.flow, found.kind
+    if flow == "open" and (
+        isinstance(found, PieceSurrogate) or (found is None and level == "piece")
+    ):
+        evp = piece_evaluations(cache_url)
+        if as_json:
+            click.echo(json.dumps([ev_p.to_json() for ev_p in evp], indent=1))
+        for ev_p in [] if as_json else evp:
+            _print_pieces(ev_p)
+        return
     if flow == "vivado":
         evs = layered_evaluations(cache_url, kind, seeds)
         if as_json:

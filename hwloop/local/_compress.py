@@ -214,9 +214,9 @@ class Compressor:
         self.model_dir = self._surrogate()
         self.surrogate = None  # loaded once, not for every point
         if self.model_dir is not None:
-            from surrogates import ResourceSurrogate
+            from surrogates import load_surrogate
 
-            self.surrogate = ResourceSurrogate.load(self.model_dir)
+            self.surrogate = load_surrogate(self.model_dir)
 
     def _surrogate(self) -> Path | None:
         from hwloop.surrogate import find_model

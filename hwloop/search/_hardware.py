@@ -26,6 +26,7 @@ from surrogates import (
     FeatureError,
     LayeredSurrogate,
     ResourceSurrogate,
+    Surrogate,
     assign_reuse_factors,
     capacity_weights,
     closest_reuse_factor,
@@ -130,7 +131,7 @@ class HardwareScorer:
         self.description = describe_model(self.model_dir, self._model)
 
     @property
-    def model(self) -> ResourceSurrogate | LayeredSurrogate:
+    def model(self) -> Surrogate:
         with self._lock:
             return self._model
 
@@ -250,7 +251,7 @@ class HardwareScorer:
 
 
 def _predict(
-    model: ResourceSurrogate | LayeredSurrogate,
+    model: Surrogate,
     docs: list[dict[str, Any]],
     caps: dict[str, float] | None,
 ) -> tuple[dict[str, Any], list[list[str]], list[str | None]]:

@@ -14,8 +14,8 @@ from hwloop.synth._design import Design
 from surrogates import (
     FeatureError,
     LayeredSurrogate,
-    ResourceSurrogate,
     ReuseFactorError,
+    Surrogate,
     check_reuse_factors,
     is_shipped,
     load_surrogate,
@@ -26,7 +26,6 @@ from synth_cache import CacheBackend, SynthResult, design_key
 CAPACITY = {"lut": "lut", "ff": "ff", "dsp": "dsp", "bram_18k": "bram_18k"}
 
 
-Surrogate = ResourceSurrogate | LayeredSurrogate
 
 
 def describe_model(path: Path, model: Surrogate) -> str:

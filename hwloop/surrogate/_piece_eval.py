@@ -1,0 +1,200 @@
+"""The piece-level surrogate's data (open-flow runs with their piece tables) and its evaluation
+held out by architecture and held out by size (train below the median LUT, test above: what a
+search meets when it wanders past the calibrated designs)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hwloop import HwloopError
+from hwloop.surrogate._data import _row, arch_group
+from surrogates import PieceSurrogate, ResourceSurrogate, feature_matrix, scores
+from synth_cache import CacheBackend
+
+METRICS = ("lut", "ff", "dsp", "latency")
+
+
+@dataclass
+class PieceSet:
+    """Successful open-flow runs that carry ``extra["piece_table"]``."""
+
+    docs: list[dict[str, Any]]
+    tables: list[list[dict[str, Any]]]
+    Y: dict[str, NDArray[np.float64]]
+    groups: NDArray[np.str_]
+    families: NDArray[np.str_]  # the space or built-in arch each design came from
+    keys: list[str]
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def subset(self, rows: NDArray[np.bool_]) -> PieceSet:
+        idx = np.flatnonzero(rows)
+        return PieceSet(
+            [self.docs[i] for i in idx],
+            [self.tables[i] for i in idx],
+            {k: v[rows] for k, v in self.Y.items()},
+            self.groups[rows],
+            self.families[rows],
+            [self.keys[i] for i in idx],
+        )
+
+    def fit(self, params: Mapping[str, Any] | None = None) -> PieceSurrogate:
+        return PieceSurrogate(**dict(params or {})).fit(self.docs, self.tables, self.Y, self.groups)
+
+
+def family(source: str) -> str:
+    """``hwloop calibrate bragg-3f2a...`` -> ``bragg``; a built-in arch keeps its name."""
+    name = source.removeprefix("hwloop calibrate ").strip()
+    return re.sub(r"-[0-9a-f]{8}$", "", name) or "?"
+
+
+def piece_set(cache: CacheBackend, flow: str = "open") -> PieceSet:
+    docs, tables, groups, fams, keys = [], [], [], [], []
+    Y: dict[str, list[float]] = {}
+    for entry in cache.entries(flow=flow, status="ok"):
+        result = entry.result("post_synthesis")
+        table = (result.extra or {}).get("piece_table") if result is not None else None
+        if result is None or not result.ok or not table:
+            continue
+        docs.append(entry.design)
+        tables.append(list(table))
+        groups.append(arch_group(entry.design))
+        fams.append(family(entry.source))
+        keys.append(entry.key)
+        for metric, value in _row(result).items():
+            Y.setdefault(metric, []).append(value)
+    if not docs:
+        raise HwloopError(
+            f"the cache has no {flow} runs with piece tables: run `hwloop calibrate --flow open` "
+            "(or import surrogates/data/calibration) first"
+        )
+    return PieceSet(
+        docs,
+        tables,
+        {m: np.asarray(v, dtype=np.float64) for m, v in Y.items()},
+        np.asarray(groups, dtype=str),
+        np.asarray(fams, dtype=str),
+        keys,
+    )
+
+
+@dataclass(frozen=True)
+class PieceScores:
+    """Scores of one split: per metric for the piece model and the whole-design baseline, and
+    per family (LUT) for the piece model."""
+
+    split: str
+    n_train: int
+    n_test: int
+    piece: dict[str, dict[str, float]]
+    whole: dict[str, dict[str, float]]
+    by_family: dict[str, dict[str, float]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "split": self.split,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "piece": self.piece,
+            "whole_design": self.whole,
+            "piece_lut_by_family": self.by_family,
+        }
+
+
+def _whole(train: PieceSet, test: PieceSet) -> dict[str, dict[str, float]]:
+    """The whole-design model on the same designs (its own features, no pieces)."""
+    Xtr, Xte = feature_matrix(train.docs), feature_matrix(test.docs)
+    model = ResourceSurrogate().fit(Xtr, train.Y, groups=train.groups)
+    pred = model.predict(Xte)
+    return {m: scores(test.Y[m], pred[m]) for m in METRICS if m in pred}
+
+
+def score_split(
+    data: PieceSet, test: NDArray[np.bool_], split: str, params: Mapping[str, Any] | None = None
+) -> PieceScores:
+    train, held = data.subset(~test), data.subset(test)
+    if len(train) < 4 or len(held) < 1:
+        raise HwloopError(f"{split}: {len(train)} training / {len(held)} test designs: too few")
+    model = train.fit(params)
+    pred, _ = model.predict_documents(held.docs)
+    piece = {m: scores(held.Y[m], pred[m]) for m in METRICS if m in pred}
+    fams = {}
+    for fam in sorted(set(held.families)):
+        rows = held.families == fam
+        fams[fam] = {"n": float(rows.sum()), **scores(held.Y["lut"][rows], pred["lut"][rows])}
+    return PieceScores(split, len(train), len(held), piece, _whole(train, held), fams)
+
+
+def by_size(data: PieceSet, params: Mapping[str, Any] | None = None) -> PieceScores:
+    """Train on the designs below the median LUT count, test on those above."""
+    lut = data.Y["lut"]
+    return score_split(data, lut > np.median(lut), "by size (train < median LUT)", params)
+
+
+def by_arch(
+    data: PieceSet,
+    params: Mapping[str, Any] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> PieceScores:
+    """Every architecture held out once (``folds`` folds of architectures); scores pooled
+    over the folds' predictions."""
+    names = np.random.default_rng(seed).permutation(np.unique(data.groups))
+    if names.size < 2:
+        raise HwloopError("holding out architectures needs at least 2 of them")
+    folds = min(folds, names.size)
+    pred: dict[str, NDArray[np.float64]] = {m: np.full((len(data), 3), math.nan) for m in METRICS}
+    whole = {m: np.full((len(data), 3), math.nan) for m in METRICS}
+    n_train = []
+    for k in range(folds):
+        test = np.isin(data.groups, names[k::folds])
+        train, held = data.subset(~test), data.subset(test)
+        n_train.append(len(train))
+        p, _ = train.fit(params).predict_documents(held.docs)
+        w = ResourceSurrogate().fit(feature_matrix(train.docs), train.Y, groups=train.groups)
+        pw = w.predict(feature_matrix(held.docs))
+        for m in METRICS:
+            pred[m][test] = p[m]
+            whole[m][test] = pw[m]
+    fams = {}
+    for fam in sorted(set(data.families)):
+        rows = data.families == fam
+        fams[fam] = {"n": float(rows.sum()), **scores(data.Y["lut"][rows], pred["lut"][rows])}
+    return PieceScores(
+        f"by architecture ({folds} folds)",
+        int(np.mean(n_train)),
+        len(data),
+        {m: scores(data.Y[m], pred[m]) for m in METRICS},
+        {m: scores(data.Y[m], whole[m]) for m in METRICS},
+        fams,
+    )
+
+
+def held_out_pairs(
+    data: PieceSet, names: Sequence[str], params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Each named family (a built-in arch) held out of training in turn: its designs'
+    predicted and real numbers."""
+    out = []
+    for name in names:
+        test = data.families == name
+        if not test.any():
+            continue
+        train, held = data.subset(~test), data.subset(test)
+        pred, notes = train.fit(params).predict_documents(held.docs)
+        for i, doc in enumerate(held.docs):
+            bits = (doc.get("hw", {}).get("input_precision") or {}).get("width")
+            row: dict[str, Any] = {"arch": name, "bits": bits, "notes": notes[i]}
+            for m in METRICS:
+                row[m] = float(held.Y[m][i])
+                row[f"{m}_pred"] = float(pred[m][i, 1])
+            out.append(row)
+    return out

@@ -1,0 +1,293 @@
+"""The piece-level surrogate of the open flow: one model of a piece, composed like synthesis.
+
+The open flow synthesises a design as pieces of bounded size (:mod:`surrogates._pieces`). This
+surrogate learns one piece's LUT / FF / DSP / BRAM and pipeline stages from its
+:class:`PieceSpec` (a :class:`ResourceSurrogate` over :data:`PIECE_FEATURES`, trained on the
+unique pieces of real runs: the ``piece_table`` in their ``extra``). A design's prediction is
+what the synthesiser would add up: the sum over its planned pieces of count x the piece's
+prediction, and latency the sum over pipeline levels of the slowest piece on the level. Since
+pieces stay inside the training range however large the design, a design 100x larger than any
+trained on is not an extrapolation of the trees.
+
+The piece intervals (10 / 90 % quantiles) are summed (as if the pieces' errors moved together)
+and then conformalised on design totals: a fraction of the training architectures is held out,
+the model refitted on the rest, and the log-scale margin that makes the held-out designs'
+totals covered at 80 % is kept (negative when the summed intervals are too wide).
+
+A piece kind with no training data still gets the model's answer, but the design is flagged
+``piece kind '...': no training data`` in the notes :meth:`predict_documents` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from surrogates._model import ResourceSurrogate, SurrogateError
+from surrogates._pieces import (
+    PIECE_FEATURES,
+    PIECE_SCHEMA,
+    ROW_BLOCK,
+    PieceSpec,
+    piece_rows,
+    plan_pieces,
+)
+
+FORMAT = "hwloop.piecewise/1"
+PIECE_METRICS = ("lut", "ff", "dsp", "bram_18k", "latency")
+_PRIORS = (("lut", "work"), ("ff", "work"), ("dsp", "mults"))
+
+
+class PieceSurrogate:
+    """Predicts lut / ff / dsp / bram_18k / latency / ii of open-flow designs from pieces."""
+
+    piece_model_: ResourceSurrogate
+    margin_: dict[str, float]
+    kinds_: dict[str, int]  # piece kind -> training rows
+    n_designs_: int
+    metadata_: dict[str, Any]
+
+    def __init__(
+        self,
+        flow: str = "open",
+        kind: str = "post_synthesis",
+        row_block: int = ROW_BLOCK,
+        n_estimators: int = 400,
+        learning_rate: float = 0.05,
+        max_depth: int = 6,
+        conformal_fraction: float = 0.25,
+        n_jobs: int = 1,
+        random_state: int = 0,
+    ) -> None:
+        self.flow = flow
+        self.kind = kind
+        self.row_block = row_block
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.conformal_fraction = conformal_fraction
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "kind": self.kind,
+            "row_block": self.row_block,
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "max_depth": self.max_depth,
+            "conformal_fraction": self.conformal_fraction,
+            "n_jobs": self.n_jobs,
+            "random_state": self.random_state,
+        }
+
+    def _piece_model(self) -> ResourceSurrogate:
+        return ResourceSurrogate(
+            self.flow,
+            self.kind,
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            max_depth=self.max_depth,
+            conformal_fraction=0.0,
+            priors=_PRIORS,
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
+            features="piece",
+        )
+
+    # ---- fit ------------------------------------------------------------------------------------
+    def _rows(
+        self,
+        docs: Sequence[Mapping[str, Any]],
+        tables: Sequence[Sequence[Mapping[str, Any]]],
+        totals: Mapping[str, NDArray[Any]],
+        idx: Sequence[int],
+    ) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]], list[str]]:
+        X, Y, kinds = [], {m: [] for m in PIECE_METRICS}, []  # type: ignore[var-annotated]
+        for i in idx:
+            for spec, y in piece_rows(docs[i], tables[i], self.row_block):
+                X.append(spec.features())
+                kinds.append(spec.kind)
+                for m in PIECE_METRICS:
+                    v = y.get(m, math.nan)
+                    if m == "bram_18k" and math.isnan(v):
+                        # older piece tables lack BRAM: a design without any has none per piece
+                        v = 0.0 if totals.get(m) is not None and totals[m][i] == 0 else math.nan
+                    Y[m].append(v)
+        return (
+            np.asarray(X, dtype=np.float64).reshape(-1, len(PIECE_FEATURES)),
+            {m: np.asarray(v, dtype=np.float64) for m, v in Y.items()},
+            kinds,
+        )
+
+    def fit(
+        self,
+        docs: Sequence[Mapping[str, Any]],
+        tables: Sequence[Sequence[Mapping[str, Any]]],
+        totals: Mapping[str, NDArray[Any]],
+        groups: NDArray[Any] | None = None,
+    ) -> PieceSurrogate:
+        """``docs``: design documents of real open-flow runs; ``tables``: each run's
+        ``extra["piece_table"]``; ``totals``: metric -> the runs' real totals (for the
+        conformal margin); ``groups``: each run's architecture."""
+        n = len(docs)
+        if len(tables) != n:
+            raise SurrogateError(f"{len(tables)} piece tables for {n} designs")
+        if n == 0:
+            raise SurrogateError("no designs with piece tables to learn from")
+        Yt = {m: np.asarray(v, dtype=np.float64) for m, v in totals.items()}
+        self.margin_ = {}
+        g = np.asarray(groups if groups is not None else np.arange(n)).astype(str)
+        names = np.unique(g)
+        k = int(round(self.conformal_fraction * names.size))
+        if k >= 2 and names.size - k >= 2:
+            held = np.isin(g, np.random.default_rng(self.random_state).permutation(names)[:k])
+            fit_idx = np.flatnonzero(~held).tolist()
+            cal_idx = np.flatnonzero(held).tolist()
+            X, Y, _ = self._rows(docs, tables, Yt, fit_idx)
+            self.piece_model_ = self._piece_model().fit(X, Y)
+            pred = self._compose([self._plan(docs[i]) for i in cal_idx])
+            for metric, q in pred.items():
+                y = Yt.get(metric)
+                if y is None:
+                    continue
+                y = y[cal_idx]
+                ok = np.isfinite(y)
+                if ok.sum() < 5:
+                    continue
+                t, lq = np.log1p(np.maximum(y[ok], 0)), np.log1p(q[ok])
+                err = np.maximum(lq[:, 0] - t, t - lq[:, 2])
+                level = min(1.0, 0.8 * (1 + 1 / err.size))
+                self.margin_[metric] = float(np.quantile(err, level))
+        X, Y, kinds = self._rows(docs, tables, Yt, range(n))
+        self.piece_model_ = self._piece_model().fit(X, Y)
+        self.kinds_ = {kd: kinds.count(kd) for kd in sorted(set(kinds))}
+        self.n_designs_ = n
+        return self
+
+    # ---- predict ------------------------------------------------------------------------------
+    def _plan(self, doc: Mapping[str, Any]) -> tuple[PieceSpec, ...]:
+        return plan_pieces(doc, self.row_block)
+
+    def _compose(self, plans: Sequence[Sequence[PieceSpec]]) -> dict[str, NDArray[np.float64]]:
+        """Metric -> (n, 3) raw totals (before the conformal margin)."""
+        index: dict[tuple[float, ...], int] = {}
+        rows: list[list[float]] = []
+        keys: list[list[int]] = []
+        for plan in plans:
+            ks = []
+            for spec in plan:
+                f = spec.features()
+                key = tuple(f)
+                j = index.get(key)
+                if j is None:
+                    j = index[key] = len(rows)
+                    rows.append(f)
+                ks.append(j)
+            keys.append(ks)
+        X = np.asarray(rows, dtype=np.float64)
+        pred = self.piece_model_.predict(X) if len(rows) else {}
+        out: dict[str, NDArray[np.float64]] = {}
+        for metric, q in pred.items():
+            tot = np.zeros((len(plans), 3))
+            for d, (plan, ks) in enumerate(zip(plans, keys, strict=True)):
+                if metric == "latency":
+                    levels: dict[int, NDArray[np.float64]] = {}
+                    for spec, j in zip(plan, ks, strict=True):
+                        cur = levels.get(spec.level)
+                        levels[spec.level] = q[j] if cur is None else np.maximum(cur, q[j])
+                    tot[d] = np.sum(list(levels.values()), axis=0) if levels else 0.0
+                else:
+                    counts = np.asarray([s.count for s in plan], dtype=np.float64)
+                    tot[d] = counts @ q[ks] if ks else 0.0
+            out[metric] = tot
+        return out
+
+    def predict_documents(
+        self, docs: Sequence[Mapping[str, Any]], target: Mapping[str, float] | None = None
+    ) -> tuple[dict[str, NDArray[np.float64]], list[list[str]]]:
+        """Metric -> (n, 3) (low, median, high) and, per design, notes on what the model has
+        not seen (``piece kind 'softmax': no training data``; pieces with features outside the training
+        range). ``target`` is unused: the open flow's netlist does not depend on the part."""
+        if not hasattr(self, "piece_model_"):
+            raise SurrogateError("this surrogate is not fitted: call fit() or load()")
+        plans = [self._plan(d) for d in docs]
+        raw = self._compose(plans)
+        out = {}
+        for metric, q in raw.items():
+            m = self.margin_.get(metric, 0.0)
+            lq = np.log1p(q)
+            lo = np.minimum(lq[:, 0] - m, lq[:, 1])
+            hi = np.maximum(lq[:, 2] + m, lq[:, 1])
+            out[metric] = np.maximum(np.expm1(np.column_stack([lo, lq[:, 1], hi])), 0.0)
+        out["ii"] = np.ones((len(docs), 3))  # every open-flow design is fully pipelined
+        return out, [self._notes(plan) for plan in plans]
+
+    def _notes(self, plan: Sequence[PieceSpec]) -> list[str]:
+        notes = []
+        unknown = sorted({s.kind for s in plan if s.kind not in self.kinds_})
+        for kind in unknown:
+            notes.append(f"piece kind {kind!r}: no training data")
+        X = np.asarray([s.features() for s in plan], dtype=np.float64)
+        outside: dict[str, set[str]] = {}
+        for spec, bad in zip(plan, self.piece_model_.outside(X), strict=True):
+            if bad and spec.kind not in unknown:
+                outside.setdefault(spec.kind, set()).update(bad)
+        notes += [f"{k} pieces: {', '.join(sorted(v))}" for k, v in sorted(outside.items())]
+        return notes
+
+    def check(self, doc: Mapping[str, Any]) -> None:
+        """Raise :class:`FeatureError` if the open flow cannot plan ``doc``."""
+        self._plan(doc)
+
+    @property
+    def n_train_(self) -> dict[str, int]:
+        return {"runs": self.n_designs_}
+
+    # ---- persistence --------------------------------------------------------------------------
+    def save(self, directory: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
+        if not hasattr(self, "piece_model_"):
+            raise SurrogateError("cannot save an unfitted surrogate")
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.piece_model_.save(d / "pieces", compress=True)
+        meta = {
+            "format": FORMAT,
+            "feature_schema": PIECE_SCHEMA,
+            "params": self.get_params(),
+            "margin": self.margin_,
+            "kinds": self.kinds_,
+            "n_designs": self.n_designs_,
+            "n_pieces": sum(self.kinds_.values()),
+            **dict(extra or {}),
+        }
+        tmp = d / "metadata.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
+        tmp.replace(d / "metadata.json")
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> PieceSurrogate:
+        d = Path(directory)
+        try:
+            meta = json.loads((d / "metadata.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SurrogateError(f"no readable surrogate in {d}: {exc}") from None
+        if meta.get("format") != FORMAT or meta.get("feature_schema") != PIECE_SCHEMA:
+            raise SurrogateError(
+                f"{d} is not a piece-level surrogate of schema {PIECE_SCHEMA}: refit it"
+            )
+        model = cls(**meta["params"])
+        model.piece_model_ = ResourceSurrogate.load(d / "pieces")
+        model.margin_ = {k: float(v) for k, v in meta["margin"].items()}
+        model.kinds_ = {k: int(v) for k, v in meta["kinds"].items()}
+        model.n_designs_ = int(meta["n_designs"])
+        model.metadata_ = meta
+        return model
