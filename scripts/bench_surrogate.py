@@ -8,7 +8,12 @@
 - fit time for 1,000 and 10,000 records: rows drawn with replacement from the real results
   (wa-hls4ml CSV HLS estimates; only the timing is of interest, the records repeat);
 - the held-out evaluation (architectures held out) of (a) the open-flow runs in the cache and
-  (b) the wa-hls4ml CSV.
+  (b) the wa-hls4ml CSV;
+- the open flow's piece-level surrogate (issue 17) on the runs that carry piece tables: held out
+  by architecture (5 folds) and by size (trained below the median LUT, tested above), each
+  against the whole-design model on the same split; each published Bragg arch (nac-*, braggnn)
+  held out of training in turn, predicted vs real at each bit width; and its throughput on the
+  same 10,000 sampled designs (descriptor planning + one batched XGBoost call).
 
 Without ``--cache`` it builds a throw-away cache from ``surrogates/data/calibration/*.parquet`` and
 ``../shared/fixtures/wa-hls4ml``. Prints a table and one JSON line (prefix ``BENCH_JSON``).
@@ -22,13 +27,14 @@ import math
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
 
 from hwloop import HwloopError
 from hwloop.spaces import get_space
-from hwloop.surrogate import evaluate, training_set
+from hwloop.surrogate import by_arch, by_size, evaluate, held_out_pairs, piece_set, training_set
 from hwloop.synth import HardwareConfig
 from surrogates import ResourceSurrogate, feature_matrix
 from synth_cache import SqlCache, import_paths
@@ -128,6 +134,7 @@ def main() -> None:
             "learning curve (LUT SMAPE %): "
             + ", ".join(f"{n} -> {s.get('lut', math.nan):.1f}" for n, s in ev.curve)
         )
+    pieces = bench_pieces(cache, docs)
     print(
         "BENCH_JSON "
         + json.dumps(
@@ -136,9 +143,51 @@ def main() -> None:
                 "predictions_per_s": round(per_s),
                 "fit_s": {str(k): round(v, 2) for k, v in fit_s.items()},
                 "eval": evals,
+                "pieces": pieces,
             }
         )
     )
+
+
+PUBLISHED = ("nac-tiny", "nac-small", "nac-medium", "nac-base", "nac-large", "braggnn")
+
+
+def bench_pieces(cache: SqlCache, docs: list[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        ps = piece_set(cache)
+    except HwloopError as exc:
+        print(f"piece-level: {exc}")
+        return {}
+    out: dict[str, Any] = {"designs": len(ps), "families": sorted(set(ps.families.tolist()))}
+    print(f"\npiece-level surrogate: {len(ps)} open-flow runs with piece tables")
+    for ev in (by_arch(ps), by_size(ps)):
+        out[ev.split] = ev.to_json()
+        print(f"held out {ev.split}: trained on {ev.n_train}, tested on {ev.n_test}")
+        print(f"{'metric':<9} {'SMAPE%':>7} {'cov80':>6} {'R2':>7} | whole-design SMAPE% cov80")
+        for m, sc in ev.piece.items():
+            w = ev.whole[m]
+            print(
+                f"{m:<9} {sc['smape']:7.1f} {sc['coverage80']:6.2f} {sc['r2']:7.3f} | "
+                f"{w['smape']:7.1f} {w['coverage80']:6.2f}"
+            )
+        for fam, sc in ev.by_family.items():
+            print(f"  {fam:<14} {sc['n']:4.0f} designs  LUT SMAPE {sc['smape']:5.1f} %")
+    rows = held_out_pairs(ps, PUBLISHED)
+    out["published_held_out"] = rows
+    print("published archs, each held out of training (prediction / real - 1):")
+    for r in rows:
+        cells = []
+        for m in ("lut", "ff", "dsp", "latency"):
+            real, pred = r[m], r[f"{m}_pred"]
+            cells.append(f"{m} {pred / real - 1:+6.1%}" if real else f"{m} {pred:.0f} vs 0")
+        print(f"  {r['arch']:<10} {r['bits']}b  real LUT {r['lut']:>11,.0f}  " + "  ".join(cells))
+    model = ps.fit()
+    t0 = time.perf_counter()
+    model.predict_documents(docs)
+    dt = time.perf_counter() - t0
+    out["predictions_per_s"] = round(len(docs) / dt)
+    print(f"piece-level predictions: {len(docs) / dt:,.0f} designs/s for {len(docs):,} designs")
+    return out
 
 
 if __name__ == "__main__":

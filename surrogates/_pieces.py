@@ -25,7 +25,7 @@ from surrogates._features import FeatureError
 ROW_BLOCK = 96  # the open flow's inputs per matrix piece (hwloop.synth._open.ROW_BLOCK)
 TABLE_BITS = 10  # activation / softmax / 1/sqrt tables are indexed by at most 10 bits
 SOFTMAX_BITS = 18  # hls4ml's exp and 1/x table entries: ap_fixed<18,8>
-PIECE_SCHEMA = "piece-1"
+PIECE_SCHEMA = "piece-2"
 
 # piece kinds -> stable codes (a feature); a new kind gets a new code at the end
 KINDS = (
@@ -59,6 +59,8 @@ PIECE_FEATURES = (
     "tables",
     "work",  # a size proxy in bit operations (the power-law prior of LUT and FF)
     "mults",  # products on real multipliers (the prior of DSP)
+    "terms",  # summands per output (the adder tree's depth: the prior of pipeline stages)
+    "io_bits",  # input + output bits (pipeline registers hold at least the outputs)
     "clock_ns",
 )
 
@@ -101,6 +103,8 @@ class PieceSpec:
             float(self.tables),
             self.work,
             self.mults,
+            self.terms,
+            self.inputs * self.in_bits + self.outputs * self.out_bits,
             self.clock_ns,
         ]
 
@@ -123,11 +127,26 @@ class PieceSpec:
         return w + self.tables * self.out_bits * 2 ** (TABLE_BITS - 6)
 
     @property
+    def terms(self) -> float:
+        if self.kind in ("dense", "rows") and self.outputs:
+            return self.nonzero / self.outputs
+        if self.kind == "proj" and self.outputs:
+            return self.nonzero / self.outputs + 1  # the residual
+        return self.inputs / max(self.outputs, 1)
+
+    @property
     def mults(self) -> float:
+        """Variable or constant products that synthesis maps to DSP48E2 blocks: the layer
+        norm's squares (stats), its mean squared (reduce) and each element times 1/sqrt(var)
+        (norm); attention's q.k and p.v products; every weight with strategy latency."""
         if self.kind in ("scores", "sv"):
             return self.inputs / 2
-        if self.kind == "ln-norm":
+        if self.kind == "ln-stats":
             return float(self.inputs)
+        if self.kind == "ln-reduce":
+            return 1.0
+        if self.kind == "ln-norm":
+            return float(self.outputs)
         return self.nonzero if self.multipliers else 0.0
 
 

@@ -10,9 +10,10 @@ pieces stay inside the training range however large the design, a design 100x la
 trained on is not an extrapolation of the trees.
 
 The piece intervals (10 / 90 % quantiles) are summed (as if the pieces' errors moved together)
-and then conformalised on design totals: a fraction of the training architectures is held out,
-the model refitted on the rest, and the log-scale margin that makes the held-out designs'
-totals covered at 80 % is kept (negative when the summed intervals are too wide).
+and then conformalised on design totals (cross-conformal): the training architectures are split
+into ``conformal_folds`` folds, each fold's designs predicted by a model fitted on the others,
+and the log-scale margin that covers 80 % of those out-of-fold totals is kept (negative when the
+summed intervals are too wide).
 
 A piece kind with no training data still gets the model's answer, but the design is flagged
 ``piece kind '...': no training data`` in the notes :meth:`predict_documents` returns.
@@ -41,7 +42,33 @@ from surrogates._pieces import (
 
 FORMAT = "hwloop.piecewise/1"
 PIECE_METRICS = ("lut", "ff", "dsp", "bram_18k", "latency")
-_PRIORS = (("lut", "work"), ("ff", "work"), ("dsp", "mults"))
+_PRIORS = (("lut", "work"), ("ff", "io_bits"), ("dsp", "mults"), ("latency", "terms"))
+# metric -> the feature without which a piece has none of it (checked on the training data)
+_ZERO_WITHOUT = {"dsp": "mults", "bram_18k": "tables"}
+
+
+def _zero_rules(X: NDArray[np.float64], Y: Mapping[str, NDArray[np.float64]]) -> dict[str, str]:
+    """The rules of :data:`_ZERO_WITHOUT` that every training row obeys (a tree's leaf never
+    says exactly 0, and 0 DSP on a design that has none is worth saying exactly)."""
+    out = {}
+    for metric, feature in _ZERO_WITHOUT.items():
+        y = Y.get(metric)
+        if y is None:
+            continue
+        rows = (X[:, PIECE_FEATURES.index(feature)] == 0) & np.isfinite(y)
+        if rows.any() and np.all(y[rows] == 0):
+            out[metric] = feature
+    return out
+
+
+def _slowest(q: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(low, median, high) stages of the slowest of the k pieces on a level, from each piece's
+    quantiles: the median of the largest of k draws is each draw's 0.5^(1/k) quantile, read off
+    between the median and the 90 % quantile (the max of k medians is biased low)."""
+    k = q.shape[0]
+    w = min(1.0, max(0.0, (0.5 ** (1 / k) - 0.5) / 0.4))
+    mid = q[:, 1] + w * (q[:, 2] - q[:, 1])
+    return np.array([q[:, 0].max(), mid.max(), q[:, 2].max()])
 
 
 class PieceSurrogate:
@@ -50,6 +77,7 @@ class PieceSurrogate:
     piece_model_: ResourceSurrogate
     margin_: dict[str, float]
     kinds_: dict[str, int]  # piece kind -> training rows
+    zero_without_: dict[str, str]  # metric -> feature: zero in training wherever it was
     n_designs_: int
     metadata_: dict[str, Any]
 
@@ -61,7 +89,7 @@ class PieceSurrogate:
         n_estimators: int = 400,
         learning_rate: float = 0.05,
         max_depth: int = 6,
-        conformal_fraction: float = 0.25,
+        conformal_folds: int = 5,
         n_jobs: int = 1,
         random_state: int = 0,
     ) -> None:
@@ -71,7 +99,7 @@ class PieceSurrogate:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
-        self.conformal_fraction = conformal_fraction
+        self.conformal_folds = conformal_folds
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -83,7 +111,7 @@ class PieceSurrogate:
             "n_estimators": self.n_estimators,
             "learning_rate": self.learning_rate,
             "max_depth": self.max_depth,
-            "conformal_fraction": self.conformal_fraction,
+            "conformal_folds": self.conformal_folds,
             "n_jobs": self.n_jobs,
             "random_state": self.random_state,
         }
@@ -145,14 +173,16 @@ class PieceSurrogate:
         Yt = {m: np.asarray(v, dtype=np.float64) for m, v in totals.items()}
         self.margin_ = {}
         g = np.asarray(groups if groups is not None else np.arange(n)).astype(str)
-        names = np.unique(g)
-        k = int(round(self.conformal_fraction * names.size))
-        if k >= 2 and names.size - k >= 2:
-            held = np.isin(g, np.random.default_rng(self.random_state).permutation(names)[:k])
+        names = np.random.default_rng(self.random_state).permutation(np.unique(g))
+        folds = min(self.conformal_folds, names.size)
+        errs: dict[str, list[NDArray[np.float64]]] = {}
+        for f in range(folds if folds >= 2 else 0):
+            held = np.isin(g, names[f::folds])
             fit_idx = np.flatnonzero(~held).tolist()
             cal_idx = np.flatnonzero(held).tolist()
             X, Y, _ = self._rows(docs, tables, Yt, fit_idx)
             self.piece_model_ = self._piece_model().fit(X, Y)
+            self.zero_without_ = _zero_rules(X, Y)
             pred = self._compose([self._plan(docs[i]) for i in cal_idx])
             for metric, q in pred.items():
                 y = Yt.get(metric)
@@ -160,14 +190,16 @@ class PieceSurrogate:
                     continue
                 y = y[cal_idx]
                 ok = np.isfinite(y)
-                if ok.sum() < 5:
-                    continue
                 t, lq = np.log1p(np.maximum(y[ok], 0)), np.log1p(q[ok])
-                err = np.maximum(lq[:, 0] - t, t - lq[:, 2])
+                errs.setdefault(metric, []).append(np.maximum(lq[:, 0] - t, t - lq[:, 2]))
+        for metric, parts in errs.items():
+            err = np.concatenate(parts)
+            if err.size >= 5:
                 level = min(1.0, 0.8 * (1 + 1 / err.size))
                 self.margin_[metric] = float(np.quantile(err, level))
         X, Y, kinds = self._rows(docs, tables, Yt, range(n))
         self.piece_model_ = self._piece_model().fit(X, Y)
+        self.zero_without_ = _zero_rules(X, Y)
         self.kinds_ = {kd: kinds.count(kd) for kd in sorted(set(kinds))}
         self.n_designs_ = n
         return self
@@ -192,18 +224,20 @@ class PieceSurrogate:
                     rows.append(f)
                 ks.append(j)
             keys.append(ks)
-        X = np.asarray(rows, dtype=np.float64)
+        X = np.asarray(rows, dtype=np.float64).reshape(-1, len(PIECE_FEATURES))
         pred = self.piece_model_.predict(X) if len(rows) else {}
+        for metric, feature in self.zero_without_.items():
+            if metric in pred:
+                pred[metric][X[:, PIECE_FEATURES.index(feature)] == 0] = 0.0
         out: dict[str, NDArray[np.float64]] = {}
         for metric, q in pred.items():
             tot = np.zeros((len(plans), 3))
             for d, (plan, ks) in enumerate(zip(plans, keys, strict=True)):
                 if metric == "latency":
-                    levels: dict[int, NDArray[np.float64]] = {}
+                    levels: dict[int, list[int]] = {}
                     for spec, j in zip(plan, ks, strict=True):
-                        cur = levels.get(spec.level)
-                        levels[spec.level] = q[j] if cur is None else np.maximum(cur, q[j])
-                    tot[d] = np.sum(list(levels.values()), axis=0) if levels else 0.0
+                        levels.setdefault(spec.level, []).append(j)
+                    tot[d] = sum((_slowest(q[js]) for js in levels.values()), np.zeros(3))
                 else:
                     counts = np.asarray([s.count for s in plan], dtype=np.float64)
                     tot[d] = counts @ q[ks] if ks else 0.0
@@ -214,8 +248,9 @@ class PieceSurrogate:
         self, docs: Sequence[Mapping[str, Any]], target: Mapping[str, float] | None = None
     ) -> tuple[dict[str, NDArray[np.float64]], list[list[str]]]:
         """Metric -> (n, 3) (low, median, high) and, per design, notes on what the model has
-        not seen (``piece kind 'softmax': no training data``; pieces with features outside the training
-        range). ``target`` is unused: the open flow's netlist does not depend on the part."""
+        not seen (``piece kind 'softmax': no training data``; pieces with features outside the
+        training range). ``target`` is unused: the open flow's netlist does not depend on
+        the part."""
         if not hasattr(self, "piece_model_"):
             raise SurrogateError("this surrogate is not fitted: call fit() or load()")
         plans = [self._plan(d) for d in docs]
@@ -264,6 +299,7 @@ class PieceSurrogate:
             "params": self.get_params(),
             "margin": self.margin_,
             "kinds": self.kinds_,
+            "zero_without": self.zero_without_,
             "n_designs": self.n_designs_,
             "n_pieces": sum(self.kinds_.values()),
             **dict(extra or {}),
@@ -288,6 +324,7 @@ class PieceSurrogate:
         model.piece_model_ = ResourceSurrogate.load(d / "pieces")
         model.margin_ = {k: float(v) for k, v in meta["margin"].items()}
         model.kinds_ = {k: int(v) for k, v in meta["kinds"].items()}
+        model.zero_without_ = {str(k): str(v) for k, v in meta["zero_without"].items()}
         model.n_designs_ = int(meta["n_designs"])
         model.metadata_ = meta
         return model

@@ -15,15 +15,18 @@ from fpga_targets import get_target
 from hwloop.cli._common import console
 from hwloop.surrogate import (
     Evaluation,
+    PieceScores,
     SplitScores,
+    by_arch,
+    by_size,
     default_model_dir,
     document_set,
     evaluate,
     evaluate_by_arch,
     evaluate_by_source,
+    piece_set,
     training_set,
 )
-from hwloop.surrogate._piece_eval import PieceScores, by_arch, by_size, piece_set
 from surrogates import (
     METRICS,
     LayeredSurrogate,

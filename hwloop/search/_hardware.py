@@ -406,7 +406,7 @@ def bootstrap_surrogate(
     minutes, not hours) into the cache and fit a first surrogate on every result the cache holds
     for this flow and target."""
     from hwloop import HwloopError
-    from hwloop.surrogate import training_set
+    from hwloop.surrogate import piece_set, training_set
     from hwloop.synth._calibrate import run_calibration, sample_space
     from synth_cache import SqlCache, default_cache_url
 
@@ -429,9 +429,13 @@ def bootstrap_surrogate(
         strategy=strategy,
     )
     log.warning("calibrated %d designs: %s", len(items), dict(summary.counts))
+    dest = cfg.out / "surrogate" / "bootstrap"
+    if cfg.flow == "open":  # the pieces these runs synthesised, composed like synthesis
+        pieces = piece_set(SqlCache(url))
+        runs = {"runs": len(pieces), "bootstrap": True}
+        return pieces.fit().save(dest, {"target": target.name, "trained_on": runs})
     data = training_set(SqlCache(url), cfg.flow, "post_synthesis", target.part)
     model = ResourceSurrogate(flow=cfg.flow).fit(data.X, data.Y, groups=data.groups)
     return model.save(
-        cfg.out / "surrogate" / "bootstrap",
-        {"target": target.name, "trained_on": {"runs": len(data), "bootstrap": True}},
+        dest, {"target": target.name, "trained_on": {"runs": len(data), "bootstrap": True}}
     )

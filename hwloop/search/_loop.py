@@ -33,7 +33,7 @@ from hwloop.search._config import SearchConfig
 from hwloop.search._hardware import HardwareScorer, real_values, within_limits
 from hwloop.search._objectives import raw_front_trials, raw_values
 from hwloop.search._weights import WEIGHTS_ATTR, load_trial_model
-from hwloop.surrogate import TrainingSet, training_set
+from hwloop.surrogate import PieceSet, TrainingSet, piece_set, training_set
 from hwloop.synth import Design, synthesize
 from surrogates import SHIPPED_DIR, ResourceSurrogate
 from synth_cache import CacheBackend, SqlCache, import_paths
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 ROUND_ATTR = "loop_round:"
 RESCORE_ATTR = "loop_rescore:"
 SHIPPED_CALIBRATION = SHIPPED_DIR / "calibration"
+MIN_PIECE_DESIGNS = 10  # the open flow refits its piece-level model from this many runs on
 _ERROR_METRICS = ("lut", "ff", "dsp", "bram_18k", "latency")
 
 
@@ -95,6 +96,7 @@ class SynthesisLoop:
         self.rounds = len(done)
         self._last_at = max((int(study.user_attrs[k].get("at_trials", 0)) for k in done), default=0)
         self._base: TrainingSet | None = None
+        self._base_pieces: PieceSet | None = None
         self._client = dask_client(executor) if executor else None
 
     # ---- called by the search ------------------------------------------------------------------
@@ -235,10 +237,32 @@ class SynthesisLoop:
                     base.close()
         return concat(own, self._base) if self._base is not None else own
 
+    def piece_data(self) -> PieceSet | None:
+        """Open-flow runs with piece tables: the cache's and the shipped calibration's."""
+        if self._base_pieces is None:
+            files = sorted(SHIPPED_CALIBRATION.glob("open-*.parquet"))
+            with tempfile.TemporaryDirectory(prefix="hwloop-calibration-") as tmp:
+                base = SqlCache(f"sqlite:///{tmp}/base.db")
+                import_paths(base, files)
+                try:
+                    self._base_pieces = piece_set(base)
+                except HwloopError:
+                    pass
+                base.close()
+        try:
+            own = piece_set(SqlCache(self.cache_url))
+        except HwloopError:
+            return self._base_pieces
+        return own.concat(self._base_pieces) if self._base_pieces is not None else own
+
     def refit(self, number: int) -> Path:
+        path = (self.cfg.out / "surrogate" / f"round-{number}").resolve()  # other workers read it
+        pieces = self.piece_data() if self.cfg.flow == "open" else None
+        if pieces is not None and len(pieces) >= MIN_PIECE_DESIGNS:
+            runs = {"runs": len(pieces), "round": number}
+            return pieces.fit().save(path, {"target": self.target.name, "trained_on": runs})
         data = self.training_data()
         model = ResourceSurrogate(flow=self.cfg.flow).fit(data.X, data.Y, groups=data.groups)
-        path = (self.cfg.out / "surrogate" / f"round-{number}").resolve()  # other workers read it
         extra = {"target": self.target.name, "trained_on": {"runs": len(data), "round": number}}
         return model.save(path, extra)
 

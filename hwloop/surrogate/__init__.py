@@ -18,6 +18,14 @@ from hwloop.surrogate._layered_eval import (
     evaluate_by_source,
     vivado_record_paths,
 )
+from hwloop.surrogate._piece_eval import (
+    PieceScores,
+    PieceSet,
+    by_arch,
+    by_size,
+    held_out_pairs,
+    piece_set,
+)
 from hwloop.surrogate._predict import (
     Prediction,
     default_model_dir,
@@ -29,6 +37,12 @@ from hwloop.surrogate._predict import (
 )
 
 __all__ = [
+    "PieceScores",
+    "PieceSet",
+    "by_arch",
+    "by_size",
+    "piece_set",
+    "held_out_pairs",
     "DocumentSet",
     "SplitScores",
     "document_set",

@@ -46,6 +46,19 @@ class PieceSet:
             [self.keys[i] for i in idx],
         )
 
+    def concat(self, other: PieceSet) -> PieceSet:
+        """These runs and ``other``'s (those whose key is already here are dropped)."""
+        seen = set(self.keys)
+        b = other.subset(np.array([k not in seen for k in other.keys], dtype=bool))
+        return PieceSet(
+            [*self.docs, *b.docs],
+            [*self.tables, *b.tables],
+            {m: np.concatenate([self.Y[m], b.Y[m]]) for m in self.Y},
+            np.concatenate([self.groups, b.groups]),
+            np.concatenate([self.families, b.families]),
+            [*self.keys, *b.keys],
+        )
+
     def fit(self, params: Mapping[str, Any] | None = None) -> PieceSurrogate:
         return PieceSurrogate(**dict(params or {})).fit(self.docs, self.tables, self.Y, self.groups)
 

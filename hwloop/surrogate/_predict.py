@@ -26,8 +26,6 @@ from synth_cache import CacheBackend, SynthResult, design_key
 CAPACITY = {"lut": "lut", "ff": "ff", "dsp": "dsp", "bram_18k": "bram_18k"}
 
 
-
-
 def describe_model(path: Path, model: Surrogate) -> str:
     """Which model answered, in words: shipped default or the user's, and what it learnt from."""
     meta = getattr(model, "metadata_", {})

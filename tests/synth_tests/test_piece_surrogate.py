@@ -91,7 +91,8 @@ def test_fit_compose_save_load(large: PieceSet, tmp_path: Path) -> None:
     specs = plan_pieces(large.docs[0])
     X = np.asarray([s.features() for s in specs])
     piece = model.piece_model_.predict(X)["lut"][:, 1]
-    assert math.isclose(sum(s.count * p for s, p in zip(specs, piece)), pred["lut"][0, 1])
+    total = sum(s.count * p for s, p in zip(specs, piece, strict=True))
+    assert math.isclose(total, pred["lut"][0, 1])
     assert model.margin_ and set(model.kinds_) >= {"dense", "rows", "reduce"}
     back = load_surrogate(model.save(tmp_path / "m", {"eval": {"lut": {"r2": 0.9}}}))
     assert isinstance(back, PieceSurrogate)
