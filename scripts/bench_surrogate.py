@@ -172,6 +172,13 @@ def bench_pieces(cache: SqlCache, docs: list[dict[str, Any]]) -> dict[str, Any]:
             )
         for fam, sc in ev.by_family.items():
             print(f"  {fam:<14} {sc['n']:4.0f} designs  LUT SMAPE {sc['smape']:5.1f} %")
+        print(
+            "  da4ml-traced (middle fidelity): "
+            + ", ".join(
+                f"{m} SMAPE {sc['smape']:.1f} % cov {sc['coverage80']:.2f}"
+                for m, sc in ev.traced.items()
+            )
+        )
     rows = held_out_pairs(ps, PUBLISHED)
     out["published_held_out"] = rows
     print("published archs, each held out of training (prediction / real - 1):")

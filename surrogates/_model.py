@@ -22,13 +22,14 @@ from numpy.typing import NDArray
 
 from surrogates._features import FEATURES, SCHEMA_VERSION
 from surrogates._layers import LAYER_FEATURES, LAYER_SCHEMA
-from surrogates._pieces import PIECE_FEATURES, PIECE_SCHEMA
+from surrogates._pieces import PIECE_FEATURES, PIECE_SCHEMA, TRACED_FEATURES
 
 # feature set name -> (feature names, schema recorded in a saved model)
 FEATURE_SETS: dict[str, tuple[tuple[str, ...], int | str]] = {
     "design": (FEATURES, SCHEMA_VERSION),
     "layer": (LAYER_FEATURES, LAYER_SCHEMA),
     "piece": (PIECE_FEATURES, PIECE_SCHEMA),
+    "piece-traced": (TRACED_FEATURES, PIECE_SCHEMA),
 }
 
 METRICS = ("lut", "ff", "dsp", "bram_18k", "latency", "ii")

@@ -64,6 +64,9 @@ PIECE_FEATURES = (
     "clock_ns",
 )
 
+# the middle fidelity: what da4ml says of a traced piece of a design with real weights
+TRACED_FEATURES = (*PIECE_FEATURES, "da4ml_cost", "reg_bits", "stages")
+
 
 @dataclass(frozen=True)
 class PieceSpec:
@@ -138,10 +141,11 @@ class PieceSpec:
     def mults(self) -> float:
         """Variable or constant products that synthesis maps to DSP48E2 blocks: the layer
         norm's squares (stats), its mean squared (reduce) and each element times 1/sqrt(var)
-        (norm); attention's q.k and p.v products; every weight with strategy latency."""
+        (norm); attention's q.k and p.v products and the softmax's exp x 1/sum; every weight
+        with strategy latency."""
         if self.kind in ("scores", "sv"):
             return self.inputs / 2
-        if self.kind == "ln-stats":
+        if self.kind in ("ln-stats", "softmax"):  # squares; each exp times 1/sum
             return float(self.inputs)
         if self.kind == "ln-reduce":
             return 1.0
@@ -359,6 +363,20 @@ def _attention(
         )
     )  # fmt: skip
     plan.level += 1
+    return out
+
+
+def traced_rows(
+    doc: Mapping[str, Any], table: Sequence[Mapping[str, Any]], row_block: int = ROW_BLOCK
+) -> list[tuple[PieceSpec, int, tuple[int, ...], list[float]]]:
+    """Each row of a traced piece table (the open flow's ``piece_table``, or
+    ``hwloop.synth.trace_pieces`` without synthesis) as (spec with its real non-zeros, count,
+    levels, :data:`TRACED_FEATURES` vector)."""
+    out: list[tuple[PieceSpec, int, tuple[int, ...], list[float]]] = []
+    for (spec, _), row in zip(piece_rows(doc, table, row_block), table, strict=True):
+        extra = [float(row.get(k) or 0.0) for k in ("da4ml_cost", "reg_bits", "stages")]
+        levels = tuple(int(v) for v in row.get("levels") or (spec.level,))
+        out.append((spec, int(row.get("count") or spec.count), levels, spec.features() + extra))
     return out
 
 

@@ -35,14 +35,19 @@ from surrogates._pieces import (
     PIECE_FEATURES,
     PIECE_SCHEMA,
     ROW_BLOCK,
+    TRACED_FEATURES,
     PieceSpec,
     piece_rows,
     plan_pieces,
+    traced_rows,
 )
 
 FORMAT = "hwloop.piecewise/1"
 PIECE_METRICS = ("lut", "ff", "dsp", "bram_18k", "latency")
 _PRIORS = (("lut", "work"), ("ff", "io_bits"), ("dsp", "mults"), ("latency", "terms"))
+# the middle fidelity: da4ml's LUT estimate and register bits of each traced piece
+_TRACED_PRIORS = (("lut", "da4ml_cost"), ("ff", "reg_bits"), ("dsp", "mults"))
+TRACED_METRICS = ("lut", "ff", "dsp", "bram_18k")
 # metric -> the feature without which a piece has none of it (checked on the training data)
 _ZERO_WITHOUT = {"dsp": "mults", "bram_18k": "tables"}
 
@@ -78,6 +83,8 @@ class PieceSurrogate:
     margin_: dict[str, float]
     kinds_: dict[str, int]  # piece kind -> training rows
     zero_without_: dict[str, str]  # metric -> feature: zero in training wherever it was
+    traced_model_: ResourceSurrogate  # the middle fidelity (designs with weights, traced)
+    traced_margin_: dict[str, float]
     n_designs_: int
     metadata_: dict[str, Any]
 
@@ -129,6 +136,29 @@ class PieceSurrogate:
             random_state=self.random_state,
             features="piece",
         )
+
+    def _traced_model(self) -> ResourceSurrogate:
+        return ResourceSurrogate(
+            self.flow,
+            self.kind,
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            max_depth=self.max_depth,
+            conformal_fraction=0.0,
+            priors=_TRACED_PRIORS,
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
+            features="piece-traced",
+        )
+
+    def _traced_rows(
+        self,
+        docs: Sequence[Mapping[str, Any]],
+        tables: Sequence[Sequence[Mapping[str, Any]]],
+        idx: Sequence[int],
+    ) -> NDArray[np.float64]:
+        rows = [f for i in idx for _, _, _, f in traced_rows(docs[i], tables[i], self.row_block)]
+        return np.asarray(rows, dtype=np.float64).reshape(-1, len(TRACED_FEATURES))
 
     # ---- fit ------------------------------------------------------------------------------------
     def _rows(
@@ -183,23 +213,37 @@ class PieceSurrogate:
             X, Y, _ = self._rows(docs, tables, Yt, fit_idx)
             self.piece_model_ = self._piece_model().fit(X, Y)
             self.zero_without_ = _zero_rules(X, Y)
-            pred = self._compose([self._plan(docs[i]) for i in cal_idx])
-            for metric, q in pred.items():
-                y = Yt.get(metric)
-                if y is None:
-                    continue
-                y = y[cal_idx]
-                ok = np.isfinite(y)
-                t, lq = np.log1p(np.maximum(y[ok], 0)), np.log1p(q[ok])
-                errs.setdefault(metric, []).append(np.maximum(lq[:, 0] - t, t - lq[:, 2]))
+            self.traced_model_ = self._traced_model().fit(
+                self._traced_rows(docs, tables, fit_idx), Y
+            )
+            cal_docs = [docs[i] for i in cal_idx]
+            pred = self._compose([self._plan(d) for d in cal_docs])
+            traced = self._compose_traced(cal_docs, [tables[i] for i in cal_idx])
+            for name, got in (("", pred), ("traced:", traced)):
+                for metric, q in got.items():
+                    y = Yt.get(metric)
+                    if y is None:
+                        continue
+                    y = y[cal_idx]
+                    ok = np.isfinite(y)
+                    t, lq = np.log1p(np.maximum(y[ok], 0)), np.log1p(q[ok])
+                    errs.setdefault(name + metric, []).append(
+                        np.maximum(lq[:, 0] - t, t - lq[:, 2])
+                    )
+        self.traced_margin_ = {}
         for metric, parts in errs.items():
             err = np.concatenate(parts)
             if err.size >= 5:
                 level = min(1.0, 0.8 * (1 + 1 / err.size))
-                self.margin_[metric] = float(np.quantile(err, level))
+                margin = float(np.quantile(err, level))
+                if metric.startswith("traced:"):
+                    self.traced_margin_[metric.removeprefix("traced:")] = margin
+                else:
+                    self.margin_[metric] = margin
         X, Y, kinds = self._rows(docs, tables, Yt, range(n))
         self.piece_model_ = self._piece_model().fit(X, Y)
         self.zero_without_ = _zero_rules(X, Y)
+        self.traced_model_ = self._traced_model().fit(self._traced_rows(docs, tables, range(n)), Y)
         self.kinds_ = {kd: kinds.count(kd) for kd in sorted(set(kinds))}
         self.n_designs_ = n
         return self
@@ -243,6 +287,57 @@ class PieceSurrogate:
                     tot[d] = counts @ q[ks] if ks else 0.0
             out[metric] = tot
         return out
+
+    def _compose_traced(
+        self, docs: Sequence[Mapping[str, Any]], tables: Sequence[Sequence[Mapping[str, Any]]]
+    ) -> dict[str, NDArray[np.float64]]:
+        """Metric -> (n, 3) raw totals of traced designs; latency is exact (the pipeline's
+        stages are known once traced): the sum over levels of the slowest piece."""
+        rows = [traced_rows(d, t, self.row_block) for d, t in zip(docs, tables, strict=True)]
+        X = np.asarray([f for r in rows for *_, f in r], dtype=np.float64)
+        X = X.reshape(-1, len(TRACED_FEATURES))
+        pred = self.traced_model_.predict(X) if X.shape[0] else {}
+        for metric, feature in self.zero_without_.items():
+            if metric in pred:
+                pred[metric][X[:, TRACED_FEATURES.index(feature)] == 0] = 0.0
+        out = {m: np.zeros((len(docs), 3)) for m in pred if m in TRACED_METRICS}
+        out["latency"] = np.zeros((len(docs), 3))
+        j = 0
+        for d, r in enumerate(rows):
+            counts = np.asarray([c for _, c, _, _ in r], dtype=np.float64)
+            for metric in out:
+                if metric != "latency":
+                    out[metric][d] = counts @ pred[metric][j : j + len(r)] if r else 0.0
+            slowest: dict[int, float] = {}
+            for _, _, levels, f in r:
+                for lv in levels:
+                    slowest[lv] = max(slowest.get(lv, 0.0), f[-1])
+            out["latency"][d] = sum(slowest.values())
+            j += len(r)
+        return out
+
+    def predict_traced(
+        self, docs: Sequence[Mapping[str, Any]], tables: Sequence[Sequence[Mapping[str, Any]]]
+    ) -> tuple[dict[str, NDArray[np.float64]], list[list[str]]]:
+        """The middle fidelity: designs with real weights whose pieces da4ml has traced
+        (``tables``: per design, rows of piece name, count, levels, da4ml_cost, reg_bits,
+        stages, weights and non-zeros, as ``hwloop.synth.trace_pieces`` returns them).
+        Returns what :meth:`predict_documents` does."""
+        if not hasattr(self, "traced_model_"):
+            raise SurrogateError("this surrogate has no traced model: refit it")
+        raw = self._compose_traced(docs, tables)
+        out = {}
+        for metric, q in raw.items():
+            if metric == "latency":  # exact: the traced pipeline's stages
+                out[metric] = q
+                continue
+            m = self.traced_margin_.get(metric, 0.0)
+            lq = np.log1p(q)
+            lo = np.minimum(lq[:, 0] - m, lq[:, 1])
+            hi = np.maximum(lq[:, 2] + m, lq[:, 1])
+            out[metric] = np.maximum(np.expm1(np.column_stack([lo, lq[:, 1], hi])), 0.0)
+        out["ii"] = np.ones((len(docs), 3))
+        return out, [self._notes(self._plan(d)) for d in docs]
 
     def predict_documents(
         self, docs: Sequence[Mapping[str, Any]], target: Mapping[str, float] | None = None
@@ -293,11 +388,13 @@ class PieceSurrogate:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         self.piece_model_.save(d / "pieces", compress=True)
+        self.traced_model_.save(d / "traced", compress=True)
         meta = {
             "format": FORMAT,
             "feature_schema": PIECE_SCHEMA,
             "params": self.get_params(),
             "margin": self.margin_,
+            "traced_margin": self.traced_margin_,
             "kinds": self.kinds_,
             "zero_without": self.zero_without_,
             "n_designs": self.n_designs_,
@@ -322,7 +419,9 @@ class PieceSurrogate:
             )
         model = cls(**meta["params"])
         model.piece_model_ = ResourceSurrogate.load(d / "pieces")
+        model.traced_model_ = ResourceSurrogate.load(d / "traced")
         model.margin_ = {k: float(v) for k, v in meta["margin"].items()}
+        model.traced_margin_ = {k: float(v) for k, v in meta["traced_margin"].items()}
         model.kinds_ = {k: int(v) for k, v in meta["kinds"].items()}
         model.zero_without_ = {str(k): str(v) for k, v in meta["zero_without"].items()}
         model.n_designs_ = int(meta["n_designs"])

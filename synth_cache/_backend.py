@@ -33,7 +33,9 @@ class CacheBackend(abc.ABC):
     - concurrent ``put`` calls from several processes lose nothing and never leave half an entry;
     - ``get(key)`` returns the stored entry (results in a stable order) or None;
     - ``entries()`` iterates all entries, optionally filtered by flow and status;
-    - ``artifacts(key)`` is a directory for the run's files, filled atomically by ``add_artifacts``.
+    - ``artifacts(key)`` is a directory for the run's files, filled atomically by ``add_artifacts``;
+    - ``pieces(flow)`` lists every unique synthesised piece (the open flow's ``piece_table`` rows,
+      one per Verilog digest and tool version) with the key of the first run that made it.
     """
 
     url: str
@@ -51,6 +53,17 @@ class CacheBackend(abc.ABC):
 
     @abc.abstractmethod
     def artifacts(self, key: str) -> Path: ...
+
+    def pieces(self, flow: str | None = None) -> list[dict[str, Any]]:
+        """Unique pieces by (digest, tool version), derived from the runs' piece tables (a
+        backend with a pieces table answers from it)."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for entry in self.entries(flow=flow, status="ok"):
+            for r in entry.results:
+                for row in r.extra.get("piece_table") or ():
+                    rec = piece_record(row, r, entry.key)
+                    out.setdefault((rec["digest"], rec["tool_version"]), rec)
+        return list(out.values())
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
@@ -110,6 +123,43 @@ def _table(meta: sa.MetaData) -> sa.Table:
         sa.Column("created_at", sa.Float, nullable=False),
     ]
     return sa.Table("runs", meta, *cols, sa.Index("ix_runs_flow_status", "flow", "status"))
+
+
+# the pieces table: one row per unique synthesised piece (descriptor, then real numbers)
+PIECE_TEXT = ("digest", "tool_version", "flow", "part", "piece", "kind", "act", "first_key")
+PIECE_NUMBERS = (
+    "inputs", "outputs", "in_bits", "w_bits", "out_bits", "weights", "nonzero_weights",
+    "distinct_weights", "da4ml_cost", "reg_bits", "stages", "longest_path", "lut", "ff", "dsp",
+    "bram_18k", "carry", "yosys_s",
+)  # fmt: skip
+
+
+def piece_record(row: dict[str, Any], result: SynthResult, key: str) -> dict[str, Any]:
+    """A piece-table row of ``result`` (run ``key``) as a pieces-table record."""
+    rec: dict[str, Any] = {
+        "digest": str(row.get("digest", "")),
+        "tool_version": result.tool_version,
+        "flow": result.flow,
+        "part": result.part,
+        "piece": str(row.get("piece", "")),
+        "kind": str(row.get("kind") or ""),
+        "act": str(row.get("act") or ""),
+        "first_key": key,
+    }
+    for name in PIECE_NUMBERS:
+        v = row.get(name)
+        rec[name] = float(v) if isinstance(v, (int, float)) else None
+    return rec
+
+
+def _pieces_table(meta: sa.MetaData) -> sa.Table:
+    cols = [
+        sa.Column("digest", sa.String(64), primary_key=True),
+        sa.Column("tool_version", sa.String(200), primary_key=True),
+        *(sa.Column(n, sa.Text, nullable=False, default="") for n in PIECE_TEXT[2:]),
+        *(sa.Column(n, sa.Float, nullable=True) for n in PIECE_NUMBERS),
+    ]
+    return sa.Table("pieces", meta, *cols, sa.Index("ix_pieces_kind", "kind"))
 
 
 def default_cache_url() -> str:
@@ -173,6 +223,7 @@ class SqlCache(CacheBackend):
             self._engine = self._make_engine()
             meta = sa.MetaData()
             self._runs = _table(meta)
+            self._pieces = _pieces_table(meta)
             retry_schema_race(lambda: meta.create_all(self._engine))
         except (SQLAlchemyError, ImportError) as exc:
             first = str(exc).splitlines()[0]
@@ -220,6 +271,7 @@ class SqlCache(CacheBackend):
                     if replace:
                         conn.execute(sa.delete(self._runs).where(self._runs.c.key == entry.key))
                     conn.execute(sa.insert(self._runs), rows)
+                self._put_pieces(entry)
                 return True
             except IntegrityError:
                 if self.get(entry.key) is None:  # not a duplicate: a real constraint violation
@@ -230,6 +282,49 @@ class SqlCache(CacheBackend):
                     raise
                 time.sleep(0.2 * (attempt + 1))
         return False  # pragma: no cover
+
+    def _put_pieces(self, entry: CacheEntry) -> None:
+        """Each new piece of the entry's results, in its own transaction after the run (the
+        run keeps its piece table: a crash here loses nothing that cannot be re-derived)."""
+        recs: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in entry.results:
+            for row in r.extra.get("piece_table") or ():
+                rec = piece_record(row, r, entry.key)
+                recs.setdefault((rec["digest"], rec["tool_version"]), rec)
+        if not recs:
+            return
+        c = self._pieces.c
+        with self._engine.begin() as conn:
+            have = {
+                (d, v)
+                for d, v in conn.execute(
+                    sa.select(c.digest, c.tool_version).where(c.digest.in_([d for d, _ in recs]))
+                )
+            }
+        for k, rec in recs.items():
+            if k in have:
+                continue
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(sa.insert(self._pieces), [rec])
+            except IntegrityError:  # stored meanwhile by a concurrent writer
+                pass
+
+    def rebuild_pieces(self) -> int:
+        """Fill the pieces table from every stored run's piece table (runs stored before the
+        table existed); idempotent. Returns the number of pieces."""
+        for entry in self.entries(status="ok"):
+            self._put_pieces(entry)
+        with self._engine.connect() as conn:
+            n = conn.execute(sa.select(sa.func.count()).select_from(self._pieces)).scalar()
+        return int(n or 0)
+
+    def pieces(self, flow: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(self._pieces)
+        if flow:
+            q = q.where(self._pieces.c.flow == flow)
+        with self._engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q.order_by(self._pieces.c.digest))]
 
     # ---- reading ---------------------------------------------------------------------------
     def _entries(self, rows: Iterable[Any]) -> Iterator[CacheEntry]:

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from synth_cache._backend import CacheBackend
+from synth_cache._backend import PIECE_NUMBERS, PIECE_TEXT, CacheBackend
 from synth_cache._model import CacheEntry, CacheError
 
 COLUMNS = (
@@ -40,6 +40,7 @@ COLUMNS = (
     "extra",
 )
 FORMATS = ("csv", "json", "parquet")
+PIECE_COLUMNS = PIECE_TEXT + PIECE_NUMBERS
 
 
 def export_rows(cache: CacheBackend, flow: str | None = None) -> list[dict[str, Any]]:
@@ -58,8 +59,11 @@ def export_rows(cache: CacheBackend, flow: str | None = None) -> list[dict[str, 
     return rows
 
 
-def write_export(rows: list[dict[str, Any]], fmt: str, path: str | Path) -> Path:
-    """Write atomically (temp file + rename) in ``fmt``: csv, json or parquet."""
+def write_export(
+    rows: list[dict[str, Any]], fmt: str, path: str | Path, pieces: bool = False
+) -> Path:
+    """Write atomically (temp file + rename) in ``fmt``: csv, json or parquet. ``pieces``: the
+    rows are pieces-table records (``CacheBackend.pieces``), not runs."""
     if fmt not in FORMATS:
         raise CacheError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     out = Path(path)
@@ -69,7 +73,7 @@ def write_export(rows: list[dict[str, Any]], fmt: str, path: str | Path) -> Path
     try:
         if fmt == "csv":
             with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=COLUMNS)
+                writer = csv.DictWriter(f, fieldnames=PIECE_COLUMNS if pieces else COLUMNS)
                 writer.writeheader()
                 writer.writerows(rows)
         elif fmt == "json":
@@ -78,7 +82,8 @@ def write_export(rows: list[dict[str, Any]], fmt: str, path: str | Path) -> Path
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.Table.from_pylist(rows, schema=_schema(pa))
+            schema = _piece_schema(pa) if pieces else _schema(pa)
+            table = pa.Table.from_pylist(rows, schema=schema)
             pq.write_table(table, tmp, compression="zstd")
         umask = os.umask(0)
         os.umask(umask)
@@ -88,6 +93,12 @@ def write_export(rows: list[dict[str, Any]], fmt: str, path: str | Path) -> Path
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
+
+
+def _piece_schema(pa: Any) -> Any:
+    return pa.schema(
+        [(c, pa.string()) for c in PIECE_TEXT] + [(c, pa.float64()) for c in PIECE_NUMBERS]
+    )
 
 
 def _schema(pa: Any) -> Any:

@@ -1,9 +1,10 @@
-"""``hwloop cache``: the synthesis cache (import, ls, show, stats, export)."""
+"""``hwloop cache``: the synthesis cache (import, ls, show, stats, export, pieces)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich import box
@@ -151,3 +152,45 @@ def export(cache_url: str | None, fmt: str, output: Path, flow: str | None) -> N
     rows = export_rows(SqlCache(cache_url), flow=flow)
     write_export(rows, fmt, output)
     console.print(f"wrote {len(rows)} rows to {output}")
+
+
+@cache.command("pieces")
+@_cache_option
+@click.option("--flow", default="open", show_default=True, help="Pieces of this flow.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write every piece to this file (atomically); without it, a summary per kind.",
+)
+def pieces(cache_url: str | None, flow: str, fmt: str, output: Path | None) -> None:
+    """The unique pieces the open flow synthesised (one per Verilog digest and tool version):
+    descriptor (kind, inputs, outputs, formats, non-zeros, distinct weights, activation, da4ml
+    cost) and real numbers (LUT, FF, DSP, BRAM, carry, stages, longest path)."""
+    store = SqlCache(cache_url)
+    store.rebuild_pieces()  # runs stored before the pieces table existed
+    rows = store.pieces(flow)
+    if output is not None:
+        write_export(rows, fmt, output, pieces=True)
+        console.print(f"wrote {len(rows)} pieces to {output}")
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"{len(rows)} unique {flow} pieces")
+    for col in ("kind", "pieces", "median LUT", "max LUT", "max inputs", "stages"):
+        table.add_column(col, justify="left" if col == "kind" else "right")
+    kinds: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        kinds.setdefault(r["kind"] or "?", []).append(r)
+    for kind, rs in sorted(kinds.items()):
+        luts = sorted(float(r["lut"] or 0) for r in rs)
+        stages = sorted({int(r["stages"] or 0) for r in rs})
+        table.add_row(
+            kind,
+            str(len(rs)),
+            f"{luts[len(luts) // 2]:,.0f}",
+            f"{luts[-1]:,.0f}",
+            f"{max(float(r['inputs'] or 0) for r in rs):,.0f}",
+            f"{stages[0]}-{stages[-1]}",
+        )
+    console.print(table)

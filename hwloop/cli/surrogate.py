@@ -110,6 +110,10 @@ def _print_pieces(ev: PieceScores) -> None:
     )
     for fam, sc in ev.by_family.items():
         console.print(f"  {fam}: {sc['n']:.0f} designs, LUT SMAPE {_fmt(sc['smape'])} %")
+    console.print(
+        "with da4ml's trace of the real weights (the middle fidelity): "
+        + ", ".join(f"{m} SMAPE {_fmt(sc['smape'])} %" for m, sc in ev.traced.items())
+    )
 
 
 def piece_evaluations(cache_url: str | None, seed: int = 0) -> list[PieceScores]:

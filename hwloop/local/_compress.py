@@ -261,7 +261,9 @@ class Compressor:
             from hwloop.surrogate import predict_designs
 
             design = self.design(qmodel)
-            p = predict_designs([design], self.target, self.model_dir, model=self.surrogate)[0]
+            p = predict_designs(
+                [design], self.target, self.model_dir, model=self.surrogate, traced=True
+            )[0]
             pred = {m: list(v) for m, v in p.metrics.items()}
             latency, outside = p.latency_ns, p.extrapolated
         return CompressPoint(

@@ -18,13 +18,14 @@ from typing import Any
 
 from fpga_targets import Target
 from hwloop.surrogate._data import target_capacities
-from hwloop.surrogate._predict import describe_model
+from hwloop.surrogate._predict import TRACED, describe_model, predict_documents_traced
 from hwloop.synth import Design, HardwareConfig, Synthesizer, design_from_model
 from surrogates import (
     METRICS,
     AssignmentError,
     FeatureError,
     LayeredSurrogate,
+    PieceSurrogate,
     ResourceSurrogate,
     Surrogate,
     assign_reuse_factors,
@@ -124,6 +125,7 @@ class HardwareScorer:
     max_latency_ns: float | None = None
     cache_url: str | None = None  # designs with a real outcome there are scored on it
     reuse: str = "1"  # hls4ml reuse factors: "4", "fc0=2,...", or "auto" (the ILP)
+    traced: bool = True  # designs hold trained weights: the piece model's da4ml-traced fidelity
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -192,7 +194,13 @@ class HardwareScorer:
         with self._lock:
             model, about = self._model, self.description
         docs = [d.canonical() for d in designs]
-        pred, outside, errors = _predict(model, docs, target_capacities(self.target))
+        caps = target_capacities(self.target)
+        if self.traced and isinstance(model, PieceSurrogate) and self.synth.flow == "open":
+            pred, outside, used = predict_documents_traced(model, designs, docs, caps)
+            errors: list[str | None] = [None] * len(docs)
+            about += TRACED if used else ""
+        else:
+            pred, outside, errors = _predict(model, docs, caps)
         version = self.synth.tool_version()
         cache = SqlCache(self.cache_url) if self.cache_url else None
         out = []

@@ -110,6 +110,7 @@ class PieceScores:
     piece: dict[str, dict[str, float]]
     whole: dict[str, dict[str, float]]
     by_family: dict[str, dict[str, float]]
+    traced: dict[str, dict[str, float]]  # the middle fidelity (the test designs' da4ml traces)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +120,7 @@ class PieceScores:
             "piece": self.piece,
             "whole_design": self.whole,
             "piece_lut_by_family": self.by_family,
+            "traced": self.traced,
         }
 
 
@@ -139,11 +141,13 @@ def score_split(
     model = train.fit(params)
     pred, _ = model.predict_documents(held.docs)
     piece = {m: scores(held.Y[m], pred[m]) for m in METRICS if m in pred}
+    tr, _ = model.predict_traced(held.docs, held.tables)
+    traced = {m: scores(held.Y[m], tr[m]) for m in METRICS if m in tr}
     fams = {}
     for fam in sorted(set(held.families)):
         rows = held.families == fam
         fams[fam] = {"n": float(rows.sum()), **scores(held.Y["lut"][rows], pred["lut"][rows])}
-    return PieceScores(split, len(train), len(held), piece, _whole(train, held), fams)
+    return PieceScores(split, len(train), len(held), piece, _whole(train, held), fams, traced)
 
 
 def by_size(data: PieceSet, params: Mapping[str, Any] | None = None) -> PieceScores:
@@ -166,17 +170,21 @@ def by_arch(
     folds = min(folds, names.size)
     pred: dict[str, NDArray[np.float64]] = {m: np.full((len(data), 3), math.nan) for m in METRICS}
     whole = {m: np.full((len(data), 3), math.nan) for m in METRICS}
+    traced = {m: np.full((len(data), 3), math.nan) for m in METRICS}
     n_train = []
     for k in range(folds):
         test = np.isin(data.groups, names[k::folds])
         train, held = data.subset(~test), data.subset(test)
         n_train.append(len(train))
-        p, _ = train.fit(params).predict_documents(held.docs)
+        model = train.fit(params)
+        p, _ = model.predict_documents(held.docs)
+        t, _ = model.predict_traced(held.docs, held.tables)
         w = ResourceSurrogate().fit(feature_matrix(train.docs), train.Y, groups=train.groups)
         pw = w.predict(feature_matrix(held.docs))
         for m in METRICS:
             pred[m][test] = p[m]
             whole[m][test] = pw[m]
+            traced[m][test] = t[m]
     fams = {}
     for fam in sorted(set(data.families)):
         rows = data.families == fam
@@ -188,6 +196,7 @@ def by_arch(
         {m: scores(data.Y[m], pred[m]) for m in METRICS},
         {m: scores(data.Y[m], whole[m]) for m in METRICS},
         fams,
+        {m: scores(data.Y[m], traced[m]) for m in METRICS},
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from hwloop.synth._design import Design
 from surrogates import (
     FeatureError,
     LayeredSurrogate,
+    PieceSurrogate,
     ReuseFactorError,
     Surrogate,
     check_reuse_factors,
@@ -22,6 +24,8 @@ from surrogates import (
     shipped_model_dir,
 )
 from synth_cache import CacheBackend, SynthResult, design_key
+
+log = logging.getLogger(__name__)
 
 CAPACITY = {"lut": "lut", "ff": "ff", "dsp": "dsp", "bram_18k": "bram_18k"}
 
@@ -101,6 +105,32 @@ class Prediction:
         return doc
 
 
+TRACED = " + da4ml trace of its weights"
+
+
+def predict_documents_traced(
+    model: Surrogate,
+    designs: list[Design],
+    docs: list[dict[str, Any]],
+    caps: dict[str, float] | None,
+) -> tuple[dict[str, Any], list[list[str]], bool]:
+    """The middle fidelity where it exists: a piece-level model answers designs with real
+    weights from their da4ml-traced pieces (LUT estimate, register bits, exact pipeline
+    stages; seconds per design); any other model, or a design da4ml cannot trace, gets the
+    model's plain prediction. The flag says whether the trace answered."""
+    if isinstance(model, PieceSurrogate):
+        from hwloop.synth import trace_pieces
+
+        try:
+            tables = [trace_pieces(d, model.row_block) for d in designs]
+            pred, outside = model.predict_traced(docs, tables)
+            return pred, outside, True
+        except Exception as exc:  # da4ml rejects what it cannot build: fall back, say why
+            log.warning("no da4ml trace (%s): the piece model answers from the plan alone", exc)
+    pred, outside = model.predict_documents(docs, caps)
+    return pred, outside, False
+
+
 def predict_designs(
     designs: list[Design],
     target: Target,
@@ -108,10 +138,13 @@ def predict_designs(
     cache: CacheBackend | None = None,
     tool_version: str | None = None,
     model: Surrogate | None = None,
+    traced: bool = False,
 ) -> list[Prediction]:
     """Predict many designs with one model (and look each up in ``cache`` under ``tool_version``,
     the version its flow would key a real run with). ``model``: the one loaded from
-    ``model_dir`` already, for callers that predict again and again."""
+    ``model_dir`` already, for callers that predict again and again. ``traced``: the designs
+    hold trained weights; let a piece-level model answer from their da4ml trace (the middle
+    fidelity, :func:`predict_documents_traced`)."""
 
     model = model if model is not None else load_surrogate(model_dir)
     about = describe_model(model_dir, model)
@@ -121,7 +154,11 @@ def predict_designs(
         if isinstance(model, LayeredSurrogate):
             for doc in docs:  # hls4ml would silently use another reuse factor: say which
                 check_reuse_factors(doc)
-        pred, outside = model.predict_documents(docs, caps)
+        if traced:
+            pred, outside, used = predict_documents_traced(model, designs, docs, caps)
+            about += TRACED if used else ""
+        else:
+            pred, outside = model.predict_documents(docs, caps)
     except (FeatureError, ReuseFactorError) as exc:
         raise HwloopError(str(exc)) from None
     out = []

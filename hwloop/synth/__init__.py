@@ -10,6 +10,7 @@ from hwloop.synth._from_model import (
     prune_per_layer,
     random_design,
 )
+from hwloop.synth._open import trace_pieces
 
 __all__ = [
     "FLOWS",
@@ -25,4 +26,5 @@ __all__ = [
     "quantise",
     "random_design",
     "synthesize",
+    "trace_pieces",
 ]

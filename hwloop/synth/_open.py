@@ -258,7 +258,7 @@ class OpenSynthesizer(Synthesizer):
         ]
         (workdir / "pieces.json").write_text(json.dumps(table, indent=1))
         extra = {
-            "piece_table": _unique_pieces(rows),
+            "piece_table": _unique_pieces(rows, design, self.row_block),
             "da4ml_cost": float(sum(p.count * j.cost for p, j in rows)),
             "da4ml_reg_bits": total(lambda j: j.reg_bits),
             "stages": stages,
@@ -341,36 +341,93 @@ class OpenSynthesizer(Synthesizer):
         return [p.name for p in gen] + [f"static/{m}.v" for m in used]
 
 
-def _unique_pieces(rows: list[tuple[Piece, _Job]]) -> list[dict[str, Any]]:
+def _weight_stats(p: Piece) -> dict[str, int]:
+    if p.constants is not None:
+        consts = p.constants
+    elif p.matrix is not None:
+        consts = np.asarray(p.matrix, np.float64).reshape(-1)
+    else:
+        consts = np.zeros(0)
+    nonzero = consts[consts != 0]
+    return {
+        "weights": int(consts.size),
+        "nonzero_weights": int(nonzero.size),
+        "distinct_weights": int(np.unique(np.abs(nonzero)).size),
+    }
+
+
+def trace_pieces(design: Design, row_block: int = ROW_BLOCK) -> list[dict[str, Any]]:
+    """The middle fidelity between the surrogate and synthesis, for a design with its real
+    weights: every planned piece traced by da4ml and pipelined at the design's clock, without
+    Verilog or yosys (seconds where synthesis takes minutes to hours). One row per piece:
+    name, count, level, da4ml's LUT estimate (``da4ml_cost``), register bits, pipeline stages
+    and weight statistics, the format of the open flow's ``piece_table`` minus yosys's numbers
+    (what ``PieceSurrogate.predict_traced`` reads)."""
+    from da4ml.trace.pipeline import to_pipeline
+
+    rows = []
+    for p in Planner(design, row_block).plan():
+        pipe = to_pipeline(p.comb, design.hw.clock_period_ns, verbose=False)
+        rows.append(
+            {
+                "piece": p.name,
+                "count": p.count,
+                "levels": [p.level],
+                "inputs": p.n_inputs,
+                "outputs": int(p.comb.shape[1]),
+                **_weight_stats(p),
+                "da4ml_cost": float(p.comb.cost),
+                "reg_bits": int(pipe.reg_bits),
+                "stages": len(pipe.solutions),
+            }
+        )
+    return rows
+
+
+def _descriptor(spec: Any) -> dict[str, Any]:
+    if spec is None:
+        return {}
+    return {
+        "kind": spec.kind,
+        "in_bits": spec.in_bits,
+        "w_bits": spec.w_bits,
+        "out_bits": spec.out_bits,
+        "act": spec.act,
+        "multipliers": spec.multipliers,
+    }
+
+
+def _unique_pieces(
+    rows: list[tuple[Piece, _Job]], design: Design, row_block: int
+) -> list[dict[str, Any]]:
     """One row per unique circuit (Verilog digest): what it is (inputs, outputs, adder-graph
     ops, lookup tables, weights, da4ml's cost) and what yosys made of it, with how many copies
     the design holds and at which pipeline levels. Kept in the result so that exported runs
     carry what a piece-level surrogate learns from."""
+    from surrogates import FeatureError, plan_pieces
+
+    try:  # the planned descriptor of each piece: op kind, nominal formats, activation
+        specs = {s.name: s for s in plan_pieces(design.canonical(), row_block)}
+    except FeatureError:
+        specs = {}
     out: dict[str, dict[str, Any]] = {}
     for p, j in rows:
         row = out.get(j.digest)
         if row is None:
             stats = j.stats
             assert stats is not None
-            if p.constants is not None:
-                consts = p.constants
-            elif p.matrix is not None:
-                consts = np.asarray(p.matrix, np.float64).reshape(-1)
-            else:
-                consts = np.zeros(0)
-            nonzero = consts[consts != 0]
+            weights = _weight_stats(p)
             row = out[j.digest] = {
                 "digest": j.digest[:16],
                 "piece": p.name,
+                **_descriptor(specs.get(p.name)),
                 "count": 0,
                 "levels": [],
                 "inputs": p.n_inputs,
                 "outputs": int(p.comb.shape[1]),
                 "ops": len(p.comb.ops),
                 "tables": len(p.comb.lookup_tables or ()),
-                "weights": int(consts.size),
-                "nonzero_weights": int(nonzero.size),
-                "distinct_weights": int(np.unique(np.abs(nonzero)).size),
+                **weights,
                 "da4ml_cost": j.cost,
                 "reg_bits": j.reg_bits,
                 "stages": j.stages,
@@ -379,6 +436,7 @@ def _unique_pieces(rows: list[tuple[Piece, _Job]]) -> list[dict[str, Any]]:
                 "dsp": stats.dsp,
                 "bram_18k": stats.bram_18k,
                 "carry": stats.carry,
+                "longest_path": stats.longest_path,
                 "yosys_s": round(j.seconds, 3),
             }
         row["count"] += p.count

@@ -12,7 +12,8 @@ import pytest
 
 from hwloop.archs import Aggregate, ArchSpec, Conv2d, ConvAttention, Flatten, Linear
 from hwloop.surrogate._piece_eval import PieceSet, by_size, piece_set
-from hwloop.synth import HardwareConfig, random_design
+from hwloop.synth import HardwareConfig, random_design, trace_pieces
+from hwloop.synth._open import OpenSynthesizer
 from hwloop.synth._pieces import Planner
 from surrogates import FeatureError, PieceSurrogate, load_surrogate, piece_rows, plan_pieces
 from synth_cache import SqlCache, import_paths
@@ -116,3 +117,24 @@ def test_held_out_by_size_trains_small_tests_large(large: PieceSet) -> None:
     assert ev.n_train + ev.n_test == len(large) and ev.n_test >= len(large) // 2 - 1
     assert set(ev.piece) == {"lut", "ff", "dsp", "latency"}
     assert ev.piece["lut"]["smape"] < 40 and ev.whole["lut"]["smape"] > 0
+
+
+def test_traced_fidelity_reads_the_synthesisers_trace(large: PieceSet, tmp_path: Path) -> None:
+    """trace_pieces gives exactly the da4ml numbers the open flow records for each piece, and
+    the traced prediction's latency is then the synthesised design's, cycle for cycle."""
+    spec = ArchSpec((110,), (Linear("fc0", 6, act="relu"), Linear("out", 2)))
+    hw = HardwareConfig.uniform(PART, 4, 5.0, strategy="distributed_arithmetic")
+    design = random_design(spec, hw, seed=4, sparsity=0.5)
+    rows = trace_pieces(design)
+    assert [r["piece"] for r in rows] == ["fc0.rows0", "fc0.rows1", "fc0.reduce", "out"]
+    (real,) = OpenSynthesizer(jobs=2).run(design, tmp_path, 600)
+    assert real.ok
+    by_name = {r["piece"]: r for r in rows}
+    for piece in real.extra["piece_table"]:
+        got = by_name[piece["piece"]]
+        for k in ("da4ml_cost", "reg_bits", "stages", "nonzero_weights"):
+            assert got[k] == piece[k], (piece["piece"], k)
+    model = large.fit({"n_estimators": 60})
+    pred, _ = model.predict_traced([design.canonical()], [rows])
+    assert pred["latency"][0].tolist() == [real.latency_max] * 3
+    assert pred["lut"][0, 0] <= pred["lut"][0, 1] <= pred["lut"][0, 2] and pred["ff"][0, 1] > 0
