@@ -139,7 +139,8 @@ def main() -> int:
 def fit_pieces(args: argparse.Namespace, cache: SqlCache, sources: dict[str, str]) -> int:
     data = piece_set(cache)
     n_arch = len(set(data.groups.tolist()))
-    families = dict(zip(*np.unique(data.families, return_counts=True), strict=True))
+    names, counts = np.unique(data.families, return_counts=True)
+    families = {str(k): int(v) for k, v in zip(names, counts, strict=True)}
     print(f"{len(data)} open-flow runs with piece tables, {n_arch} architectures: {families}")
     min_runs = 40 if args.min_runs is None else args.min_runs
     if len(data) < min_runs and not args.force:
@@ -173,7 +174,7 @@ def fit_pieces(args: argparse.Namespace, cache: SqlCache, sources: dict[str, str
             "trained_on": {
                 "runs": len(data),
                 "architectures": n_arch,
-                "families": {str(k): int(v) for k, v in families.items()},
+                "families": families,
                 "calibration_files": sources,
                 "note": "open flow (da4ml + yosys) runs on vu13p at 5 ns; the netlist does not "
                 "depend on the part within UltraScale+ at the same clock",

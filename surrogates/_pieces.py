@@ -25,7 +25,7 @@ from surrogates._features import FeatureError
 ROW_BLOCK = 96  # the open flow's inputs per matrix piece (hwloop.synth._open.ROW_BLOCK)
 TABLE_BITS = 10  # activation / softmax / 1/sqrt tables are indexed by at most 10 bits
 SOFTMAX_BITS = 18  # hls4ml's exp and 1/x table entries: ap_fixed<18,8>
-PIECE_SCHEMA = "piece-2"
+PIECE_SCHEMA = "piece-3"
 
 # piece kinds -> stable codes (a feature); a new kind gets a new code at the end
 KINDS = (
@@ -229,7 +229,10 @@ class _Plan:
             self.level += 1
             return
         nb = math.ceil(n / self.rb)
-        acc_bits = fmt.bits + w_bits + math.ceil(math.log2(self.rb))
+        # a partial sum's width: da4ml's range analysis bounds it by sum |w| x max |x|, about
+        # the non-zero summands of an output times the weight and input ranges
+        per_output = self.nonzeros(key, n * m, min(self.rb, n) * m) / max(m, 1)
+        acc_bits = fmt.bits + w_bits + math.log2(max(per_output, 1.0))
         for j in range(nb):
             rows = min(self.rb, n - j * self.rb)
             self.add(

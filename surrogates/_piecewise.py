@@ -66,6 +66,11 @@ def _zero_rules(X: NDArray[np.float64], Y: Mapping[str, NDArray[np.float64]]) ->
     return out
 
 
+def _traced_targets(Y: Mapping[str, NDArray[np.float64]]) -> dict[str, NDArray[np.float64]]:
+    """A trace knows the stages: the traced model learns resources only."""
+    return {m: v for m, v in Y.items() if m in TRACED_METRICS}
+
+
 def _slowest(q: NDArray[np.float64]) -> NDArray[np.float64]:
     """(low, median, high) stages of the slowest of the k pieces on a level, from each piece's
     quantiles: the median of the largest of k draws is each draw's 0.5^(1/k) quantile, read off
@@ -93,7 +98,7 @@ class PieceSurrogate:
         flow: str = "open",
         kind: str = "post_synthesis",
         row_block: int = ROW_BLOCK,
-        n_estimators: int = 400,
+        n_estimators: int = 300,
         learning_rate: float = 0.05,
         max_depth: int = 6,
         conformal_folds: int = 5,
@@ -123,32 +128,19 @@ class PieceSurrogate:
             "random_state": self.random_state,
         }
 
-    def _piece_model(self) -> ResourceSurrogate:
+    def _piece_model(self, traced: bool = False) -> ResourceSurrogate:
+        """The per-piece regressor: from the plan alone, or (``traced``) with da4ml's trace."""
         return ResourceSurrogate(
             self.flow,
             self.kind,
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
             max_depth=self.max_depth,
-            conformal_fraction=0.0,
-            priors=_PRIORS,
+            conformal_fraction=0.0,  # the design totals are conformalised, not the pieces
+            priors=_TRACED_PRIORS if traced else _PRIORS,
             n_jobs=self.n_jobs,
             random_state=self.random_state,
-            features="piece",
-        )
-
-    def _traced_model(self) -> ResourceSurrogate:
-        return ResourceSurrogate(
-            self.flow,
-            self.kind,
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            max_depth=self.max_depth,
-            conformal_fraction=0.0,
-            priors=_TRACED_PRIORS,
-            n_jobs=self.n_jobs,
-            random_state=self.random_state,
-            features="piece-traced",
+            features="piece-traced" if traced else "piece",
         )
 
     def _traced_rows(
@@ -213,9 +205,8 @@ class PieceSurrogate:
             X, Y, _ = self._rows(docs, tables, Yt, fit_idx)
             self.piece_model_ = self._piece_model().fit(X, Y)
             self.zero_without_ = _zero_rules(X, Y)
-            self.traced_model_ = self._traced_model().fit(
-                self._traced_rows(docs, tables, fit_idx), Y
-            )
+            Xt = self._traced_rows(docs, tables, fit_idx)
+            self.traced_model_ = self._piece_model(traced=True).fit(Xt, _traced_targets(Y))
             cal_docs = [docs[i] for i in cal_idx]
             pred = self._compose([self._plan(d) for d in cal_docs])
             traced = self._compose_traced(cal_docs, [tables[i] for i in cal_idx])
@@ -243,7 +234,8 @@ class PieceSurrogate:
         X, Y, kinds = self._rows(docs, tables, Yt, range(n))
         self.piece_model_ = self._piece_model().fit(X, Y)
         self.zero_without_ = _zero_rules(X, Y)
-        self.traced_model_ = self._traced_model().fit(self._traced_rows(docs, tables, range(n)), Y)
+        Xt = self._traced_rows(docs, tables, range(n))
+        self.traced_model_ = self._piece_model(traced=True).fit(Xt, _traced_targets(Y))
         self.kinds_ = {kd: kinds.count(kd) for kd in sorted(set(kinds))}
         self.n_designs_ = n
         return self

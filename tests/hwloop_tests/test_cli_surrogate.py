@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hwloop.cli.main import main
-from surrogates import LayeredSurrogate, load_surrogate
+from surrogates import LayeredSurrogate, PieceSurrogate, load_surrogate
 
 CSV = (
     Path(__file__).resolve().parents[2]
@@ -49,3 +49,23 @@ def test_no_results_says_how_to_get_them(
     assert "hwloop calibrate --flow open" in err and "Traceback" not in err
     assert main(["surrogate", "eval", "--cache", url, "--model", str(tmp_path / "none")]) == 2
     assert "no readable surrogate" in capsys.readouterr().err
+
+
+def test_open_flow_pieces_fit_and_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The open flow's piece model from the real large runs, evaluated held out by architecture
+    and by size, beside the whole-design model and the traced fidelity."""
+    large = Path(__file__).resolve().parents[2] / "surrogates/data/calibration/open-large.parquet"
+    url = f"sqlite:///{tmp_path}/c.db"
+    assert main(["cache", "import", str(large), "--cache", url]) == 0
+    out = tmp_path / "model"
+    fit = ["surrogate", "fit", "--cache", url, "--target", "vu13p", "--out", str(out)]
+    assert main([*fit, "--no-eval"]) == 0
+    assert "saved the piece model" in capsys.readouterr().out
+    model = load_surrogate(out)
+    assert isinstance(model, PieceSurrogate) and model.n_designs_ >= 26
+    assert main(["surrogate", "eval", "--cache", url, "--model", str(out), "--json"]) == 0
+    arch, size = json.loads(capsys.readouterr().out)
+    assert arch["split"].startswith("by architecture") and size["split"].startswith("by size")
+    assert size["n_test"] >= 13 and arch["piece"]["lut"]["smape"] < 30
+    assert set(arch["whole_design"]) == {"lut", "ff", "dsp", "latency"}
+    assert arch["traced"]["latency"]["smape"] == 0  # a trace knows the pipeline's stages
