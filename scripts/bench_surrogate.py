@@ -162,23 +162,7 @@ def bench_pieces(cache: SqlCache, docs: list[dict[str, Any]]) -> dict[str, Any]:
     print(f"\npiece-level surrogate: {len(ps)} open-flow runs with piece tables")
     for ev in (by_arch(ps), by_size(ps)):
         out[ev.split] = ev.to_json()
-        print(f"held out {ev.split}: trained on {ev.n_train}, tested on {ev.n_test}")
-        print(f"{'metric':<9} {'SMAPE%':>7} {'cov80':>6} {'R2':>7} | whole-design SMAPE% cov80")
-        for m, sc in ev.piece.items():
-            w = ev.whole[m]
-            print(
-                f"{m:<9} {sc['smape']:7.1f} {sc['coverage80']:6.2f} {sc['r2']:7.3f} | "
-                f"{w['smape']:7.1f} {w['coverage80']:6.2f}"
-            )
-        for fam, sc in ev.by_family.items():
-            print(f"  {fam:<14} {sc['n']:4.0f} designs  LUT SMAPE {sc['smape']:5.1f} %")
-        print(
-            "  da4ml-traced (middle fidelity): "
-            + ", ".join(
-                f"{m} SMAPE {sc['smape']:.1f} % cov {sc['coverage80']:.2f}"
-                for m, sc in ev.traced.items()
-            )
-        )
+        print("\n".join(ev.lines()))
     rows = held_out_pairs(ps, PUBLISHED)
     out["published_held_out"] = rows
     print("published archs, each held out of training (prediction / real - 1):")

@@ -150,18 +150,7 @@ def fit_pieces(args: argparse.Namespace, cache: SqlCache, sources: dict[str, str
     evs = [by_arch(data), by_size(data)]
     t_eval = time.perf_counter() - t0
     for ev in evs:
-        print(f"held out {ev.split}: trained on {ev.n_train}, tested on {ev.n_test}")
-        print(f"{'metric':<9} {'R2':>7} {'SMAPE%':>7} {'cov80':>6} | whole-design R2 SMAPE%")
-        for m, sc in ev.piece.items():
-            w = ev.whole[m]
-            print(
-                f"{m:<9} {sc['r2']:7.3f} {sc['smape']:7.1f} {sc['coverage80']:6.2f} | "
-                f"{w['r2']:7.3f} {w['smape']:7.1f}"
-            )
-        print(
-            "da4ml-traced (middle fidelity): "
-            + ", ".join(f"{m} SMAPE {sc['smape']:.1f} %" for m, sc in ev.traced.items())
-        )
+        print("\n".join(ev.lines()))
     model = data.fit()
     written = {}
     for name in args.targets.split(","):

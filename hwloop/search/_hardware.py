@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fpga_targets import Target
-from hwloop.surrogate._data import target_capacities
-from hwloop.surrogate._predict import TRACED, describe_model, predict_documents_traced
+from hwloop.surrogate import TRACED, describe_model, predict_documents_traced, target_capacities
 from hwloop.synth import Design, HardwareConfig, Synthesizer, design_from_model
 from surrogates import (
     METRICS,
@@ -125,7 +124,6 @@ class HardwareScorer:
     max_latency_ns: float | None = None
     cache_url: str | None = None  # designs with a real outcome there are scored on it
     reuse: str = "1"  # hls4ml reuse factors: "4", "fc0=2,...", or "auto" (the ILP)
-    traced: bool = True  # designs hold trained weights: the piece model's da4ml-traced fidelity
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -190,12 +188,15 @@ class HardwareScorer:
         hw = with_reuse(design.hw, spec)
         return design.with_hw(model=hw.model, by_name=hw.by_name)
 
-    def score_designs(self, designs: list[Design]) -> list[HardwareScore]:
+    def score_designs(self, designs: list[Design], traced: bool = False) -> list[HardwareScore]:
+        """Scores of ``designs``. ``traced``: they hold trained weights worth da4ml's trace (the
+        middle fidelity of a piece-level model on the open flow: seconds per design, so for
+        front members, not every trial)."""
         with self._lock:
             model, about = self._model, self.description
         docs = [d.canonical() for d in designs]
         caps = target_capacities(self.target)
-        if self.traced and isinstance(model, PieceSurrogate) and self.synth.flow == "open":
+        if traced and isinstance(model, PieceSurrogate) and self.synth.flow == "open":
             pred, outside, used = predict_documents_traced(model, designs, docs, caps)
             errors: list[str | None] = [None] * len(docs)
             about += TRACED if used else ""

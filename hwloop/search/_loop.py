@@ -315,8 +315,9 @@ class SynthesisLoop:
         }
 
     def rescore(self, number: int) -> None:
-        """Predictions of the refitted model for the feasible front (the report uses the latest
-        of these, or real results where they exist)."""
+        """Predictions of the refitted model for the feasible front, from da4ml's trace of their
+        weights where the model is piece-level (the report uses the latest of these, or real
+        results where they exist)."""
         front = [t for t in self.study.best_trials if _rebuildable(t)]
         designs, numbers = [], []
         for t in front:
@@ -325,7 +326,7 @@ class SynthesisLoop:
                 numbers.append(t.number)
             except Exception as exc:  # noqa: BLE001
                 log.warning("loop: trial %d cannot be re-scored: %s", t.number, exc)
-        scores = self.scorer.score_designs(designs) if designs else []
+        scores = self.scorer.score_designs(designs, traced=True) if designs else []
         doc = {str(n): s.to_json() for n, s in zip(numbers, scores, strict=True)}
         self.study.set_user_attr(f"{RESCORE_ATTR}{number:04d}", doc)
 

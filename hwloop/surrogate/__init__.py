@@ -27,16 +27,22 @@ from hwloop.surrogate._piece_eval import (
     piece_set,
 )
 from hwloop.surrogate._predict import (
+    TRACED,
     Prediction,
     default_model_dir,
+    describe_model,
     find_model,
     parse_reuse,
     predict_designs,
+    predict_documents_traced,
     predict_model,
     with_reuse,
 )
 
 __all__ = [
+    "TRACED",
+    "describe_model",
+    "predict_documents_traced",
     "PieceScores",
     "PieceSet",
     "by_arch",

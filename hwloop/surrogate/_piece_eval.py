@@ -112,6 +112,31 @@ class PieceScores:
     by_family: dict[str, dict[str, float]]
     traced: dict[str, dict[str, float]]  # the middle fidelity (the test designs' da4ml traces)
 
+    def lines(self) -> list[str]:
+        """The scores as plain text lines (scripts; the CLI draws a table)."""
+        out = [
+            f"held out {self.split}: trained on {self.n_train}, tested on {self.n_test}",
+            f"{'metric':<9} {'SMAPE%':>7} {'cov80':>6} {'R2':>7} | whole-design SMAPE% cov80",
+        ]
+        for m, sc in self.piece.items():
+            w = self.whole[m]
+            out.append(
+                f"{m:<9} {sc['smape']:7.1f} {sc['coverage80']:6.2f} {sc['r2']:7.3f} | "
+                f"{w['smape']:7.1f} {w['coverage80']:6.2f}"
+            )
+        out += [
+            f"  {fam:<14} {sc['n']:4.0f} designs  LUT SMAPE {sc['smape']:5.1f} %"
+            for fam, sc in self.by_family.items()
+        ]
+        out.append(
+            "  da4ml-traced (middle fidelity): "
+            + ", ".join(
+                f"{m} SMAPE {sc['smape']:.1f} % cov {sc['coverage80']:.2f}"
+                for m, sc in self.traced.items()
+            )
+        )
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return {
             "split": self.split,
