@@ -149,12 +149,37 @@ class PieceScores:
         }
 
 
-def _whole(train: PieceSet, test: PieceSet) -> dict[str, dict[str, float]]:
-    """The whole-design model on the same designs (its own features, no pieces)."""
-    Xtr, Xte = feature_matrix(train.docs), feature_matrix(test.docs)
-    model = ResourceSurrogate().fit(Xtr, train.Y, groups=train.groups)
-    pred = model.predict(Xte)
-    return {m: scores(test.Y[m], pred[m]) for m in METRICS if m in pred}
+Predictions = dict[str, NDArray[np.float64]]  # metric -> (n, 3) low / median / high
+
+
+def _fold(
+    train: PieceSet, held: PieceSet, params: Mapping[str, Any] | None
+) -> tuple[Predictions, Predictions, Predictions]:
+    """Predictions of ``held`` by models fitted on ``train``: the piece model from the plan,
+    the whole-design model (its own features), the piece model from the designs' traces."""
+    model = train.fit(params)
+    piece, _ = model.predict_documents(held.docs)
+    traced, _ = model.predict_traced(held.docs, held.tables)
+    whole = ResourceSurrogate().fit(feature_matrix(train.docs), train.Y, groups=train.groups)
+    return piece, whole.predict(feature_matrix(held.docs)), traced
+
+
+def _scores(
+    split: str,
+    n_train: int,
+    held: PieceSet,
+    piece: Predictions,
+    whole: Predictions,
+    traced: Predictions,
+) -> PieceScores:
+    def of(pred: Predictions) -> dict[str, dict[str, float]]:
+        return {m: scores(held.Y[m], pred[m]) for m in METRICS if m in pred}
+
+    fams = {}
+    for fam in sorted(set(held.families)):
+        rows = held.families == fam
+        fams[fam] = {"n": float(rows.sum()), **scores(held.Y["lut"][rows], piece["lut"][rows])}
+    return PieceScores(split, n_train, len(held), of(piece), of(whole), fams, of(traced))
 
 
 def score_split(
@@ -163,16 +188,7 @@ def score_split(
     train, held = data.subset(~test), data.subset(test)
     if len(train) < 4 or len(held) < 1:
         raise HwloopError(f"{split}: {len(train)} training / {len(held)} test designs: too few")
-    model = train.fit(params)
-    pred, _ = model.predict_documents(held.docs)
-    piece = {m: scores(held.Y[m], pred[m]) for m in METRICS if m in pred}
-    tr, _ = model.predict_traced(held.docs, held.tables)
-    traced = {m: scores(held.Y[m], tr[m]) for m in METRICS if m in tr}
-    fams = {}
-    for fam in sorted(set(held.families)):
-        rows = held.families == fam
-        fams[fam] = {"n": float(rows.sum()), **scores(held.Y["lut"][rows], pred["lut"][rows])}
-    return PieceScores(split, len(train), len(held), piece, _whole(train, held), fams, traced)
+    return _scores(split, len(train), held, *_fold(train, held, params))
 
 
 def by_size(data: PieceSet, params: Mapping[str, Any] | None = None) -> PieceScores:
@@ -193,36 +209,17 @@ def by_arch(
     if names.size < 2:
         raise HwloopError("holding out architectures needs at least 2 of them")
     folds = min(folds, names.size)
-    pred: dict[str, NDArray[np.float64]] = {m: np.full((len(data), 3), math.nan) for m in METRICS}
-    whole = {m: np.full((len(data), 3), math.nan) for m in METRICS}
-    traced = {m: np.full((len(data), 3), math.nan) for m in METRICS}
+    pooled = [{m: np.full((len(data), 3), math.nan) for m in METRICS} for _ in range(3)]
     n_train = []
     for k in range(folds):
         test = np.isin(data.groups, names[k::folds])
-        train, held = data.subset(~test), data.subset(test)
+        train = data.subset(~test)
         n_train.append(len(train))
-        model = train.fit(params)
-        p, _ = model.predict_documents(held.docs)
-        t, _ = model.predict_traced(held.docs, held.tables)
-        w = ResourceSurrogate().fit(feature_matrix(train.docs), train.Y, groups=train.groups)
-        pw = w.predict(feature_matrix(held.docs))
-        for m in METRICS:
-            pred[m][test] = p[m]
-            whole[m][test] = pw[m]
-            traced[m][test] = t[m]
-    fams = {}
-    for fam in sorted(set(data.families)):
-        rows = data.families == fam
-        fams[fam] = {"n": float(rows.sum()), **scores(data.Y["lut"][rows], pred["lut"][rows])}
-    return PieceScores(
-        f"by architecture ({folds} folds)",
-        int(np.mean(n_train)),
-        len(data),
-        {m: scores(data.Y[m], pred[m]) for m in METRICS},
-        {m: scores(data.Y[m], whole[m]) for m in METRICS},
-        fams,
-        {m: scores(data.Y[m], traced[m]) for m in METRICS},
-    )
+        for into, got in zip(pooled, _fold(train, data.subset(test), params), strict=True):
+            for m in METRICS:
+                into[m][test] = got[m]
+    split = f"by architecture ({folds} folds)"
+    return _scores(split, int(np.mean(n_train)), data, *pooled)
 
 
 def held_out_pairs(
