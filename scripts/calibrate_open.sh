@@ -9,7 +9,7 @@
 #   scripts/calibrate_open.sh [CACHE_URL] [FIRST_SEED] [CHUNKS]
 #
 # Re-running it imports the committed export first; runs already in the cache are skipped.
-# OUT names another export (a re-run of the same seeds into a fresh cache, e.g. after the open
+# JOBS sets the parallel syntheses (default 2). OUT names another export (a re-run of the same seeds into a fresh cache, e.g. after the open
 # flow started recording more per run, writes there and resumes from it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,6 @@ for (( i = 0; i < chunks; i++ )); do
     space=${spaces[$(( seed % ${#spaces[@]} ))]}
     echo "chunk $i: --space $space --seed $seed --n $n --max-bops $max_bops"
     "$hw" calibrate --cache "$cache" --space "$space" --n "$n" --bits 4,6,8 \
-        --sparsity 0,0.5,0.75 --max-bops "$max_bops" --seed "$seed" --timeout 900 --jobs 2 || true
+        --sparsity 0,0.5,0.75 --max-bops "$max_bops" --seed "$seed" --timeout 900 --jobs "${JOBS:-2}" || true
     "$hw" cache export --cache "$cache" --flow open --format parquet -o "$out"
 done

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from surrogates._features import FEATURES, SCHEMA_VERSION
 from surrogates._layers import LAYER_FEATURES, LAYER_SCHEMA
 from surrogates._pieces import PIECE_FEATURES, PIECE_SCHEMA, TRACED_FEATURES
+from surrogates._prior import PowerLaw
 
 # feature set name -> (feature names, schema recorded in a saved model)
 FEATURE_SETS: dict[str, tuple[tuple[str, ...], int | str]] = {
@@ -53,7 +54,7 @@ class ResourceSurrogate:
     boosters_: dict[str, Any]
     n_train_: dict[str, int]
     interval_margin_: dict[str, float]
-    prior_coef_: dict[str, tuple[float, float, float]]
+    prior_coef_: dict[str, PowerLaw]
     training_hash_: str
     feature_names_: tuple[str, ...]
     feature_range_: tuple[NDArray[np.float64], NDArray[np.float64]]
@@ -69,7 +70,7 @@ class ResourceSurrogate:
         min_child_weight: float = 1.0,
         quantiles: tuple[float, float, float] = (0.1, 0.5, 0.9),
         conformal_fraction: float = 0.2,
-        priors: tuple[tuple[str, str], ...] = (("lut", "bops"), ("ff", "bops")),
+        priors: tuple[tuple[str, ...], ...] = (("lut", "bops"), ("ff", "bops")),
         n_jobs: int = 1,
         random_state: int = 0,
         features: str = "design",
@@ -201,32 +202,21 @@ class ResourceSurrogate:
         k = int(round(self.conformal_fraction * names.size))
         return np.isin(g, rng.permutation(names)[:k])
 
-    # ---- analytical prior: a power law in one feature, the trees learn the rest ----------------
+    # ---- analytical prior: a power law, the trees learn the rest (surrogates._prior) ---------
+    def _prior_spec(self, metric: str) -> tuple[str, ...] | None:
+        return next((tuple(p) for p in self.priors if p[0] == metric), None)
+
     def _fit_prior(self, metric: str, X: NDArray[Any], t: NDArray[Any]) -> None:
-        """``log1p(metric) ~ a + b log1p(feature)`` by least squares (``priors`` names the
-        feature). The boosters start from it (base margin), so a design larger than any seen
-        in training gets the power law's answer instead of the largest leaf."""
-        feature = dict(self.priors).get(metric)
-        if feature is None:
-            return
-        v = X[:, self._names.index(feature)]
-        ok = np.isfinite(v) & (v >= 0)
-        if ok.sum() < 5 or np.ptp(np.log1p(v[ok])) == 0:
-            return
-        b, a = np.polyfit(np.log1p(v[ok]), t[ok], 1)
-        b = float(np.clip(b, 0.0, 2.0))
-        a = float(np.mean(t[ok] - b * np.log1p(v[ok])))
-        self.prior_coef_[metric] = (a, b, float(np.mean(t)))
+        spec = self._prior_spec(metric)
+        law = PowerLaw.fit(spec, self._names, X, t) if spec else None
+        if law is not None:
+            self.prior_coef_[metric] = law
 
     def _offset(self, metric: str, X: NDArray[Any]) -> NDArray[np.float64]:
-        coef = self.prior_coef_.get(metric)
-        if coef is None:
+        law = self.prior_coef_.get(metric)
+        if law is None:
             return np.zeros(X.shape[0])
-        a, b, fallback = coef
-        v = X[:, self._names.index(dict(self.priors)[metric])]
-        with np.errstate(invalid="ignore"):
-            off = a + b * np.log1p(np.maximum(v, 0.0))
-        return np.where(np.isfinite(off), off, fallback)
+        return law.offset(self._names, X)
 
     def _train(self, X: NDArray[Any], t: NDArray[Any], offset: NDArray[Any]) -> Any:
         import xgboost as xgb
@@ -296,7 +286,7 @@ class ResourceSurrogate:
             "metrics": sorted(self.boosters_),
             "n_train": self.n_train_,
             "interval_margin": self.interval_margin_,
-            "prior_coef": {k: list(v) for k, v in self.prior_coef_.items()},
+            "prior_coef": {k: v.to_json() for k, v in self.prior_coef_.items()},
             "training_hash": self.training_hash_,
             "feature_range": [
                 [None if math.isnan(v) else float(v) for v in bound]
@@ -345,8 +335,9 @@ class ResourceSurrogate:
             model.boosters_[metric] = booster
         model.n_train_ = {k: int(v) for k, v in meta["n_train"].items()}
         model.interval_margin_ = {k: float(v) for k, v in meta["interval_margin"].items()}
+        specs = {p[0]: p for p in params["priors"]}
         model.prior_coef_ = {
-            k: (float(v[0]), float(v[1]), float(v[2]))
+            k: PowerLaw.from_json(v, specs.get(k, (k, "")))
             for k, v in (meta.get("prior_coef") or {}).items()
         }
         model.training_hash_ = str(meta["training_hash"])

@@ -44,7 +44,15 @@ from surrogates._pieces import (
 
 FORMAT = "hwloop.piecewise/1"
 PIECE_METRICS = ("lut", "ff", "dsp", "bram_18k", "latency")
-_PRIORS = (("lut", "work"), ("ff", "io_bits"), ("dsp", "mults"), ("latency", "terms"))
+# LUT ~ work per piece kind (each kind its own law); FF one law in work, registers at the ports,
+# the adder tree's depth and width; measured on the calibration (held out by size and by
+# architecture) against one LUT law for all kinds and FF ~ io_bits alone
+_PRIORS = (
+    ("lut", "work", "kind"),
+    ("ff", "work+io_bits+terms+outputs"),
+    ("dsp", "mults"),
+    ("latency", "terms"),
+)
 # the middle fidelity: da4ml's LUT estimate and register bits of each traced piece
 _TRACED_PRIORS = (("lut", "da4ml_cost"), ("ff", "reg_bits"), ("dsp", "mults"))
 TRACED_METRICS = ("lut", "ff", "dsp", "bram_18k")

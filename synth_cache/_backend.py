@@ -68,14 +68,18 @@ class CacheBackend(abc.ABC):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
 
-    def add_artifacts(self, key: str, files: Iterable[Path]) -> Path:
-        """Copy ``files`` into the key's artifact directory (all or nothing)."""
+    def add_artifacts(self, key: str, files: Iterable[Path], root: Path | None = None) -> Path:
+        """Copy ``files`` into the key's artifact directory (all or nothing), each at its path
+        relative to ``root`` (the run's work directory: pieces synthesised in sub-folders keep
+        their own files), or by name without one."""
         final = self.artifacts(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=final.parent))
         try:
             for f in files:
-                shutil.copy2(f, tmp / Path(f).name)
+                dest = tmp / (Path(f).relative_to(root) if root is not None else Path(f).name)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, dest)
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)

@@ -32,6 +32,7 @@ from hwloop.local._common import (
     write_json,
     write_table,
 )
+from hwloop.search import session_seed
 from hwloop.training import OPTIMIZERS, TrainConfig, train
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,10 @@ def run_tune(cfg: TuneConfig, progress: bool = True) -> TuneResult:
     )
     study = optuna.create_study(
         study_name=name, storage=storage, sampler=sampler, pruner=pruner, load_if_exists=True
+    )
+    # a resumed tuning continues the sampler's sequence instead of replaying its first trials
+    study.sampler = optuna.samplers.TPESampler(
+        seed=session_seed(cfg.seed, study), n_startup_trials=10
     )
     attrs = {"arch_digest": spec.digest, "epochs": cfg.epochs, "limit": cfg.limit}
     attrs["seed"] = cfg.seed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
-from hwloop.search._nas import open_study, pareto_front, run_search
+from hwloop.search._nas import open_study, pareto_front, run_search, session_seed
 
 __all__ = [
     "FrontMember",
@@ -12,4 +12,5 @@ __all__ = [
     "open_study",
     "pareto_front",
     "run_search",
+    "session_seed",
 ]

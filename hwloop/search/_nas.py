@@ -3,6 +3,7 @@ validation metric, BOPs and the other objectives asked for, or their Chebyshev s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -67,6 +68,20 @@ def _rdb_storage(url: str) -> RDBStorage:
     return retry_schema_race(create)
 
 
+def session_seed(seed: int, study: optuna.Study) -> int:
+    """The sampler's seed for this process: ``seed`` itself on a study with no trials yet (a
+    fresh run is reproducible), else a hash of the seed, the trials the study holds and this
+    worker, so a resumed run continues the sequence instead of replaying the first trials'
+    parameters, and two workers joining one study draw apart. (Two workers that open the same
+    empty study at the same moment share the seed: start the second once the first has a
+    trial.)"""
+    n = len(study.get_trials(deepcopy=False))
+    if n == 0:
+        return seed
+    digest = hashlib.sha256(f"{seed}:{n}:{WORKER}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
 def open_study(cfg: SearchConfig) -> optuna.Study:
     """Create or resume the study; stale RUNNING trials of a dead worker are retried."""
     if cfg.storage_url.startswith("sqlite:///"):
@@ -94,6 +109,9 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
             first = str(exc).splitlines()[0]
             raise HwloopError(f"cannot open storage {cfg.storage_url}: {first}") from None
         raise
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.sampler = make_sampler(replace(cfg, seed=session_seed(cfg.seed, study)))
     if len(study.directions) != len(_metric_names(cfg)):
         raise HwloopError(
             f"study {cfg.study_name!r} exists with {len(study.directions)} objectives, not "

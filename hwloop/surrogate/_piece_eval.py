@@ -111,6 +111,10 @@ class PieceScores:
     whole: dict[str, dict[str, float]]
     by_family: dict[str, dict[str, float]]
     traced: dict[str, dict[str, float]]  # the middle fidelity (the test designs' da4ml traces)
+    # the piece model on the test designs made only of piece kinds seen in training (the
+    # others are predicted too, but flagged: "piece kind 'softmax': no training data")
+    seen: dict[str, dict[str, float]]
+    n_unseen: int
 
     def lines(self) -> list[str]:
         """The scores as plain text lines (scripts; the CLI draws a table)."""
@@ -128,6 +132,12 @@ class PieceScores:
             f"  {fam:<14} {sc['n']:4.0f} designs  LUT SMAPE {sc['smape']:5.1f} %"
             for fam, sc in self.by_family.items()
         ]
+        if self.n_unseen:
+            out.append(
+                f"  {self.n_unseen} test designs have piece kinds unseen in training; the "
+                f"other {self.n_test - self.n_unseen}: "
+                + ", ".join(f"{m} SMAPE {sc['smape']:.1f} %" for m, sc in self.seen.items())
+            )
         out.append(
             "  da4ml-traced (middle fidelity): "
             + ", ".join(
@@ -146,6 +156,7 @@ class PieceScores:
             "whole_design": self.whole,
             "piece_lut_by_family": self.by_family,
             "traced": self.traced,
+            "seen_kinds_only": {"n_unseen": self.n_unseen, **self.seen},
         }
 
 
@@ -154,14 +165,16 @@ Predictions = dict[str, NDArray[np.float64]]  # metric -> (n, 3) low / median / 
 
 def _fold(
     train: PieceSet, held: PieceSet, params: Mapping[str, Any] | None
-) -> tuple[Predictions, Predictions, Predictions]:
+) -> tuple[Predictions, Predictions, Predictions, NDArray[np.bool_]]:
     """Predictions of ``held`` by models fitted on ``train``: the piece model from the plan,
-    the whole-design model (its own features), the piece model from the designs' traces."""
+    the whole-design model (its own features), the piece model from the designs' traces; and
+    which held designs have a piece kind the training designs lack."""
     model = train.fit(params)
-    piece, _ = model.predict_documents(held.docs)
+    piece, notes = model.predict_documents(held.docs)
     traced, _ = model.predict_traced(held.docs, held.tables)
     whole = ResourceSurrogate().fit(feature_matrix(train.docs), train.Y, groups=train.groups)
-    return piece, whole.predict(feature_matrix(held.docs)), traced
+    unseen = np.array([any(n.endswith(": no training data") for n in ns) for ns in notes])
+    return piece, whole.predict(feature_matrix(held.docs)), traced, unseen.astype(bool)
 
 
 def _scores(
@@ -171,15 +184,27 @@ def _scores(
     piece: Predictions,
     whole: Predictions,
     traced: Predictions,
+    unseen: NDArray[np.bool_],
 ) -> PieceScores:
-    def of(pred: Predictions) -> dict[str, dict[str, float]]:
-        return {m: scores(held.Y[m], pred[m]) for m in METRICS if m in pred}
+    def of(pred: Predictions, rows: NDArray[np.bool_] | None = None) -> dict[str, dict[str, float]]:
+        r = np.ones(len(held), dtype=bool) if rows is None else rows
+        return {m: scores(held.Y[m][r], pred[m][r]) for m in METRICS if m in pred}
 
     fams = {}
     for fam in sorted(set(held.families)):
         rows = held.families == fam
         fams[fam] = {"n": float(rows.sum()), **scores(held.Y["lut"][rows], piece["lut"][rows])}
-    return PieceScores(split, n_train, len(held), of(piece), of(whole), fams, of(traced))
+    return PieceScores(
+        split,
+        n_train,
+        len(held),
+        of(piece),
+        of(whole),
+        fams,
+        of(traced),
+        of(piece, ~unseen),
+        int(unseen.sum()),
+    )
 
 
 def score_split(
@@ -210,16 +235,20 @@ def by_arch(
         raise HwloopError("holding out architectures needs at least 2 of them")
     folds = min(folds, names.size)
     pooled = [{m: np.full((len(data), 3), math.nan) for m in METRICS} for _ in range(3)]
+    unseen = np.zeros(len(data), dtype=bool)
     n_train = []
     for k in range(folds):
         test = np.isin(data.groups, names[k::folds])
         train = data.subset(~test)
         n_train.append(len(train))
-        for into, got in zip(pooled, _fold(train, data.subset(test), params), strict=True):
+        *got, new = _fold(train, data.subset(test), params)
+        for into, pred in zip(pooled, got, strict=True):
             for m in METRICS:
-                into[m][test] = got[m]
+                into[m][test] = pred[m]
+        unseen[test] = new
     split = f"by architecture ({folds} folds)"
-    return _scores(split, int(np.mean(n_train)), data, *pooled)
+    piece, whole, traced = pooled
+    return _scores(split, int(np.mean(n_train)), data, piece, whole, traced, unseen)
 
 
 def held_out_pairs(

@@ -113,7 +113,7 @@ def synthesize(
     results = tuple(r if r.wall_s is not None else r.with_(wall_s=round(wall, 3)) for r in results)
     if workdir is not None:
         files = [f for f in sorted(workdir.rglob("*")) if f.is_file()]
-        cache.add_artifacts(key, files)
+        cache.add_artifacts(key, files, root=workdir)
         shutil.rmtree(workdir, ignore_errors=True)
     entry = CacheEntry(key, canonical, results, source=source or f"hwloop {synth.flow}")
     cache.put(entry, replace=old is not None)

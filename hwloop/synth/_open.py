@@ -246,7 +246,7 @@ class OpenSynthesizer(Synthesizer):
                 "count": p.count,
                 "level": p.level,
                 "inputs": p.n_inputs,
-                "dir": j.dir.name,
+                "dir": j.dir.relative_to(workdir).as_posix(),  # in the artifacts
                 "stages": j.stages,
                 "da4ml_cost": j.cost,
                 "lut": st(j).lut,

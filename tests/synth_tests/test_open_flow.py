@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,12 @@ def test_tables_padding_and_layer_norm_synthesise(tmp_path: Path) -> None:
     assert r.latency_max is not None and r.latency_max >= 5  # one stage per level at least
     src = next(cache.artifacts(out.entry.key).rglob("*.mem"))  # the tables' contents are kept
     assert src.stat().st_size > 0
+    # every piece keeps its own files (issue 21: they overwrote each other, by name)
+    where = cache.artifacts(out.entry.key)
+    rows = json.loads((where / "pieces.json").read_text())
+    assert len({r["dir"] for r in rows}) == len(rows) == 5
+    for row in rows:
+        assert (where / row["dir"]).is_dir() and any((where / row["dir"]).rglob("*.v")), row
 
 
 def test_time_multiplexing_is_unsupported() -> None:
