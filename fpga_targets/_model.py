@@ -60,9 +60,10 @@ class Target:
             raise TargetError(f"target name {self.name!r} must be alphanumeric (with - or _)")
         if not self.part:
             raise TargetError(f"target {self.name!r}: 'part' is empty")
-        if not (isinstance(self.clock_period_ns, (int, float)) and self.clock_period_ns > 0):
+        clock = self.clock_period_ns
+        if not (isinstance(clock, int | float) and math.isfinite(clock) and clock > 0):
             raise TargetError(
-                f"target {self.name!r}: clock_period_ns must be positive, "
+                f"target {self.name!r}: clock_period_ns must be a positive finite number, "
                 f"got {self.clock_period_ns!r}"
             )
 

@@ -39,11 +39,14 @@ def parse_targets(document: Mapping[str, Any], source: str = "<data>") -> dict[s
             resources = Resources(**{k: res[k] for k in res})
         except TypeError as exc:
             raise TargetError(f"{source}: target {name!r}: bad resources ({exc})") from None
+        clock = entry["clock_period_ns"]
+        if isinstance(clock, bool) or not isinstance(clock, int | float):
+            raise TargetError(f"{source}: target {name!r}: clock_period_ns must be a number")
         out[str(name)] = Target(
             name=str(name),
             part=str(entry["part"]),
             family=str(entry["family"]),
-            clock_period_ns=float(entry["clock_period_ns"]),
+            clock_period_ns=float(clock),
             resources=resources,
             description=str(entry.get("description", "")),
         )

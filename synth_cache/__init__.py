@@ -10,6 +10,8 @@ synthesis baselines. Depends on
 from __future__ import annotations
 
 from synth_cache._backend import CacheBackend, SqlCache, default_cache_url
+from synth_cache._export import FORMATS as EXPORT_FORMATS
+from synth_cache._export import export_rows, write_export
 from synth_cache._hls4ml_baselines import parse_hls4ml_baseline
 from synth_cache._importer import ImportSummary, import_paths
 from synth_cache._key import canonical, design_key
@@ -27,6 +29,7 @@ from synth_cache._parsers import (
 from synth_cache._wa_multilayer import parse_wa_multilayer_csv
 
 __all__ = [
+    "EXPORT_FORMATS",
     "KINDS",
     "NTORC_PART",
     "STATUSES",
@@ -41,6 +44,7 @@ __all__ = [
     "canonical",
     "default_cache_url",
     "design_key",
+    "export_rows",
     "import_paths",
     "open_cache",
     "parse_csynth_rpt",
@@ -51,6 +55,7 @@ __all__ = [
     "parse_wa_hls4ml_csv",
     "parse_wa_hls4ml_json",
     "parse_wa_multilayer_csv",
+    "write_export",
 ]
 
 

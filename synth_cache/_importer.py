@@ -93,14 +93,43 @@ def _walk(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
             raise CacheError(f"no such file or directory: {p}")
 
 
+def _why(exc: BaseException) -> str:
+    """A parse failure in one line: our own errors say what is wrong; anything else a malformed
+    file made a parser trip on is named by its type."""
+    if isinstance(exc, ReportParseError | CacheError):
+        return str(exc)
+    if isinstance(exc, UnicodeDecodeError | gzip.BadGzipFile | EOFError):
+        return "not a text file (or a damaged .gz)"
+    first = (str(exc).splitlines() or [""])[0][:200]
+    return f"malformed ({type(exc).__name__}: {first})"
+
+
+def _runs_of(f: Path) -> Iterator[ImportedRun]:
+    """The runs of one file that is not a project report or one of our exports."""
+    if f.suffix == ".json":
+        text = f.read_text()
+        if is_hls4ml_baseline(f, text):
+            version, backend = f.parent.name, f.parent.parent.name
+            yield parse_hls4ml_baseline(text, f.name, backend, version)
+        else:
+            yield from parse_wa_hls4ml_json(text)
+    elif f.name.endswith((".csv", ".csv.gz")):
+        yield from _parse_csv(_read_text(f))
+
+
 def collect_runs(
     paths: Iterable[Path], summary: ImportSummary, exports: list[Path]
 ) -> Iterator[tuple[str, ImportedRun]]:
     """Parse everything importable under ``paths``; yields (source, run). Our own cache exports
-    are appended to ``exports`` (they carry their keys and are stored as they are)."""
+    are appended to ``exports`` (they carry their keys and are stored as they are).
+
+    A file the user named must parse: a malformed one raises :class:`CacheError` naming it (and
+    the record, where the format has records). Under a directory, a malformed file is skipped
+    (``summary.skipped`` says why) and the rest imported."""
     projects: dict[Path, list[Path]] = {}
     for f, explicit in _walk(paths):
         summary.files += 1
+        runs: list[ImportedRun] = []
         try:
             if _is_csynth(f) or _is_utilization(f):
                 if explicit:  # a file the user named must parse; fail now, naming it
@@ -108,33 +137,30 @@ def collect_runs(
                 projects.setdefault(_project_root(f), []).append(f)
             elif f.suffix == ".parquet" or (f.suffix == ".json" and _is_own_export(f)):
                 exports.append(f)
-            elif f.suffix == ".json" and is_hls4ml_baseline(f, f.read_text()):
-                version, backend = f.parent.name, f.parent.parent.name
-                yield str(f), parse_hls4ml_baseline(f.read_text(), f.name, backend, version)
-            elif f.suffix == ".json":
-                for run in parse_wa_hls4ml_json(f.read_text()):
-                    yield str(f), run
-            elif f.name.endswith((".csv", ".csv.gz")):
-                for run in _parse_csv(_read_text(f)):
-                    yield str(f), run
+            elif f.suffix == ".json" or f.name.endswith((".csv", ".csv.gz")):
+                for run in _runs_of(f):
+                    runs.append(run)
             elif explicit:
                 raise CacheError(
-                    f"{f}: not an importable report (csynth xml/rpt, utilization rpt, hls4ml "
-                    "baseline json, wa-hls4ml json/csv, N-TORC csv)"
+                    "not an importable report (csynth xml/rpt, utilization rpt, hls4ml "
+                    "baseline json, wa-hls4ml json/csv, N-TORC csv, hwloop export)"
                 )
-        except ReportParseError as exc:
+        except Exception as exc:  # a malformed file, whatever the parser tripped on
+            where = f"{f}: record {len(runs) + 1}" if runs else str(f)
             if explicit:
-                raise CacheError(f"{f}: {exc}") from None
-            summary.skipped.append(f"{f}: {exc}")
-        except (UnicodeDecodeError, gzip.BadGzipFile, EOFError):
-            if explicit:
-                raise CacheError(f"{f}: not a text file (or a damaged .gz)") from None
-            summary.skipped.append(f"{f}: not a text file (or a damaged .gz)")
+                raise CacheError(f"{where}: {_why(exc)}") from None
+            summary.skipped.append(f"{where}: {_why(exc)}")
+            continue
+        for run in runs:
+            yield str(f), run
     for root, files in projects.items():
         try:
-            yield str(root), _report_run(root, files)
-        except ReportParseError as exc:
-            summary.skipped.append(f"{root}: {exc}")
+            run = _report_run(root, files)
+        except Exception as exc:  # one project's reports, malformed
+            names = ", ".join(f.relative_to(root).as_posix() for f in files)
+            summary.skipped.append(f"{root} ({names}): {_why(exc)}")
+            continue
+        yield str(root), run
 
 
 def _read_text(f: Path) -> str:
@@ -158,34 +184,44 @@ def _is_own_export(f: Path) -> bool:
     return '"key"' in head and '"design"' in head and '"kind"' in head
 
 
+def _entry(source: str, run: ImportedRun) -> CacheEntry:
+    head = run.results[0]
+    version = next(
+        (r.tool_version for r in run.results if r.kind == "post_synthesis"), head.tool_version
+    )
+    key = design_key(run.design, head.flow, version)
+    return CacheEntry(key, run.design, run.results, source=f"{source}#{run.label}")
+
+
 def import_paths(
     cache: CacheBackend, paths: Iterable[str | Path], on_run: Callable[[], None] | None = None
 ) -> ImportSummary:
-    """Import files and directories into ``cache``; re-importing adds nothing."""
+    """Import files and directories into ``cache``; re-importing adds nothing. Malformed files
+    under a directory are skipped and listed in the summary (see :func:`collect_runs`)."""
     summary = ImportSummary()
     exports: list[Path] = []
-    runs = list(collect_runs([Path(p) for p in paths], summary, exports))
+    named = {Path(p) for p in paths if Path(p).is_file()}
+    pending: list[tuple[str, CacheEntry]] = []
+    for source, run in collect_runs([Path(p) for p in paths], summary, exports):
+        try:
+            pending.append((source, _entry(source, run)))
+        except (CacheError, ValueError, TypeError) as exc:  # e.g. a design JSON cannot hash
+            summary.skipped.append(f"{source}#{run.label}: {_why(exc)}")
     for f in exports:  # our own exports keep their keys (the flow's key, not a report digest)
-        for entry in entries_from_rows(read_export(f), str(f)):
-            if cache.put(entry):
-                summary.added += 1
-            else:
-                summary.present += 1
-            summary.failed_runs += entry.status != "ok"
-            if on_run:
-                on_run()
-    for source, run in runs:
-        head = run.results[0]
-        version = next(
-            (r.tool_version for r in run.results if r.kind == "post_synthesis"), head.tool_version
-        )
-        key = design_key(run.design, head.flow, version)
-        entry = CacheEntry(key, run.design, run.results, source=f"{source}#{run.label}")
+        try:
+            entries = entries_from_rows(read_export(f), str(f))
+        except Exception as exc:  # a damaged or foreign file
+            if f in named:
+                raise CacheError(f"{f}: {_why(exc)}") from None
+            summary.skipped.append(f"{f}: {_why(exc)}")
+            continue
+        pending[:0] = [(str(f), e) for e in entries]
+    for _, entry in pending:
         if cache.put(entry):
             summary.added += 1
         else:
             summary.present += 1
-        summary.failed_runs += not any(r.ok for r in run.results)
+        summary.failed_runs += not any(r.ok for r in entry.results)
         if on_run:
             on_run()
     for line in summary.skipped:

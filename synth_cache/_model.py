@@ -23,6 +23,17 @@ METRICS: tuple[str, ...] = (
 )
 
 
+# counts above this cannot be real (a VU13P has 1.7 M LUTs) and would overflow a 64-bit column
+MAX_COUNT = 1e15
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(value)
+    except TypeError:  # a string or a list where a number belongs
+        return False
+
+
 class CacheError(Exception):
     """A cache URL, record or key a user gave is unusable; the message names the problem."""
 
@@ -63,10 +74,18 @@ class SynthResult:
             raise CacheError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.status not in STATUSES:
             raise CacheError(f"status must be one of {STATUSES}, got {self.status!r}")
-        for name in METRICS + ("carry",):
+        for name in METRICS + ("carry", "wall_s"):
             value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value < 0):
-                raise CacheError(f"{name} must be a non-negative number, got {value!r}")
+            if value is not None and (not _finite(value) or value < 0 or value > MAX_COUNT):
+                raise CacheError(f"{name} must be a number in [0, {MAX_COUNT:.0e}], got {value!r}")
+        for name in ("clock_target_ns", "clock_estimated_ns"):
+            value = getattr(self, name)
+            if value is not None and (not _finite(value) or value <= 0):
+                raise CacheError(f"{name} must be a positive number of ns, got {value!r}")
+        for low, high in (("latency_min", "latency_max"), ("ii_min", "ii_max")):
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is not None and hi is not None and lo > hi:
+                raise CacheError(f"{low} ({lo}) is above {high} ({hi})")
 
     @property
     def ok(self) -> bool:

@@ -13,8 +13,8 @@ from rich.table import Table
 from hwloop import HwloopError
 from hwloop._progress import progress_bar
 from hwloop.cli._common import console
-from synth_cache import SqlCache, import_paths
-from synth_cache._export import FORMATS, export_rows, write_export
+from synth_cache import EXPORT_FORMATS as FORMATS
+from synth_cache import SqlCache, export_rows, import_paths, write_export
 
 _cache_option = click.option(
     "--cache",
@@ -49,6 +49,8 @@ def import_(paths: tuple[Path, ...], cache_url: str | None) -> None:
     for line in summary.skipped:
         console.print(f"  skipped {line}")
     console.print(f"cache: {store.url}")
+    if summary.skipped:  # the rest is imported; the exit code tells a script something was not
+        raise HwloopError(f"{len(summary.skipped)} malformed files skipped (listed above)")
 
 
 @cache.command("ls")

@@ -52,7 +52,17 @@ def test_user_target_file_toml_and_json(tmp_path: Path) -> None:
         (
             "[targets.a]\npart='p'\nfamily='f'\nclock_period_ns=-1\n[targets.a.resources]\n"
             "lut=1\nff=1\ndsp=1\nbram_18k=1\n",
-            "clock_period_ns must be positive",
+            "clock_period_ns must be a positive finite number",
+        ),
+        (  # issue 21: an infinite clock was accepted, and calibrate then failed with a traceback
+            "[targets.a]\npart='p'\nfamily='f'\nclock_period_ns=inf\n[targets.a.resources]\n"
+            "lut=1\nff=1\ndsp=1\nbram_18k=1\n",
+            "clock_period_ns must be a positive finite number",
+        ),
+        (
+            "[targets.a]\npart='p'\nfamily='f'\nclock_period_ns='5'\n[targets.a.resources]\n"
+            "lut=1\nff=1\ndsp=1\nbram_18k=1\n",
+            "clock_period_ns must be a number",
         ),
         (
             "[targets.a]\npart='p'\nfamily='f'\nclock_period_ns=5\n[targets.a.resources]\n"

@@ -80,3 +80,18 @@ def test_cache_errors_exit_2(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_folder_import_with_a_bad_file_imports_the_rest_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "d.parquet").write_text("x\n")  # the ArrowInvalid
+    good = (FIX / "wa-hls4ml/test_2layer_merged.json").read_text()
+    (tmp_path / "in" / "good.json").write_text(good)
+    url = f"sqlite:///{tmp_path}/c.db"
+    assert main(["cache", "import", str(tmp_path / "in"), "--cache", url]) == 2
+    captured = capsys.readouterr()
+    assert "runs added" in captured.out and "0 runs added" not in captured.out
+    assert "d.parquet" in captured.out and "1 malformed files skipped" in captured.err
+    assert "Traceback" not in captured.out + captured.err
