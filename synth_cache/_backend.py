@@ -7,6 +7,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -74,7 +75,9 @@ class CacheBackend(abc.ABC):
         their own files), or by name without one."""
         final = self.artifacts(key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=final.parent))
+        _remove_dead_copies(final.parent, key)
+        me = f".{key}-{socket.gethostname()}-{os.getpid()}-"
+        tmp = Path(tempfile.mkdtemp(prefix=me, dir=final.parent))
         try:
             for f in files:
                 dest = tmp / (Path(f).relative_to(root) if root is not None else Path(f).name)
@@ -90,6 +93,22 @@ class CacheBackend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+def _remove_dead_copies(parent: Path, key: str) -> None:
+    """Half-copied artifact folders of ``key`` whose copying process (on this host) is dead:
+    a kill during the copy leaves them, and the next run of the key removes them."""
+    host = socket.gethostname()
+    for d in parent.glob(f".{key}-*"):
+        owner, pid, _ = (d.name.removeprefix(f".{key}-").rsplit("-", 2) + ["", "", ""])[:3]
+        if owner != host or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:  # a live process of another user
+            pass
 
 
 _COLUMNS = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hwloop.synth._base import FLOWS, Outcome, Synthesizer, get_synthesizer, synthesize
+from hwloop.synth._calibrate import reap_dead_runs
 from hwloop.synth._design import Design, HardwareConfig, LayerHW, quantise
 from hwloop.synth._from_model import (
     design_from_model,
@@ -25,6 +26,7 @@ __all__ = [
     "prune_per_layer",
     "quantise",
     "random_design",
+    "reap_dead_runs",
     "synthesize",
     "trace_pieces",
 ]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -119,6 +123,56 @@ def sample_space(
     return items
 
 
+ROOT_PREFIX = "hwloop-calibrate-"
+_watched: int | None = None  # the parent this worker process watches
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def reap_dead_runs(tmp: str | Path | None = None) -> list[Path]:
+    """Remove the work folders of calibrations whose process is gone (killed before its own
+    cleanup ran): ``hwloop-calibrate-<pid>-*`` in the temp folder. Returns what was removed."""
+    gone = []
+    for d in Path(tmp or tempfile.gettempdir()).glob(f"{ROOT_PREFIX}*-*"):
+        pid = d.name.removeprefix(ROOT_PREFIX).split("-", 1)[0]
+        if d.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+            gone.append(d)
+    return gone
+
+
+def _die_with(parent: int) -> None:
+    """A joblib (loky) worker outlives a parent killed with SIGKILL and goes on synthesising
+    into the cache; a thread in each worker ends it, and the yosys runs it started, once the
+    parent is gone (re-parented workers see another parent pid)."""
+    global _watched
+    if os.getpid() == parent or _watched == parent:
+        return
+    _watched = parent
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        me = os.getpid()
+        for f in Path(f"/proc/{me}/task").glob("*/children"):
+            for child in f.read_text().split():
+                try:
+                    os.kill(int(child), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hwloop-parent-watch", daemon=True).start()
+
+
 def _run_one(
     item: CalibrationItem,
     synth: Synthesizer,
@@ -129,7 +183,10 @@ def _run_one(
     retry_failed: bool,
     strategy: str,
     work_root: str | None = None,
+    parent: int | None = None,
 ) -> tuple[str, bool, float]:
+    if parent is not None:
+        _die_with(parent)
     cache = SqlCache(cache_url)
     try:
         hw = HardwareConfig.uniform(part, item.bits, clock_ns, strategy=strategy)
@@ -169,8 +226,11 @@ def run_calibration(
     summary = CalibrationSummary()
     # parallel workers are killed on Ctrl-C before they can clean up: their runs work under one
     # root that this process removes whatever happens
-    root = tempfile.mkdtemp(prefix="hwloop-calibrate-")
-    args = (synth, cache_url, part, clock_ns, timeout_s, retry_failed, strategy, root)
+    # (named by this process, so the next run can remove it if this one is killed before)
+    for gone in reap_dead_runs():
+        log.info("removed %s, left by a killed calibration", gone)
+    root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-")
+    args = (synth, cache_url, part, clock_ns, timeout_s, retry_failed, strategy, root, os.getpid())
     try:
         runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
         for status, cached, seconds in runner(delayed(_run_one)(it, *args) for it in items):

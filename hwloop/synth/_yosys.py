@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -93,12 +94,27 @@ def parse_ltp(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _env(cwd: Path) -> dict[str, str] | None:
+    """Native yosys puts abc's scratch folders (``yosys-abc-*``) in the run's folder, removed
+    with it even when the run is killed (yowasp's sandbox sees only its own paths)."""
+    if "yowasp" in Path(yosys_command()[0]).name:
+        return None
+    return {**os.environ, "TMPDIR": str(cwd)}
+
+
 def run_yosys(script: str, cwd: Path, timeout_s: float, log_name: str = "yosys.log") -> None:
     """Run a yosys script file in ``cwd`` (argument list, timeout; the log stays in ``cwd``)."""
     (cwd / "synth.ys").write_text(script)
     cmd = [*yosys_command(), "-q", "-l", log_name, "synth.ys"]
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+        proc = subprocess.run(
+            cmd,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=_env(cwd),
+        )
     except subprocess.TimeoutExpired:
         raise YosysTimeout(f"yosys did not finish in {timeout_s:.0f} s") from None
     raise_if_interrupted(proc.returncode, "yosys")

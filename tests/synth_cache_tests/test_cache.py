@@ -7,7 +7,9 @@ import json
 import multiprocessing as mp
 import os
 import signal
+import socket
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +95,17 @@ def test_artifacts_atomic(cache: SqlCache, tmp_path: Path) -> None:
     where = cache.add_artifacts(e.key, [f])
     assert (where / "design.v").read_text() == f.read_text()
     assert where == cache.artifacts(e.key)
+    # a copy killed half-way (issue 21) left a hidden folder: the next copy of the key removes
+    # it, and leaves a live process's copy alone
+    child = subprocess.Popen(["true"], cwd=tmp_path)
+    child.wait(timeout=30)
+    host = socket.gethostname()
+    stale = where.parent / f".{e.key}-{host}-{child.pid}-abc123"
+    live = where.parent / f".{e.key}-{host}-{os.getpid()}-def456"
+    stale.mkdir()
+    live.mkdir()
+    cache.add_artifacts(e.key, [f])
+    assert not stale.exists() and live.exists()
 
 
 def test_bad_urls() -> None:
