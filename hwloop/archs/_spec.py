@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -168,6 +169,11 @@ class ArchSpec:
         """(input shape, output shape) of every layer, without batch; raises on a mismatch."""
         out: list[tuple[Shape, Shape]] = []
         shape = tuple(self.input_shape)
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise HwloopError(
+                f"arch {self.name!r}: an input of {math.prod(shape):,} values, above hwloop's "
+                f"limit of {MAX_ELEMENTS:,}"
+            )
         for layer in self.layers:
             new = _out_shape(layer, shape, self.name)
             out.append((shape, new))
@@ -287,7 +293,39 @@ def branch_shapes(branch: tuple[Layer, ...], shape: Shape, arch: str) -> list[tu
     return out
 
 
+# Sizes no FPGA design comes near (a VU13P holds 1.7 M LUTs): a larger layer is refused up
+# front, in one line, instead of allocating gigabytes of weights first (docs/archs.md)
+MAX_ELEMENTS = 1 << 24  # values in any one tensor between layers
+MAX_WEIGHTS = 1 << 26  # weights of any one layer
+
+
+def _weights(layer: Layer, shape: Shape) -> int:
+    if isinstance(layer, Conv2d):
+        return shape[0] * layer.kernel * layer.kernel * layer.out_channels
+    if isinstance(layer, ConvAttention):
+        return 4 * shape[0] * layer.hidden
+    if isinstance(layer, Linear):
+        return shape[-1] * layer.out_features
+    return 0
+
+
 def _out_shape(layer: Layer, shape: Shape, arch: str) -> Shape:
+    out = _shape_of(layer, shape, arch)
+    where = f"arch {arch!r}, layer {layer.name!r}"
+    weights = _weights(layer, shape)
+    if weights > MAX_WEIGHTS:
+        raise HwloopError(
+            f"{where}: {weights:,} weights, above hwloop's limit of {MAX_WEIGHTS:,} per layer"
+        )
+    if math.prod(out) > MAX_ELEMENTS:
+        raise HwloopError(
+            f"{where}: an output of {math.prod(out):,} values, above hwloop's limit of "
+            f"{MAX_ELEMENTS:,}"
+        )
+    return out
+
+
+def _shape_of(layer: Layer, shape: Shape, arch: str) -> Shape:
     where = f"arch {arch!r}, layer {layer.name!r}"
     if isinstance(layer, Branches):
         if len(layer.branches) < 2 or not all(layer.branches):

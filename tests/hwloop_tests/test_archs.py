@@ -136,6 +136,27 @@ def test_precision_in_spec() -> None:
             "duplicate layer names",
         ),
         ({"format": "other/9", "input_shape": [4], "layers": []}, "not supported"),
+        (  # issue 21: a 5e6-wide layer took 7.5 GB in predict before failing
+            {
+                "input_shape": [16],
+                "layers": [{"op": "linear", "name": "a", "out_features": 5000000}],
+            },
+            "80,000,000 weights, above hwloop's limit",
+        ),
+        (  # and a 1e9-wide one a torch traceback
+            {
+                "input_shape": [1000000000],
+                "layers": [{"op": "linear", "name": "a", "out_features": 2}],
+            },
+            "an input of 1,000,000,000 values",
+        ),
+        (
+            {
+                "input_shape": [4, 1000, 1000],
+                "layers": [{"op": "conv2d", "name": "c", "out_channels": 64, "kernel": 1}],
+            },
+            "an output of 64,000,000 values",
+        ),
     ],
 )
 def test_bad_specs_name_the_problem(doc: object, message: str) -> None:
