@@ -68,6 +68,34 @@ def _rdb_storage(url: str) -> RDBStorage:
     return retry_schema_race(create)
 
 
+def fail_dead_trials(study: optuna.Study) -> list[int]:
+    """RUNNING trials whose worker is provably gone (this host, a dead PID) are failed now and
+    their parameters queued again, instead of waiting for the heartbeat's grace period (180 s)
+    to pass during some later run; trials of other hosts are left to the heartbeat. Returns
+    the failed trials' numbers."""
+    host = socket.gethostname()
+    failed = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner, _, pid = str(t.user_attrs.get("worker", "")).rpartition(":")
+        if owner != host or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+        log.info("trial %d: its worker %s is gone; failed and queued again", t.number, pid)
+        failed.append(t.number)
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def session_seed(seed: int, study: optuna.Study) -> int:
     """The sampler's seed for this process: ``seed`` itself on a study with no trials yet (a
     fresh run is reproducible), else a hash of the seed, the trials the study holds and this
@@ -109,6 +137,7 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
             first = str(exc).splitlines()[0]
             raise HwloopError(f"cannot open storage {cfg.storage_url}: {first}") from None
         raise
+    fail_dead_trials(study)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.sampler = make_sampler(replace(cfg, seed=session_seed(cfg.seed, study)))
@@ -202,6 +231,7 @@ def make_objective(
     extra_report = type(task).report is not Task.report
 
     def objective(trial: optuna.Trial) -> tuple[float, ...] | float:
+        trial.set_user_attr("worker", WORKER)  # first: a resume can tell a dead worker's trial
         spec = space.sample(trial)
         overrides = space.sample_training(trial, cfg.epochs)
         train_cfg = replace(base_cfg, **overrides) if overrides else base_cfg
@@ -216,7 +246,6 @@ def make_objective(
         trial.set_user_attr("test_metric", result.test_metric)
         trial.set_user_attr("train_seconds", round(result.seconds, 2))
         trial.set_user_attr("epochs_run", result.epochs_run)
-        trial.set_user_attr("worker", WORKER)
         if overrides:
             trial.set_user_attr("train", overrides)
         if not math.isfinite(result.val_metric):

@@ -4,13 +4,15 @@ seeded the sampler alike, so the trials after a resume replayed the first trials
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import optuna
+from optuna.trial import TrialState
 
-from hwloop.search import session_seed
+from hwloop.search import SearchConfig, open_study, session_seed
 
 
 def test_resumed_search_draws_new_parameters(tmp_path: Path) -> None:
@@ -40,3 +42,23 @@ def test_session_seed_is_the_seed_on_a_fresh_study_and_moves_on() -> None:
     assert resumed != 7 and resumed == session_seed(7, study)
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
     assert session_seed(7, study) not in (7, resumed)
+
+
+def test_a_dead_workers_running_trial_is_failed_and_queued_at_resume(tmp_path: Path) -> None:
+    """Issue 21, item 6: a rerun within the heartbeat's 180 s grace never failed the trial of a
+    killed worker, and a later run with nothing left to do never touched it."""
+    cfg = SearchConfig(out=tmp_path, study="s", trials=1)
+    study = open_study(cfg)
+    host = socket.gethostname()
+    gone = subprocess.Popen(["true"], cwd=tmp_path)
+    gone.wait(timeout=30)
+    dead, live = study.ask(), study.ask()
+    dead.suggest_float("x", 0.0, 1.0)
+    dead.set_user_attr("worker", f"{host}:{gone.pid}")
+    live.set_user_attr("worker", f"{host}:{os.getppid()}")  # a live process: left alone
+    resumed = open_study(cfg)
+    states = {t.number: t.state for t in resumed.get_trials(deepcopy=False)}
+    assert states[dead.number] == TrialState.FAIL and states[live.number] == TrialState.RUNNING
+    (queued,) = resumed.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    assert queued.system_attrs["fixed_params"] == dead.params  # what the next run samples
+    assert queued.user_attrs["retry_of"] == dead.number
