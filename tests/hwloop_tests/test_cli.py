@@ -202,3 +202,28 @@ def test_help_explains_every_search_option() -> None:
         "--population",
     ):
         assert option in text
+
+
+def test_lazy_command_list_matches_the_commands() -> None:
+    """`hwloop --help` lists the commands without importing them (issue 21: it took 3.4 s);
+    each listed line is the start of the command's own help."""
+    from hwloop.cli.main import COMMANDS, cli
+
+    for name, (_, line) in COMMANDS.items():
+        command = cli.get_command(None, name)  # type: ignore[arg-type]
+        assert command is not None and command.name == name
+        own = " ".join((command.help or "").split())
+        assert own.startswith(line[:40]), (name, own[:60], line)
+
+
+def test_help_targets_and_arch_list_start_fast() -> None:
+    code = (
+        "import sys, time; t = time.perf_counter(); from hwloop.cli.main import main; "
+        "main(['--help']); print(time.perf_counter() - t, sorted(sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    loaded = out.strip().splitlines()[-1]
+    for heavy in ("'torch'", "'sqlalchemy'", "'scipy'", "'optuna'", "'xgboost'"):
+        assert heavy not in loaded, f"--help imports {heavy}"
