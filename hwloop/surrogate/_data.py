@@ -93,6 +93,20 @@ def _row(result: SynthResult) -> dict[str, float]:
     return out
 
 
+def held_elsewhere(cache: CacheBackend, flow: str, kind: str) -> str:
+    """What successful results the cache holds of other flows and kinds, with the flags that
+    select them (for an error that would otherwise just say "nothing to learn from")."""
+    counts: Counter[tuple[str, str]] = Counter()
+    stats = getattr(cache, "stats", None)  # SqlCache's counts per flow, kind and status
+    for row in stats() if stats is not None else ():
+        if row["status"] == "ok" and (row["flow"], row["kind"]) != (flow, kind):
+            counts[(row["flow"], row["kind"])] += int(row["runs"])
+    if not counts:
+        return ""
+    held = ", ".join(f"{n:,} {f} {k} (--flow {f} --kind {k})" for (f, k), n in counts.most_common())
+    return f"; it holds {held}"
+
+
 def training_set(
     cache: CacheBackend, flow: str, kind: str = "post_synthesis", part: str | None = None
 ) -> TrainingSet:
@@ -123,6 +137,7 @@ def training_set(
         raise HwloopError(
             f"the cache has no successful {flow} {kind} results{where} to learn from: run "
             f"`hwloop calibrate --flow {flow}` (or `hwloop cache import`) first"
+            + held_elsewhere(cache, flow, kind)
         )
     return TrainingSet(
         flow,
@@ -181,7 +196,7 @@ def document_set(cache: CacheBackend, flow: str, kind: str = "hls_estimate") -> 
     if not docs:
         raise HwloopError(
             f"the cache has no successful {flow} {kind} results to learn from: import some with "
-            "`hwloop cache import` first"
+            "`hwloop cache import` first" + held_elsewhere(cache, flow, kind)
         )
     return DocumentSet(
         flow,

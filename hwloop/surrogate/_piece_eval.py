@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
-from hwloop.surrogate._data import _row, arch_group
+from hwloop.surrogate._data import _row, arch_group, held_elsewhere
 from surrogates import PieceSurrogate, ResourceSurrogate, feature_matrix, scores
 from synth_cache import CacheBackend
 
@@ -88,6 +88,7 @@ def piece_set(cache: CacheBackend, flow: str = "open") -> PieceSet:
         raise HwloopError(
             f"the cache has no {flow} runs with piece tables: run `hwloop calibrate --flow open` "
             "(or import surrogates/data/calibration) first"
+            + held_elsewhere(cache, flow, "post_synthesis")
         )
     return PieceSet(
         docs,

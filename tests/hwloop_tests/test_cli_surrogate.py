@@ -27,6 +27,11 @@ def test_fit_then_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main([*fit, "--target", "u250", "--out", str(out), "--seeds", "1"]) == 0
     text = capsys.readouterr().out
     assert "906 vivado hls_estimate records" in text and "held out by architecture" in text
+    # issue 21: the default flow finds nothing here; the error names what the cache holds
+    for level in ("piece", "design"):
+        assert main(["surrogate", "fit", "--cache", url, "--level", level]) == 2
+        err = capsys.readouterr().err
+        assert "it holds 906 vivado hls_estimate (--flow vivado --kind hls_estimate)" in err
     assert "baseline" in text
     model = load_surrogate(out)
     assert isinstance(model, LayeredSurrogate) and set(model.kinds_) == {"dense"}
