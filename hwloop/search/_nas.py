@@ -365,6 +365,9 @@ def run_search(
     cache_url = cfg.cache or default_cache_url()
     if remaining > 0:  # load (or render) the data before any progress bar starts
         data = task.load(limit=cfg.limit, seed=cfg.seed, progress=True)
+        if len(data.val):  # the model-free line the plots and the report draw
+            what, value = task.reference(data)
+            study.set_user_attr("reference", {"what": what, "value": value})
         scorer = hardware_scorer(cfg, target, space) if cfg.hardware else None
         artifacts = weights_store(cfg) if scorer is not None else None
         objective = make_objective(cfg, task, space, data, scorer, artifacts)

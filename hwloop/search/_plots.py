@@ -24,6 +24,16 @@ def _pyplot() -> Any:
     return plt
 
 
+def draw_reference(ax: Any, study: optuna.Study) -> None:
+    """The task's model-free reference (``Task.reference``) as a dashed line: a front that
+    barely beats it is barely learning."""
+    ref = study.user_attrs.get("reference")
+    if ref:
+        ax.axhline(
+            ref["value"], ls="--", lw=1, c="0.35", label=f"{ref['what']} ({ref['value']:.3g})"
+        )
+
+
 def _predicted(t: optuna.trial.FrozenTrial, what: str) -> float:
     hw = t.user_attrs.get("hw") or {}
     if what == "latency":
@@ -80,6 +90,11 @@ def _front_plot(
         )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for t in done:  # the built-in baselines (--enqueue-baselines), by name
+        if t.user_attrs.get("baseline"):
+            xy = (_predicted(t, what), val_metric(t, names))
+            ax.annotate(t.user_attrs["baseline"], xy, fontsize=7)
+    draw_reference(ax, study)
     ax.set_xlabel("LUT" if what == "lut" else "latency (ns)")
     ax.set_ylabel(f"validation {metric_name}")
     ax.set_title(study.study_name)
@@ -119,6 +134,17 @@ def _error_plot(rounds: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def _reference_line(study: optuna.Study) -> list[str]:
+    ref = study.user_attrs.get("reference")
+    if not ref:
+        return []
+    return [
+        f"Reference without a model: {ref['what']} scores {ref['value']:.4g} on the validation "
+        "split (the dashed line in the plots); the front has to beat it to be learning.",
+        "",
+    ]
+
+
 def write_hardware_report(
     cfg: SearchConfig, study: optuna.Study, front: tuple[FrontMember, ...], metric_name: str
 ) -> list[Path]:
@@ -137,6 +163,7 @@ def write_hardware_report(
         f"max utilisation {cfg.max_util if cfg.max_util is not None else '-'}, max latency "
         f"{cfg.max_latency_ns if cfg.max_latency_ns is not None else '-'} ns.",
         "",
+        *_reference_line(study),
         f"Feasible Pareto front: {len(front)} members, "
         f"{sum(m.hw.get('source') == 'real' for m in front)} with real synthesis numbers "
         "(marked `real`; the others are the latest surrogate's predictions).",

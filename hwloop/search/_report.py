@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from hwloop._atomic import atomic_path
 from hwloop.search._config import FrontMember, SearchConfig
-from hwloop.search._plots import write_hardware_report
+from hwloop.search._plots import draw_reference, write_hardware_report
 
 
 def write_front(
@@ -175,6 +175,7 @@ def _plot(
         if t.user_attrs.get("baseline"):
             xy = (t.user_attrs["bops"], t.user_attrs["val_metric"])
             ax.annotate(t.user_attrs["baseline"], xy, fontsize=7)
+    draw_reference(ax, study)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"BOPs ({study.user_attrs.get('bits', 32)}-bit)")

@@ -79,3 +79,11 @@ class Task(abc.ABC):
     def report(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
         """Metrics to print beside the main one."""
         return {self.metric_name: self.metric(pred, target)}
+
+    def reference(self, data: TaskData) -> tuple[str, float]:
+        """A model-free reference on the validation split (what a front has to beat to mean
+        anything): ``(what it predicts, its metric)``. By default every sample gets the mean
+        training target (Bragg: about the patch centre); classification tasks override it."""
+        mean = torch.as_tensor(data.train.y, dtype=torch.float32).mean(dim=0)
+        target = torch.as_tensor(data.val.y, dtype=torch.float32)
+        return "the mean training target", self.metric(mean.expand_as(target), target)

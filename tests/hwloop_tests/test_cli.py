@@ -65,6 +65,9 @@ def test_tiny_search_end_to_end_and_resume(tmp_path: Path) -> None:
     study = optuna.load_study(study_name="bragg-block-vu13p", storage=f"sqlite:///{out}/study.db")
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert [t.user_attrs.get("baseline") for t in done] == ["braggnn", "nac-base", "nac-large"]
+    # the model-free reference the plots draw (issue 21): the mean peak, about the patch centre
+    ref = study.user_attrs["reference"]
+    assert ref["what"] == "the mean training target" and 0.05 < ref["value"] < 3.0, ref
     # re-running resumes the same study: only the missing trial runs
     second = run(*common, "--trials", "4")
     assert second.returncode == 0, second.stderr
