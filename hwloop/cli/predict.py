@@ -30,7 +30,19 @@ def _tool_version(flow: str) -> str | None:
     return None if synth.available() else synth.tool_version()
 
 
-def _design(item: dict[str, Any], defaults: dict[str, Any], part: str, clock: float) -> Any:
+def _number(cfg: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise HwloopError(f"{where}'{key}' must be a number, got {value!r}")
+    try:
+        return kind(value)
+    except ValueError:
+        raise HwloopError(f"{where}'{key}' must be a number, got {value!r}") from None
+
+
+def _design(item: Any, defaults: dict[str, Any], part: str, clock: float, where: str = "") -> Any:
+    if not isinstance(item, dict):
+        raise HwloopError(f'{where}each design is a JSON object ({{"arch": ...}}), got {item!r}')
     cfg = {**defaults, **item}
     arch = cfg.get("arch")
     if isinstance(arch, dict):
@@ -38,10 +50,14 @@ def _design(item: dict[str, Any], defaults: dict[str, Any], part: str, clock: fl
     elif isinstance(arch, str):
         spec = resolve_arch(arch)
     else:
-        raise HwloopError("each design needs 'arch': a built-in name, a .json path or a spec")
-    bits, sparsity = int(cfg["bits"]), float(cfg["sparsity"])
+        raise HwloopError(
+            f"{where}each design needs 'arch': a built-in name, a .json path or a spec"
+        )
+    bits, sparsity = _number(cfg, "bits", int, where), _number(cfg, "sparsity", float, where)
     if not 2 <= bits <= 32 or not 0 <= sparsity < 1:
-        raise HwloopError(f"bits must be in 2..32 and sparsity in [0, 1): {bits}, {sparsity}")
+        raise HwloopError(
+            f"{where}bits must be in 2..32 and sparsity in [0, 1): {bits}, {sparsity}"
+        )
     hw = HardwareConfig.uniform(part, bits, clock, strategy=cfg["strategy"])
     names = tuple(layer.name for layer in iter_layers(spec.layers))
     hw = with_reuse(hw, cfg["reuse_factor"], names)
@@ -138,19 +154,28 @@ def predict(
         "reuse_factor": reuse_factor,
         "strategy": strategy or ("distributed_arithmetic" if flow == "open" else "latency"),
     }
+    if flow == "open" and (reuse_factor != "1" or strategy == "resource"):
+        # the open flow builds every layer fully unrolled (multiplierless, or on DSPs with
+        # --strategy latency): hls4ml's reuse factor and resource strategy mean nothing to it
+        raise HwloopError(
+            "the open flow takes no --reuse-factor or --strategy resource (it unrolls every "
+            "layer): use --flow vivado for hls4ml's reuse factors and strategies"
+        )
     if batch is not None:
-        items = []
+        items: list[tuple[str, Any]] = []
         for n, line in enumerate(batch, 1):
             if line.strip():
                 try:
-                    items.append(json.loads(line))
+                    items.append((f"--batch line {n}: ", json.loads(line)))
                 except json.JSONDecodeError as exc:
                     raise HwloopError(f"--batch line {n}: not JSON ({exc.msg})") from None
+        if not items:
+            raise HwloopError("--batch: the file holds no designs (one JSON object per line)")
     elif arch:
-        items = [{"arch": arch}]
+        items = [("", {"arch": arch})]
     else:
         raise HwloopError("give ARCH (a built-in name or an arch JSON file) or --batch FILE")
-    designs = [_design(it, defaults, tgt.part, tgt.clock_period_ns) for it in items]
+    designs = [_design(it, defaults, tgt.part, tgt.clock_period_ns, w) for w, it in items]
     cache = SqlCache(cache_url)
     preds = predict_designs(designs, tgt, path, cache, _tool_version(flow))
     if batch is not None or as_json:

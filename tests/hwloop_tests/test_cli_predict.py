@@ -140,3 +140,30 @@ def test_vivado_layer_surrogate_with_reuse_factors(
     ArchSpec((16,), (Linear("fc0", 16, norm="layer"), Linear("out", 2)), name="n").save(normed)
     assert main(["predict", str(normed), *base[2:], "--reuse-factor", "4"]) == 2
     assert "fc0_norm: no vivado records of layer kind 'norm'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [  # issue 25: each of these was a traceback
+        ("\n\n", "the file holds no designs"),
+        ("[1, 2]\n", "line 1: each design is a JSON object"),
+        ('"nac-tiny"\n', "line 1: each design is a JSON object"),
+        ('{"arch": "nac-tiny", "bits": "four"}\n', "line 1: 'bits' must be a number"),
+        ('{"arch": "nac-tiny"}\n{"arch": "nac-tiny", "bits": null}\n', "line 2: 'bits' must"),
+        ('{"arch": "nac-tiny", "sparsity": "x"}\n', "'sparsity' must be a number"),
+    ],
+)
+def test_bad_batch_lines_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    batch = tmp_path / "in.jsonl"
+    batch.write_text(text)
+    assert main(["predict", "--batch", str(batch)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_open_flow_refuses_options_it_ignores(capsys: pytest.CaptureFixture[str]) -> None:
+    for extra in (["--reuse-factor", "4"], ["--strategy", "resource"]):
+        assert main(["predict", "nac-tiny", *extra]) == 2
+        assert "use --flow vivado" in capsys.readouterr().err
