@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+
+from hwloop import HwloopError
 
 # piped output is not squeezed to 80 columns: tables stay whole in files and logs
 console = Console(width=None if sys.stdout.isatty() else 200)  # piped: wide tables uncut
@@ -33,3 +38,50 @@ limit_option = click.option(
     show_default=True,
     help="Number of samples used (Bragg peaks: 0 = all 69,347; jets: 0 = the shipped sample).",
 )
+
+
+def _nearest(path: Path) -> Path:
+    """``path`` or its closest existing parent."""
+    for p in (path, *path.parents):
+        if p.exists():
+            return p
+    return Path.cwd()
+
+
+def _can_write(at: Path) -> bool:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=at, prefix=".hwloop-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(tmp)
+    return True
+
+
+def writable_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Option callback: a folder the command will write into is checked before any work (a
+    file in its place, or a file among its parents, made the command fail at the end)."""
+    if value is None:
+        return value
+    name = f"--{param.name}" if param.name else "the output folder"
+    at = _nearest(value)
+    if not at.is_dir():
+        raise HwloopError(f"{name} {value}: {at} is a file, not a folder")
+    if not _can_write(at):
+        raise HwloopError(f"{name} {value}: cannot write in {at}")
+    return value
+
+
+def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Option callback: an output file's folder is checked before any work ("-" is stdout)."""
+    if value is None or str(value) == "-":
+        return value
+    name = f"--{param.name}" if param.name else "the output file"
+    if value.is_dir():
+        raise HwloopError(f"{name} {value} is a folder, not a file")
+    at = _nearest(value.parent)
+    if not at.is_dir():
+        raise HwloopError(f"{name} {value}: {at} is a file, not a folder")
+    if not _can_write(at):
+        raise HwloopError(f"{name} {value}: cannot write in {at}")
+    return value

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from rich.table import Table
 
 from hwloop import HwloopError
 from hwloop._progress import progress_bar
-from hwloop.cli._common import console
+from hwloop.cli._common import console, writable_file
 from synth_cache import EXPORT_FORMATS as FORMATS
 from synth_cache import SqlCache, export_rows, import_paths, write_export
 
@@ -144,14 +146,21 @@ def stats(cache_url: str | None) -> None:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     required=True,
-    help="File to write (atomically).",
+    callback=writable_file,
+    help="File to write (atomically); - writes to stdout.",
 )
 @click.option("--flow", default=None, help="Only this flow.")
 def export(cache_url: str | None, fmt: str, output: Path, flow: str | None) -> None:
     """Write one row per run and kind (key, flow, tool, kind, status, resources, latency, ...)."""
     rows = export_rows(SqlCache(cache_url), flow=flow)
+    if str(output) == "-":
+        with tempfile.TemporaryDirectory() as tmp:
+            data = write_export(rows, fmt, Path(tmp) / f"export.{fmt}").read_bytes()
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
     write_export(rows, fmt, output)
     console.print(f"wrote {len(rows)} rows to {output}")
 
@@ -165,6 +174,7 @@ def export(cache_url: str | None, fmt: str, output: Path, flow: str | None) -> N
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    callback=writable_file,
     help="Write every piece to this file (atomically); without it, a summary per kind.",
 )
 def pieces(cache_url: str | None, flow: str, fmt: str, output: Path | None) -> None:

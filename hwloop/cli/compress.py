@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 
 from hwloop import HwloopError
-from hwloop.cli._common import console, limit_option, si
+from hwloop.cli._common import console, limit_option, si, writable_dir
 from hwloop.local import CompressConfig, run_compress
 from hwloop.synth import FLOWS
 from hwloop.tasks import TASKS
@@ -95,8 +95,9 @@ def _bits(text: str) -> tuple[int, ...]:
 @click.option(
     "--out",
     "-o",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=Path("hwloop-compress"),
+    callback=writable_dir,
     show_default=True,
     help="Output directory: compress.csv/json, metric_vs_bops.png, metric_vs_lut.png, "
     "chosen/ and state/ (checkpoints: a re-run resumes).",

@@ -9,7 +9,7 @@ import click
 from rich import box
 from rich.table import Table
 
-from hwloop.cli._common import console, err_console, limit_option, si
+from hwloop.cli._common import console, err_console, limit_option, si, writable_dir
 from hwloop.search import SearchConfig, run_search
 from hwloop.search._config import SAMPLERS, SCALARIZATIONS
 from hwloop.search._hardware import parse_objectives
@@ -98,8 +98,9 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
 @click.option(
     "--out",
     "-o",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=Path("hwloop-out"),
+    callback=writable_dir,
     show_default=True,
     help="Output directory: pareto.json, pareto.csv, pareto.png (and the default study).",
 )

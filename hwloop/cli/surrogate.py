@@ -12,7 +12,7 @@ from rich import box
 from rich.table import Table
 
 from fpga_targets import get_target
-from hwloop.cli._common import console
+from hwloop.cli._common import console, writable_dir
 from hwloop.surrogate import (
     Evaluation,
     PieceScores,
@@ -171,7 +171,13 @@ _level = click.option(
 @click.option("--flow", default="open", show_default=True, help="Results of this flow.")
 @_kind
 @click.option("--target", default=None, help="Only results on this target's part (and its name).")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Model directory.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    callback=writable_dir,
+    help="Model directory.",
+)
 @click.option("--no-eval", is_flag=True, help="Skip the held-out evaluation stored with the model.")
 @_seeds
 @_level

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hwloop.cli._common import console, limit_option
+from hwloop.cli._common import console, limit_option, writable_dir
 from hwloop.local import TuneConfig, run_tune
 from hwloop.local._common import config_to_json
 from hwloop.tasks import TASKS
@@ -37,8 +37,9 @@ from hwloop.tasks import TASKS
 @click.option(
     "--out",
     "-o",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=Path("hwloop-tune"),
+    callback=writable_dir,
     show_default=True,
     help="Output directory: tune.db (the study), tune.csv, tune.json, tune_history.png, "
     "ARCH.json and its best config ARCH.train.json.",

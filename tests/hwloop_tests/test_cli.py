@@ -18,6 +18,11 @@ from optuna.trial import TrialState
 
 from hwloop.cli.main import main
 
+FIX_CSV = (
+    Path(__file__).resolve().parents[2]
+    / "../shared/fixtures/wa-hls4ml/wa-hls4ml-search_results_resource.csv"
+)
+
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -230,3 +235,34 @@ def test_help_targets_and_arch_list_start_fast() -> None:
     loaded = out.strip().splitlines()[-1]
     for heavy in ("'torch'", "'sqlalchemy'", "'scipy'", "'optuna'", "'xgboost'"):
         assert heavy not in loaded, f"--help imports {heavy}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [  # issue 25: each failed with a traceback, some after minutes of work
+        (["cache", "export", "-o", "{f}/x.json"], "is a file, not a folder"),
+        (["cache", "export", "-o", "/proc/x.csv"], "cannot write in /proc"),
+        (["cache", "pieces", "-o", "{f}/x.csv"], "is a file, not a folder"),
+        (["surrogate", "fit", "--out", "{f}"], "is a file, not a folder"),
+        (["search", "--out", "{f}/sub"], "is a file, not a folder"),
+        (["tune", "nac-tiny", "--out", "{f}/sub"], "is a file, not a folder"),
+        (["compress", "nac-tiny", "--out", "{f}/sub"], "is a file, not a folder"),
+    ],
+)
+def test_output_paths_are_checked_before_any_work(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "tiny.json"
+    f.write_text("{}")
+    cache = ["--cache", f"sqlite:///{tmp_path}/c.db"] if args[0] in ("cache", "surrogate") else []
+    assert main([a.replace("{f}", str(f)) for a in args] + cache) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_cache_export_to_stdout(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
+    assert main(["cache", "import", str(FIX_CSV), "--cache", url]) == 0
+    proc = run("cache", "export", "-o", "-", "--cache", url, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("key,flow,tool") and not (tmp_path / "-").exists()
