@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import click
-import optuna
 from rich import box
 from rich.table import Table
 
@@ -14,6 +13,7 @@ from hwloop import HwloopError
 from hwloop._progress import progress_bar
 from hwloop.archs import ArchSpec, resolve_arch
 from hwloop.cli._common import console
+from hwloop.search import load_existing_study
 from hwloop.spaces import get_space
 from hwloop.synth import Synthesizer, get_synthesizer
 from hwloop.synth._calibrate import SPARSITIES, CalibrationItem, run_calibration, sample_space
@@ -31,10 +31,7 @@ def _floats(text: str, what: str) -> list[float]:
 
 
 def _study_archs(name: str, storage: str) -> list[ArchSpec]:
-    try:
-        study = optuna.load_study(study_name=name, storage=storage)
-    except (KeyError, ValueError, optuna.exceptions.OptunaError) as exc:
-        raise HwloopError(f"cannot load study {name!r} from {storage}: {exc}") from None
+    study = load_existing_study(name, storage)
     archs = [
         ArchSpec.from_json(t.user_attrs["arch"]).with_name(f"{name}-t{t.number}")
         for t in study.best_trials

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
-from hwloop.search._nas import open_study, pareto_front, run_search, session_seed
+from hwloop.search._nas import (
+    load_existing_study,
+    open_study,
+    pareto_front,
+    run_search,
+    session_seed,
+)
 
 __all__ = [
     "FrontMember",
     "SearchConfig",
     "SearchResult",
+    "load_existing_study",
     "open_study",
     "pareto_front",
     "run_search",

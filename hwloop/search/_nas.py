@@ -110,6 +110,33 @@ def session_seed(seed: int, study: optuna.Study) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
+def _storage_error(url: str, exc: Exception) -> HwloopError | None:
+    """A user's storage URL that cannot be used, as one line (None: not such an error)."""
+    if "://" not in url:
+        return HwloopError(f"storage {url!r} is not a URL: give sqlite:///PATH or an RDB URL")
+    if isinstance(exc, ValueError | ImportError | optuna.exceptions.OptunaError):
+        return HwloopError(f"cannot open storage {url}: {exc}")
+    if type(exc).__module__.startswith("sqlalchemy"):
+        return HwloopError(f"cannot open storage {url}: {str(exc).splitlines()[0]}")
+    return None
+
+
+def load_existing_study(name: str, url: str) -> optuna.Study:
+    """An existing study (``hwloop calibrate --study``): a bad URL, an unreachable database or
+    an unknown name is one line."""
+    if "://" not in url:
+        raise HwloopError(f"storage {url!r} is not a URL: give sqlite:///PATH or an RDB URL")
+    try:
+        return optuna.load_study(study_name=name, storage=url)
+    except KeyError:
+        raise HwloopError(f"no study {name!r} in {url}") from None
+    except Exception as exc:
+        err = _storage_error(url, exc)
+        if err is None:
+            raise
+        raise err from None
+
+
 def open_study(cfg: SearchConfig) -> optuna.Study:
     """Create or resume the study; stale RUNNING trials of a dead worker are retried."""
     if cfg.storage_url.startswith("sqlite:///"):

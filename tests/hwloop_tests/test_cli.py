@@ -266,3 +266,19 @@ def test_cache_export_to_stdout(tmp_path: Path) -> None:
     proc = run("cache", "export", "-o", "-", "--cache", url, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("key,flow,tool") and not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [  # issue 25: sqlalchemy tracebacks from calibrate --study
+        ("runs/hw1/study.db", "is not a URL"),
+        ("bogus://x", "cannot open storage bogus://x"),
+        ("sqlite:////nodir/s.db", "cannot open storage sqlite:////nodir/s.db"),
+    ],
+)
+def test_calibrate_study_storage_errors(
+    storage: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["calibrate", "--study", "NAME", "--storage", storage]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
