@@ -85,3 +85,10 @@ def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None
     if not _can_write(at):
         raise HwloopError(f"{name} {value}: cannot write in {at}")
     return value
+
+
+def worker_count(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """Option callback for --jobs: 1 or more, or -1 for every core (joblib's 0 is an error)."""
+    if value == 0 or value < -1:
+        raise HwloopError(f"--jobs must be 1 or more (or -1: every core), got {value}")
+    return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
+from hwloop.cli._common import worker_count
 from hwloop.tasks.bragg import build_dataset, default_cache_dir
 
 
@@ -19,7 +20,13 @@ def data() -> None:
     "--seed", type=int, default=0, show_default=True, help="Seed of rendering, subset, split."
 )
 @click.option(
-    "--jobs", "-j", type=int, default=-1, show_default=True, help="Workers (-1: all cores)."
+    "--jobs",
+    "-j",
+    type=int,
+    default=-1,
+    show_default=True,
+    callback=worker_count,
+    help="Workers (-1: all cores).",
 )
 @click.option(
     "--peaks-file",
@@ -51,7 +58,15 @@ def bragg(
 
 @data.command("jets")
 @click.option("--n", "n", type=int, default=100_000, show_default=True, help="Jets (all classes).")
-@click.option("--jobs", "-j", type=int, default=2, show_default=True, help="Worker processes.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    default=2,
+    show_default=True,
+    callback=worker_count,
+    help="Worker processes.",
+)
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Generator seed (shard seeds derive)."
 )
@@ -93,6 +108,7 @@ def jets(n: int, jobs: int, seed: int) -> None:
     type=int,
     default=1,
     show_default=True,
+    callback=worker_count,
     help="Workers (-1: all cores; a worker takes ~5 s to start, so on 2 cores 1 is fastest "
     "for the default 16,000 patterns).",
 )

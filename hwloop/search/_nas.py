@@ -173,9 +173,18 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
             f"study {cfg.study_name!r} exists with {len(study.directions)} objectives, not "
             f"{','.join(_metric_names(cfg))}: use another --study name"
         )
+    names = _metric_names(cfg)
+    if study.metric_names is not None and list(study.metric_names) != names:
+        # the same number of objectives, other ones: trial 3 would store LUT where 0-2 stored
+        # BOPs, and the front would compare unlike things
+        raise HwloopError(
+            f"study {cfg.study_name!r} was created with objectives "
+            f"{','.join(study.metric_names)}, not {','.join(names)}; results with different "
+            "objectives are not comparable: use another --study name or --out"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(_metric_names(cfg))
+        study.set_metric_names(names)
     attrs = {
         "task": cfg.task,
         "space": cfg.space,

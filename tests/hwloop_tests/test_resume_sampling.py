@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
+from hwloop import HwloopError
 from hwloop.search import SearchConfig, open_study, session_seed
 
 
@@ -62,3 +64,10 @@ def test_a_dead_workers_running_trial_is_failed_and_queued_at_resume(tmp_path: P
     (queued,) = resumed.get_trials(deepcopy=False, states=(TrialState.WAITING,))
     assert queued.system_attrs["fixed_params"] == dead.params  # what the next run samples
     assert queued.user_attrs["retry_of"] == dead.number
+
+
+def test_resume_with_other_objectives_is_refused(tmp_path: Path) -> None:
+    """Issue 25, item 8: the same number of objectives, other ones, resumed silently."""
+    open_study(SearchConfig(out=tmp_path, study="s", space="mlp"))
+    with pytest.raises(HwloopError, match="created with objectives metric,bops, not metric,lut"):
+        open_study(SearchConfig(out=tmp_path, study="s", space="mlp", objectives=("metric", "lut")))
