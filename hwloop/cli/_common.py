@@ -92,3 +92,12 @@ def worker_count(ctx: click.Context, param: click.Parameter, value: int) -> int:
     if value == 0 or value < -1:
         raise HwloopError(f"--jobs must be 1 or more (or -1: every core), got {value}")
     return value
+
+
+def positive_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """Option callback for time limits: a limit of 0 or less would store a permanent timeout
+    (or mark every design infeasible) without trying anything."""
+    if not value > 0 or value == float("inf"):
+        raise HwloopError(f"--{(param.name or 'timeout').replace('_', '-')} must be a positive "
+                          f"number of seconds, got {value}")  # fmt: skip
+    return value

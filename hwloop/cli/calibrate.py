@@ -12,7 +12,7 @@ from fpga_targets import get_target
 from hwloop import HwloopError
 from hwloop._progress import progress_bar
 from hwloop.archs import ArchSpec, resolve_arch
-from hwloop.cli._common import console, worker_count
+from hwloop.cli._common import console, positive_seconds, worker_count
 from hwloop.search import load_existing_study
 from hwloop.spaces import get_space
 from hwloop.synth import Synthesizer, get_synthesizer
@@ -109,6 +109,7 @@ def _synthesizer(flow: str, jobs: int) -> Synthesizer:
     type=float,
     default=600.0,
     show_default=True,
+    callback=positive_seconds,
     help="Seconds per synthesis run; slower runs are stored as timeouts.",
 )
 @click.option("--cache", "cache_url", default=None, metavar="URL", help="Synthesis cache URL.")

@@ -9,7 +9,14 @@ import click
 from rich import box
 from rich.table import Table
 
-from hwloop.cli._common import console, err_console, limit_option, si, writable_dir
+from hwloop.cli._common import (
+    console,
+    err_console,
+    limit_option,
+    positive_seconds,
+    si,
+    writable_dir,
+)
 from hwloop.search import SearchConfig, run_search
 from hwloop.search._config import SAMPLERS, SCALARIZATIONS
 from hwloop.search._hardware import parse_objectives
@@ -241,6 +248,7 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     type=float,
     default=900.0,
     show_default=True,
+    callback=positive_seconds,
     help="Seconds per real synthesis; slower designs count as infeasible.",
 )
 @click.option(

@@ -76,6 +76,13 @@ class Outcome:
     cached: bool
 
 
+def _limit(entry: CacheEntry) -> float:
+    """The time limit a stored timeout ran under (older runs: their wall time, about it)."""
+    r = entry.results[0]
+    limit = r.extra.get("timeout_s") if r.extra else None
+    return float(limit if limit is not None else (r.wall_s or 0.0)) * 1.001  # rounding
+
+
 def synthesize(
     design: Design,
     synth: Synthesizer,
@@ -96,6 +103,8 @@ def synthesize(
     # "unsupported" is a verdict on the flow, not a measurement: once the flow learns the layer
     # (same tool version, e.g. attention in the open flow), the stored verdict is stale
     stale = old is not None and old.status == "unsupported" and reason is None
+    # a timeout is a fact about the limit, not the design: a longer limit tries again
+    stale = stale or (old is not None and old.status == "timeout" and _limit(old) < timeout_s)
     if old is not None and (old.status == "ok" or not retry_failed) and not stale:
         return Outcome(old, cached=True)
     t0 = time.perf_counter()
@@ -111,6 +120,10 @@ def synthesize(
             raise
     wall = time.perf_counter() - t0
     results = tuple(r if r.wall_s is not None else r.with_(wall_s=round(wall, 3)) for r in results)
+    results = tuple(
+        r.with_(extra={**r.extra, "timeout_s": timeout_s}) if r.status == "timeout" else r
+        for r in results
+    )
     if workdir is not None:
         files = [f for f in sorted(workdir.rglob("*")) if f.is_file()]
         cache.add_artifacts(key, files, root=workdir)

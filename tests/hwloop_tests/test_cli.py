@@ -282,3 +282,24 @@ def test_calibrate_study_storage_errors(
     assert main(["calibrate", "--study", "NAME", "--storage", storage]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["calibrate", "--space", "bragg:mlp", "--timeout", "-1"],
+        ["calibrate", "--space", "bragg:mlp", "--timeout", "0"],
+        ["search", "--synth-timeout", "-1"],
+        ["data", "jets", "--n", "5", "--jobs", "0"],
+        ["data", "bragg", "--limit", "100", "--jobs", "0"],
+    ],
+)
+def test_bad_limits_and_worker_counts(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 25: a negative timeout stored a permanent timeout; --jobs 0 was joblib's traceback."""
+    extra = ["--out", str(tmp_path / "o")] if args[0] == "search" else []
+    assert main(args + extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert "must be a positive number of seconds" in err or "--jobs must be 1" in err, err
+    assert len(err.splitlines()) == 1

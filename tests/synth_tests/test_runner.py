@@ -100,3 +100,15 @@ def test_a_stale_unsupported_verdict_is_run_again(cache: SqlCache) -> None:
     out = synthesize(d, learned, cache)
     assert not out.cached and out.entry.status == "ok" and learned.runs == 1
     assert synthesize(d, learned, cache).cached and learned.runs == 1
+
+
+def test_a_timeout_is_retried_under_a_longer_limit(cache: SqlCache, design: Design) -> None:
+    """Issue 25: a timeout stored under --timeout 1 was skipped "from cache" by every later run,
+    whatever its limit."""
+    synth = FakeSynthesizer("timeout")
+    first = synthesize(design, synth, cache, timeout_s=1.0)
+    assert first.entry.status == "timeout" and first.entry.results[0].extra["timeout_s"] == 1.0
+    assert synthesize(design, synth, cache, timeout_s=1.0).cached and synth.runs == 1
+    synth.status = "ok"
+    longer = synthesize(design, synth, cache, timeout_s=100.0)
+    assert not longer.cached and synth.runs == 2 and longer.entry.status == "ok"
