@@ -67,9 +67,14 @@ def ls(cache_url: str | None, flow: str | None, status: str | None, limit: int) 
     numbers = ("LUT", "FF", "DSP", "BRAM18", "latency")
     for col in ("key", "tool", "version", "kind", "status", *numbers):
         table.add_column(col, no_wrap=True, justify="right" if col in numbers else "left")
+    if limit < 1:
+        raise HwloopError(f"-n must be 1 or more rows, got {limit}")
     shown = 0
     for entry in store.entries(flow=flow, status=status):
         for r in entry.results:
+            if shown >= limit:
+                break
+            shown += 1
             table.add_row(
                 entry.key[:12],
                 r.tool,
@@ -82,7 +87,6 @@ def ls(cache_url: str | None, flow: str | None, status: str | None, limit: int) 
                 _n(r.bram_18k),
                 _n(r.latency_max),
             )
-        shown += 1
         if shown >= limit:
             break
     console.print(table)

@@ -95,3 +95,16 @@ def test_folder_import_with_a_bad_file_imports_the_rest_and_exits_2(
     assert "runs added" in captured.out and "0 runs added" not in captured.out
     assert "d.parquet" in captured.out and "1 malformed files skipped" in captured.err
     assert "Traceback" not in captured.out + captured.err
+
+
+def test_ls_counts_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 25: -n 0 and -n -1 listed one run, and -n counted runs where the help says rows."""
+    url = f"sqlite:///{tmp_path}/c.db"
+    assert main(["cache", "import", str(FIX / "hls-reports"), "--cache", url]) == 0
+    capsys.readouterr()
+    for n in ("0", "-1"):
+        assert main(["cache", "ls", "--cache", url, "-n", n]) == 2
+        assert "-n must be 1 or more rows" in capsys.readouterr().err
+    assert main(["cache", "ls", "--cache", url, "-n", "3"]) == 0
+    rows = [x for x in capsys.readouterr().out.splitlines() if "vivado" in x or "vitis" in x]
+    assert len(rows) == 3, rows
