@@ -137,55 +137,9 @@ def load_existing_study(name: str, url: str) -> optuna.Study:
         raise err from None
 
 
-def open_study(cfg: SearchConfig) -> optuna.Study:
-    """Create or resume the study; stale RUNNING trials of a dead worker are retried."""
-    if cfg.storage_url.startswith("sqlite:///"):
-        cfg.out.mkdir(parents=True, exist_ok=True)
-    try:
-        storage: Any = cfg.storage_url
-        if "://" in cfg.storage_url and not cfg.storage_url.startswith(("journal", "inmemory")):
-            storage = _rdb_storage(cfg.storage_url)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            sampler = make_sampler(cfg)
-        study = optuna.create_study(
-            study_name=cfg.study_name,
-            storage=storage,
-            sampler=sampler,
-            directions=["minimize"] * len(_metric_names(cfg)),
-            load_if_exists=True,
-        )
-    except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
-        raise HwloopError(
-            f"cannot open study {cfg.study_name!r} at {cfg.storage_url}: {exc}"
-        ) from None
-    except Exception as exc:  # sqlalchemy errors: bad URL, unreachable server, ...
-        if type(exc).__module__.startswith("sqlalchemy"):
-            first = str(exc).splitlines()[0]
-            raise HwloopError(f"cannot open storage {cfg.storage_url}: {first}") from None
-        raise
-    fail_dead_trials(study)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.sampler = make_sampler(replace(cfg, seed=session_seed(cfg.seed, study)))
-    if len(study.directions) != len(_metric_names(cfg)):
-        raise HwloopError(
-            f"study {cfg.study_name!r} exists with {len(study.directions)} objectives, not "
-            f"{','.join(_metric_names(cfg))}: use another --study name"
-        )
-    names = _metric_names(cfg)
-    if study.metric_names is not None and list(study.metric_names) != names:
-        # the same number of objectives, other ones: trial 3 would store LUT where 0-2 stored
-        # BOPs, and the front would compare unlike things
-        raise HwloopError(
-            f"study {cfg.study_name!r} was created with objectives "
-            f"{','.join(study.metric_names)}, not {','.join(names)}; results with different "
-            "objectives are not comparable: use another --study name or --out"
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(names)
-    attrs = {
+def _study_attrs(cfg: SearchConfig) -> dict[str, Any]:
+    """The settings a study's results depend on: a resume must match them."""
+    attrs: dict[str, Any] = {
         "task": cfg.task,
         "space": cfg.space,
         "target": cfg.target,
@@ -213,13 +167,82 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
             max_util=cfg.max_util,
             max_latency_ns=cfg.max_latency_ns,
         )
-    for key, value in attrs.items():
+    return attrs
+
+
+def _conflict(study: optuna.Study, cfg: SearchConfig) -> str | None:
+    """Why ``study`` cannot take this run's results (None: it can)."""
+    names = _metric_names(cfg)
+    if len(study.directions) != len(names):
+        return (
+            f"study {cfg.study_name!r} exists with {len(study.directions)} objectives, not "
+            f"{','.join(names)}: use another --study name"
+        )
+    if study.metric_names is not None and list(study.metric_names) != names:
+        # the same number of objectives, other ones: trial 3 would store LUT where 0-2 stored
+        # BOPs, and the front would compare unlike things
+        return (
+            f"study {cfg.study_name!r} was created with objectives "
+            f"{','.join(study.metric_names)}, not {','.join(names)}; results with different "
+            "objectives are not comparable: use another --study name or --out"
+        )
+    for key, value in _study_attrs(cfg).items():
         old = study.user_attrs.get(key)
         if old is not None and old != value:
-            raise HwloopError(
+            return (
                 f"study {cfg.study_name!r} was created with {key}={old!r}, not {value!r}; "
                 "results with different settings are not comparable: use another --study name"
             )
+    return None
+
+
+def open_study(cfg: SearchConfig) -> optuna.Study:
+    """Create or resume the study; stale RUNNING trials of a dead worker are retried. A study
+    created with other settings is refused, unless it holds no finished or running trial (a
+    first run that failed): then it is created again with these."""
+    if cfg.storage_url.startswith("sqlite:///"):
+        cfg.out.mkdir(parents=True, exist_ok=True)
+    try:
+        storage: Any = cfg.storage_url
+        if "://" in cfg.storage_url and not cfg.storage_url.startswith(("journal", "inmemory")):
+            storage = _rdb_storage(cfg.storage_url)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = make_sampler(cfg)
+
+        def create() -> optuna.Study:
+            return optuna.create_study(
+                study_name=cfg.study_name,
+                storage=storage,
+                sampler=sampler,
+                directions=["minimize"] * len(_metric_names(cfg)),
+                load_if_exists=True,
+            )
+
+        study = create()
+        fail_dead_trials(study)
+        live = (TrialState.COMPLETE, TrialState.RUNNING)
+        if _conflict(study, cfg) and not study.get_trials(deepcopy=False, states=live):
+            log.info("study %r holds no finished trial: created again", cfg.study_name)
+            optuna.delete_study(study_name=cfg.study_name, storage=storage)
+            study = create()
+    except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
+        raise HwloopError(
+            f"cannot open study {cfg.study_name!r} at {cfg.storage_url}: {exc}"
+        ) from None
+    except Exception as exc:  # sqlalchemy errors: bad URL, unreachable server, ...
+        if type(exc).__module__.startswith("sqlalchemy"):
+            first = str(exc).splitlines()[0]
+            raise HwloopError(f"cannot open storage {cfg.storage_url}: {first}") from None
+        raise
+    problem = _conflict(study, cfg)
+    if problem:
+        raise HwloopError(problem)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.sampler = make_sampler(replace(cfg, seed=session_seed(cfg.seed, study)))
+        study.set_metric_names(_metric_names(cfg))
+    for key, value in _study_attrs(cfg).items():
         study.set_user_attr(key, value)
     return study
 
@@ -401,6 +424,11 @@ def run_search(
     cache_url = cfg.cache or default_cache_url()
     if remaining > 0:  # load (or render) the data before any progress bar starts
         data = task.load(limit=cfg.limit, seed=cfg.seed, progress=True)
+        if not len(data.train) or not len(data.val):  # before any trial fails on it
+            raise HwloopError(
+                f"--limit {cfg.limit} leaves {len(data.train)} training and {len(data.val)} "
+                "validation samples: raise --limit"
+            )
         if len(data.val):  # the model-free line the plots and the report draw
             what, value = task.reference(data)
             study.set_user_attr("reference", {"what": what, "value": value})

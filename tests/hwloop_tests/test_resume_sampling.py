@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -68,6 +69,30 @@ def test_a_dead_workers_running_trial_is_failed_and_queued_at_resume(tmp_path: P
 
 def test_resume_with_other_objectives_is_refused(tmp_path: Path) -> None:
     """Issue 25, item 8: the same number of objectives, other ones, resumed silently."""
-    open_study(SearchConfig(out=tmp_path, study="s", space="mlp"))
+    study = open_study(SearchConfig(out=tmp_path, study="s", space="mlp"))
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
     with pytest.raises(HwloopError, match="created with objectives metric,bops, not metric,lut"):
         open_study(SearchConfig(out=tmp_path, study="s", space="mlp", objectives=("metric", "lut")))
+
+
+def test_a_study_without_finished_trials_is_created_again(tmp_path: Path) -> None:
+    """Issue 25, item 12: a first run that failed (--flow vivado without Vitis, --limit 5)
+    locked the study to its settings."""
+    first = SearchConfig(out=tmp_path, study="s", space="mlp", limit=5)
+    open_study(first)
+    again = replace(first, limit=1000)
+    study = open_study(again)  # nothing finished: the new settings win
+    assert study.user_attrs["limit"] == 1000
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
+    with pytest.raises(HwloopError, match="created with limit=1000, not 5"):
+        open_study(first)  # a finished trial: results would not be comparable
+
+
+def test_jets_limit_too_small_is_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hwloop.cli.main", "search", "--task", "jets", "--space", "mlp",
+         "--limit", "5", "--trials", "1", "--epochs", "1", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env=os.environ.copy(),
+    )  # fmt: skip
+    assert done.returncode == 2 and "raise --limit" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
