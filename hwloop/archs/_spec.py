@@ -141,6 +141,9 @@ def iter_layers(layers: tuple[Layer, ...]) -> Iterator[Layer]:
                 yield from iter_layers(branch)
 
 
+_TOP_KEYS = {"format", "name", "task", "description", "source", "input_shape", "layers"}
+
+
 @dataclass(frozen=True)
 class ArchSpec:
     """A whole network. ``name``/``description``/``source`` are metadata, not part of the digest."""
@@ -242,6 +245,12 @@ class ArchSpec:
         if fmt != FORMAT:
             raise HwloopError(f"arch spec format {fmt!r} is not supported (expected {FORMAT!r})")
         name = str(doc.get("name", ""))
+        unknown = sorted(set(doc) - _TOP_KEYS)
+        if unknown:  # a misspelt key ("descripton") must not be dropped silently
+            raise HwloopError(
+                f"arch {name!r}: unknown keys {unknown} (an arch spec has "
+                f"{', '.join(sorted(_TOP_KEYS))})"
+            )
         shape = doc.get("input_shape")
         if not (isinstance(shape, list) and shape and all(_posint(v) for v in shape)):
             raise HwloopError(f"arch {name!r}: 'input_shape' must be a list of positive ints")

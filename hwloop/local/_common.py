@@ -23,24 +23,8 @@ _TRAIN_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "optimizer", "cosin
 def resolve_local_arch(text: str) -> tuple[ArchSpec, Path | None]:
     """The arch a local search works on, and its file (None for a built-in): a built-in name, an
     arch spec ``.json`` file, or ``OUT/pareto.json:TRIAL``, a member of a search's front."""
-    path_text, _, trial = text.rpartition(":")
-    if path_text.endswith(".json") and trial.isdigit():
-        path = Path(path_text)
-        try:
-            doc = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise HwloopError(f"cannot read front {path}: {exc}") from None
-        members = doc.get("front") if isinstance(doc, dict) else None
-        if not isinstance(members, list):
-            raise HwloopError(f"{path} is not a search's pareto.json (no 'front' list)")
-        for m in members:
-            if isinstance(m, dict) and m.get("trial") == int(trial) and m.get("arch"):
-                spec = ArchSpec.from_json(m["arch"])
-                return spec.with_name(spec.name or f"trial{trial}"), None
-        trials = ", ".join(str(m.get("trial")) for m in members if isinstance(m, dict))
-        raise HwloopError(f"{path} has no front member of trial {trial} (front: {trials})")
     spec = resolve_arch(text)
-    file = Path(text) if text.endswith(".json") else None
+    file = Path(text) if text.endswith(".json") else None  # a front member has none
     if not spec.name:
         spec = spec.with_name(file.stem if file else "arch")
     return spec, file

@@ -7,7 +7,16 @@ import pytest
 import torch
 
 from hwloop import HwloopError
-from hwloop.archs import ArchSpec, Conv2d, FixedPoint, Flatten, Linear, build_model, builtin_archs
+from hwloop.archs import (
+    ArchSpec,
+    Conv2d,
+    FixedPoint,
+    Flatten,
+    Linear,
+    build_model,
+    builtin_archs,
+    resolve_arch,
+)
 from hwloop.archs._torch import count_parameters
 
 # parameter counts of the published models (see docs/archs.md for provenance)
@@ -167,3 +176,18 @@ def test_bad_specs_name_the_problem(doc: object, message: str) -> None:
 def test_bad_json_text() -> None:
     with pytest.raises(HwloopError, match="not valid JSON"):
         ArchSpec.loads("{nope")
+
+
+def test_one_resolver_reads_front_members(tmp_path: Path) -> None:
+    """Issue 25, item 14: tune and compress took pareto.json:TRIAL, bops / predict / arch show /
+    calibrate did not, and a misspelt top-level key passed silently."""
+    member = builtin_archs()["nac-tiny"].to_json()
+    front = tmp_path / "pareto.json"
+    front.write_text(json.dumps({"task": "bragg", "front": [{"trial": 3, "arch": member}]}))
+    assert resolve_arch(f"{front}:3").structure() == builtin_archs()["nac-tiny"].structure()
+    with pytest.raises(HwloopError, match="name one member as .*pareto.json:TRIAL \\(trials: 3\\)"):
+        resolve_arch(str(front))
+    with pytest.raises(HwloopError, match="no front member of trial 4"):
+        resolve_arch(f"{front}:4")
+    with pytest.raises(HwloopError, match="unknown keys \\['descripton'\\]"):
+        ArchSpec.from_json({**member, "descripton": "x"})
