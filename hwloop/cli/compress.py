@@ -177,4 +177,14 @@ def compress(
             else f"hls4ml: {h.get('reason', 'not checked')}"
         )
         console.print(f"chosen (*): {r.chosen.label} in {r.chosen_dir}; {exact}")
+        s = r.notes.get("synthesis")
+        if s:  # the real result, beside the predictions above
+            nums = ", ".join(
+                f"{k.upper()} {s[k]:,.0f}" for k in ("lut", "ff", "dsp", "bram_18k") if k in s
+            )
+            lat = f", latency {s['latency_ns']:,.1f} ns" if "latency_ns" in s else ""
+            console.print(
+                f"real {s['flow']} synthesis ({s['status']}, cache key {s['key']}): "
+                + (nums + lat if s["status"] == "ok" else s.get("error", ""))
+            )
     console.print(f"wrote {', '.join(str(f) for f in r.files)}")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from safetensors.torch import load_file, save_file
 
 from hwloop import HwloopError
+from hwloop._progress import progress_bar
 from hwloop.local._common import config_to_json, dataclass_columns, write_json, write_table
 from hwloop.local._quant import QuantSpecModule
 
@@ -168,10 +169,18 @@ def _synthesize(comp: Compressor, design: Any) -> dict[str, Any]:
         raise HwloopError(f"--synthesize: the {comp.cfg.flow} flow is not available: {missing}")
     cache = SqlCache(default_cache_url())
     root = Path(tempfile.mkdtemp(prefix="hwloop-compress-synth-"))
+    log.info("synthesising the chosen design with the %s flow (minutes)", comp.cfg.flow)
     try:
-        outcome = synthesize(
-            design, synth, cache, comp.cfg.synth_timeout, source="hwloop compress", work_root=root
-        )
+        # no fraction to show: the bar says it is working, and for how long
+        with progress_bar(None, f"{comp.cfg.flow} synthesis of the chosen design"):
+            outcome = synthesize(
+                design,
+                synth,
+                cache,
+                comp.cfg.synth_timeout,
+                source="hwloop compress",
+                work_root=root,
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
         cache.close()

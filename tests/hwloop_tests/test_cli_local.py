@@ -184,3 +184,6 @@ def test_chosen_design_goes_through_the_open_flow(tmp_path: Path) -> None:
     assert synth["flow"] == "open" and synth["status"] == "ok", synth
     assert synth["lut"] > 0 and synth["latency_ns"] > 0
     assert cfg["hls4ml"]["exact"]
+    # issue 25: the real result is shown, not only written into compress.json
+    shown = f"real open synthesis (ok, cache key {synth['key']}): LUT {synth['lut']:,.0f}"
+    assert shown in r.stdout
