@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, replace
@@ -45,6 +46,21 @@ def default_model_dir(flow: str, target: str | None, kind: str) -> Path:
     return Path(base).expanduser() / f"{flow}-{target or 'any'}-{kind}"
 
 
+def _check_flow(path: Path, flow: str, kind: str) -> None:
+    """A model of another flow or kind would answer with that flow's strategy and units,
+    silently: refuse it, naming the flags that match it."""
+    try:
+        params = json.loads((path / "metadata.json").read_text()).get("params") or {}
+    except (OSError, ValueError, AttributeError):
+        return  # the loader says what is wrong with the file
+    got_flow, got_kind = params.get("flow"), params.get("kind")
+    if (got_flow and got_flow != flow) or (got_kind and got_kind != kind):
+        raise HwloopError(
+            f"the model in {path} is a {got_flow} {got_kind} model, not {flow} {kind}: pass "
+            f"--flow {got_flow} --kind {got_kind}"
+        )
+
+
 def find_model(flow: str, target: Target, kind: str, model_dir: Path | None = None) -> Path:
     """The model that answers: ``model_dir``, else the user's own (fitted with ``hwloop
     surrogate fit``) for this target, else theirs for any target, else the default shipped with
@@ -58,6 +74,7 @@ def find_model(flow: str, target: Target, kind: str, model_dir: Path | None = No
         candidates.append(shipped)
     for path in candidates:
         if (path / "metadata.json").is_file():
+            _check_flow(path, flow, kind)
             return path
     raise HwloopError(
         f"no trained {flow} surrogate ({kind}) for {target.name}"

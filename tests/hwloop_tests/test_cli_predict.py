@@ -167,3 +167,11 @@ def test_open_flow_refuses_options_it_ignores(capsys: pytest.CaptureFixture[str]
     for extra in (["--reuse-factor", "4"], ["--strategy", "resource"]):
         assert main(["predict", "nac-tiny", *extra]) == 2
         assert "use --flow vivado" in capsys.readouterr().err
+
+
+def test_a_model_of_another_flow_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 25, item 9: a vivado model with the default --flow open answered silently with
+    the open flow's strategy."""
+    shipped = Path(__file__).resolve().parents[2] / "surrogates/data/vivado-u250-hls_estimate"
+    assert main(["predict", "nac-tiny", "--target", "u250", "--model", str(shipped)]) == 2
+    assert "pass --flow vivado --kind hls_estimate" in capsys.readouterr().err
