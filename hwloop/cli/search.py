@@ -380,7 +380,8 @@ def search(
     try:
         result = run_search(cfg, on_trial=on_trial, on_start=on_start)
     finally:
-        progress.stop()
+        if bar:  # a display never started would still leave a blank line before the error
+            progress.stop()
     table = Table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
