@@ -92,7 +92,9 @@ def generate(
         if _find_shard(folders, label, _shard_seed(seed, c, i)) is None
     ]
     total = shards * len(CLASSES)
-    with progress_bar(total * SHARD, "generating jets", progress) as advance:
+    if total * SHARD > n:  # jets come in whole shards (cached and committed as such)
+        log.info("%d jets asked for, %d made: shards of %d per class", n, total * SHARD, SHARD)
+    with progress_bar(total * SHARD, f"generating jets (shards of {SHARD})", progress) as advance:
         advance((total - len(todo)) * SHARD)
         if not todo:
             return root
