@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 from fpga_targets import get_target
 from hwloop import HwloopError
 from hwloop._interrupt import check, graceful_sigint, hide_optuna_interrupt_tracebacks
+from hwloop._process import pid_alive
 from hwloop.archs import build_model, builtin_archs
 from hwloop.bops import compute_bops
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
@@ -77,23 +78,13 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner, _, pid = str(t.user_attrs.get("worker", "")).rpartition(":")
-        if owner != host or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+        if owner != host or not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
         log.info("trial %d: its worker %s is gone; failed and queued again", t.number, pid)
         failed.append(t.number)
     return failed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def session_seed(seed: int, study: optuna.Study) -> int:

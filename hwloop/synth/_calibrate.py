@@ -20,6 +20,7 @@ import optuna
 from joblib import Parallel, delayed
 
 from hwloop import HwloopError
+from hwloop._process import pid_alive
 from hwloop.archs import ArchSpec
 from hwloop.bops import compute_bops
 from hwloop.spaces import SearchSpace
@@ -127,23 +128,13 @@ ROOT_PREFIX = "hwloop-calibrate-"
 _watched: int | None = None  # the parent this worker process watches
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 def reap_dead_runs(tmp: str | Path | None = None) -> list[Path]:
     """Remove the work folders of calibrations whose process is gone (killed before its own
     cleanup ran): ``hwloop-calibrate-<pid>-*`` in the temp folder. Returns what was removed."""
     gone = []
     for d in Path(tmp or tempfile.gettempdir()).glob(f"{ROOT_PREFIX}*-*"):
         pid = d.name.removeprefix(ROOT_PREFIX).split("-", 1)[0]
-        if d.is_dir() and pid.isdigit() and not _alive(int(pid)):
+        if d.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(d, ignore_errors=True)
             gone.append(d)
     return gone
