@@ -111,11 +111,7 @@ def _print_pieces(ev: PieceScores) -> None:
     for fam, sc in ev.by_family.items():
         console.print(f"  {fam}: {sc['n']:.0f} designs, LUT SMAPE {_fmt(sc['smape'])} %")
     if ev.n_unseen:
-        console.print(
-            f"{ev.n_unseen} test designs have piece kinds unseen in training (flagged "
-            f"extrapolated); the other {ev.n_test - ev.n_unseen}: "
-            + ", ".join(f"{m} SMAPE {_fmt(sc['smape'])} %" for m, sc in ev.seen.items())
-        )
+        console.print(ev.unseen_line())
     console.print(
         "with da4ml's trace of the real weights (the middle fidelity): "
         + ", ".join(f"{m} SMAPE {_fmt(sc['smape'])} %" for m, sc in ev.traced.items())

@@ -134,11 +134,7 @@ class PieceScores:
             for fam, sc in self.by_family.items()
         ]
         if self.n_unseen:
-            out.append(
-                f"  {self.n_unseen} test designs have piece kinds unseen in training; the "
-                f"other {self.n_test - self.n_unseen}: "
-                + ", ".join(f"{m} SMAPE {sc['smape']:.1f} %" for m, sc in self.seen.items())
-            )
+            out.append("  " + self.unseen_line())
         out.append(
             "  da4ml-traced (middle fidelity): "
             + ", ".join(
@@ -147,6 +143,14 @@ class PieceScores:
             )
         )
         return out
+
+    def unseen_line(self) -> str:
+        """The scores without the test designs made of piece kinds never seen in training."""
+        return (
+            f"{self.n_unseen} test designs have piece kinds unseen in training (flagged "
+            f"extrapolated); the other {self.n_test - self.n_unseen}: "
+            + ", ".join(f"{m} SMAPE {sc['smape']:.1f} %" for m, sc in self.seen.items())
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
