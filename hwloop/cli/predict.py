@@ -17,7 +17,7 @@ from hwloop.cli._common import console
 from hwloop.surrogate import Prediction, find_model, predict_designs, with_reuse
 from hwloop.synth import HardwareConfig, random_design
 from hwloop.synth._design import STRATEGIES
-from synth_cache import SqlCache
+from synth_cache import SqlCache, default_cache_url
 
 
 def _tool_version(flow: str) -> str | None:
@@ -176,7 +176,10 @@ def predict(
     else:
         raise HwloopError("give ARCH (a built-in name or an arch JSON file) or --batch FILE")
     designs = [_design(it, defaults, tgt.part, tgt.clock_period_ns, w) for w, it in items]
-    cache = SqlCache(cache_url)
+    url = cache_url or default_cache_url()
+    # a look-up: an SQLite cache that does not exist yet holds nothing, and is not created
+    missing = url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+    cache = None if missing else SqlCache(url)
     preds = predict_designs(designs, tgt, path, cache, _tool_version(flow))
     if batch is not None or as_json:
         for p in preds:

@@ -175,3 +175,10 @@ def test_a_model_of_another_flow_is_refused(capsys: pytest.CaptureFixture[str]) 
     shipped = Path(__file__).resolve().parents[2] / "surrogates/data/vivado-u250-hls_estimate"
     assert main(["predict", "nac-tiny", "--target", "u250", "--model", str(shipped)]) == 2
     assert "pass --flow vivado --kind hls_estimate" in capsys.readouterr().err
+
+
+def test_predict_does_not_create_a_cache_to_look_up(tmp_path: Path) -> None:
+    """Issue 25, item 16: predict --cache created the database and its folders."""
+    url = f"sqlite:///{tmp_path}/new/c.db"
+    assert main(["predict", "nac-tiny", "--cache", url]) == 0
+    assert not (tmp_path / "new").exists()
