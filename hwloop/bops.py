@@ -86,7 +86,10 @@ def attention_matmul_bops(tokens: int, hidden: int, ba: int) -> float:
 def compute_bops(spec: ArchSpec, bits: int = 32, sparsity: float = 0.0) -> BopsReport:
     """BOPs of ``spec`` with default weight/activation ``bits`` and a global weight ``sparsity``."""
     if not 1 <= bits <= 64:
-        raise HwloopError(f"--bits must be in 1..64, got {bits}")
+        raise HwloopError(
+            f"--bits must be in 1..64 (BOPs count any integer width, 1-bit nets included), "
+            f"got {bits}"
+        )
     if not 0.0 <= sparsity < 1.0:
         raise HwloopError(f"--sparsity must be in [0, 1), got {sparsity}")
     out: list[LayerBops] = []

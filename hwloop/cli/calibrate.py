@@ -145,7 +145,10 @@ def calibrate(
     if any(not 0 <= s < 1 for s in sparsities):
         raise HwloopError(f"--sparsity values must be in [0, 1), got {sparsity!r}")
     if not bit_list or any(not 2 <= b <= 32 for b in bit_list):
-        raise HwloopError(f"--bits must be integers in 2..32, got {bits!r}")
+        raise HwloopError(
+            f"--bits must be integers in 2..32 (the fixed-point widths the synthesis flows "
+            f"take), got {bits!r}"
+        )
     if jobs < 1:
         raise HwloopError(f"--jobs must be at least 1, got {jobs}")
     strategy = strategy or ("distributed_arithmetic" if flow == "open" else "latency")

@@ -56,7 +56,8 @@ def _design(item: Any, defaults: dict[str, Any], part: str, clock: float, where:
     bits, sparsity = _number(cfg, "bits", int, where), _number(cfg, "sparsity", float, where)
     if not 2 <= bits <= 32 or not 0 <= sparsity < 1:
         raise HwloopError(
-            f"{where}bits must be in 2..32 and sparsity in [0, 1): {bits}, {sparsity}"
+            f"{where}bits must be in 2..32 (the fixed-point widths the synthesis flows take) and "
+            f"sparsity in [0, 1): {bits}, {sparsity}"
         )
     hw = HardwareConfig.uniform(part, bits, clock, strategy=cfg["strategy"])
     names = tuple(layer.name for layer in iter_layers(spec.layers))

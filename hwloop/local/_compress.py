@@ -76,7 +76,10 @@ class CompressConfig:
             raise HwloopError("--bits: give at least one bit width")
         for b in self.bits:
             if not 2 <= b <= 16:
-                raise HwloopError(f"--bits: each bit width must be in 2..16, got {b}")
+                raise HwloopError(
+                    f"--bits: each bit width must be in 2..16 (quantisation-aware training: "
+                    f"wider gains nothing over the float model), got {b}"
+                )
         if self.iterations < 0:
             raise HwloopError(f"--iterations must be >= 0, got {self.iterations}")
         if not 0 < self.prune_fraction < 1:

@@ -46,7 +46,10 @@ def _brevitas() -> Any:
 def quantisers(bits: int) -> dict[str, Any]:
     """Brevitas quantiser classes at ``bits`` bits, all with power-of-two scales."""
     if not 2 <= bits <= 16:
-        raise HwloopError(f"--bits: each bit width must be in 2..16, got {bits}")
+        raise HwloopError(
+            f"--bits: each bit width must be in 2..16 (quantisation-aware training: wider gains "
+            f"nothing over the float model), got {bits}"
+        )
     _, quant = _brevitas()
 
     class Weight(quant.Int8WeightPerTensorFixedPoint):  # type: ignore[name-defined]

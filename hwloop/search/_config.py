@@ -82,8 +82,11 @@ class SearchConfig:
             raise HwloopError(f"--epochs must be at least 1, got {self.epochs}")
         if self.population < 2:
             raise HwloopError(f"--population must be at least 2, got {self.population}")
-        if not 2 <= self.hw_bits <= 16:
-            raise HwloopError(f"--hw-bits must be in 2..16, got {self.hw_bits}")
+        if not 2 <= self.hw_bits <= 32:  # the widths predict and calibrate take: same designs
+            raise HwloopError(
+                f"--hw-bits must be in 2..32 (the fixed-point widths the synthesis flows take), "
+                f"got {self.hw_bits}"
+            )
         if self.max_util is not None and not 0 < self.max_util <= 1:
             raise HwloopError(f"--max-util is a fraction in (0, 1], got {self.max_util}")
         if self.max_latency_ns is not None and self.max_latency_ns <= 0:

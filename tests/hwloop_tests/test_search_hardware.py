@@ -195,7 +195,7 @@ def test_bad_hardware_options_are_one_line_errors(
     for extra, msg in (
         (["--objectives", "metric,area"], "--objectives: unknown area"),
         (["--max-util", "2"], "--max-util is a fraction"),
-        (["--hw-bits", "40"], "--hw-bits must be in 2..16"),
+        (["--hw-bits", "40"], "--hw-bits must be in 2..32 (the fixed-point widths"),
         (["--executor", "spark://x", "--synth-every", "1"], "--executor: expected dask://"),
     ):
         code = main(["search", *TINY, "--trials", "1", "--out", str(tmp_path / "o"), *extra])
