@@ -40,6 +40,7 @@ from hwloop.search._objectives import (
 from hwloop.search._report import write_front
 from hwloop.search._weights import save_weights, weights_store
 from hwloop.spaces import SearchSpace, get_space
+from hwloop.synth import get_synthesizer
 from hwloop.tasks import Task, TaskData, get_task
 from hwloop.training import TrainConfig, train
 from synth_cache import SqlCache, default_cache_url
@@ -392,6 +393,10 @@ def run_search(
     task = get_task(cfg.task, **({"size": cfg.size} if cfg.size else {}))
     space = get_space(cfg.task, cfg.space, size=cfg.size)
     check_measurable(cfg, task)
+    if cfg.hardware and cfg.synth_every:  # the loop's real synthesis: refuse before any trial
+        reason = get_synthesizer(cfg.flow).available()
+        if reason:
+            raise HwloopError(f"--synth-every needs the {cfg.flow} flow: {reason}")
     study = open_study(cfg)
     if cfg.enqueue_baselines:
         queued = enqueue_baselines(study, space, cfg.task)

@@ -93,11 +93,17 @@ def check_measurable(cfg: SearchConfig, task: Task) -> None:
         task.sample_errors(torch.zeros(1), torch.zeros(1))  # raises the task's own message
     if not cfg.measured:
         return
-    from hwloop.measure import BACKENDS, energy_unavailable_reason
+    from hwloop.measure import BACKENDS, available_backends, energy_unavailable_reason
 
     if cfg.latency_backend not in BACKENDS:
         raise HwloopError(
             f"--latency-backend: unknown {cfg.latency_backend!r}; choose from {BACKENDS}"
+        )
+    here = available_backends()
+    if cfg.latency_backend not in here:  # before the study exists and the data loads
+        raise HwloopError(
+            f"--latency-backend {cfg.latency_backend} cannot run here (no CUDA device or "
+            f"provider); this machine has {', '.join(here)}"
         )
     if "energy_mj" in cfg.objectives:
         reason = energy_unavailable_reason(cfg.latency_backend)

@@ -303,3 +303,17 @@ def test_bad_limits_and_worker_counts(
     err = capsys.readouterr().err.strip()
     assert "must be a positive number of seconds" in err or "--jobs must be 1" in err, err
     assert len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(
+    __import__("torch").cuda.is_available(), reason="this machine can run torch-cuda"
+)
+def test_what_cannot_run_here_is_refused_before_the_study_exists(tmp_path: Path) -> None:
+    """Issue 25, item 12: these failed after the study was created (and locked --out)."""
+    for args in (
+        ["--objectives", "metric,latency_ms", "--latency-backend", "torch-cuda"],
+        ["--flow", "vivado", "--objectives", "metric,lut", "--synth-every", "5"],
+    ):
+        out = tmp_path / args[1].replace(",", "-")
+        assert main(["search", *args, "--out", str(out), "--trials", "1"]) == 2
+        assert not (out / "study.db").exists()
