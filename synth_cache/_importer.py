@@ -207,6 +207,7 @@ def import_paths(
             pending.append((source, _entry(source, run)))
         except (CacheError, ValueError, TypeError) as exc:  # e.g. a design JSON cannot hash
             summary.skipped.append(f"{source}#{run.label}: {_why(exc)}")
+    exported: list[tuple[str, CacheEntry]] = []
     for f in exports:  # our own exports keep their keys (the flow's key, not a report digest)
         try:
             entries = entries_from_rows(read_export(f), str(f))
@@ -215,8 +216,9 @@ def import_paths(
                 raise CacheError(f"{f}: {_why(exc)}") from None
             summary.skipped.append(f"{f}: {_why(exc)}")
             continue
-        pending[:0] = [(str(f), e) for e in entries]
-    for _, entry in pending:
+        exported += [(str(f), e) for e in entries]
+    # exports first and in path order: of two runs with one key, the first file's is kept
+    for _, entry in exported + pending:
         if cache.put(entry):
             summary.added += 1
         else:

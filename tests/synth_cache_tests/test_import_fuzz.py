@@ -153,3 +153,16 @@ def test_impossible_values_are_refused(fields: dict[str, object], message: str) 
     zero clocks or a minimum above its maximum."""
     with pytest.raises(CacheError, match=message):
         SynthResult("vivado", "vivado_hls", "2020.1", "hls_estimate", **fields)  # type: ignore[arg-type]
+
+
+def test_of_two_exports_with_one_key_the_first_files_run_is_kept(tmp_path: Path) -> None:
+    """The shipped calibration relies on it: a re-run export sorts before the old one."""
+    cache = SqlCache(f"sqlite:///{tmp_path}/a.db")
+    import_paths(cache, [J])
+    rows = export_rows(cache)
+    write_export(rows, "json", tmp_path / "in" / "a.json")
+    changed = [{**r, "lut": (r["lut"] or 0) + 1} for r in rows]
+    write_export(changed, "json", tmp_path / "in" / "b.json")
+    fresh = SqlCache(f"sqlite:///{tmp_path}/b.db")
+    import_paths(fresh, [tmp_path / "in"])
+    assert {r["key"]: r["lut"] for r in export_rows(fresh)} == {r["key"]: r["lut"] for r in rows}
