@@ -25,7 +25,7 @@ from surrogates._features import FeatureError
 ROW_BLOCK = 96  # the open flow's inputs per matrix piece (hwloop.synth._open.ROW_BLOCK)
 TABLE_BITS = 10  # activation / softmax / 1/sqrt tables are indexed by at most 10 bits
 SOFTMAX_BITS = 18  # hls4ml's exp and 1/x table entries: ap_fixed<18,8>
-PIECE_SCHEMA = "piece-3"
+PIECE_SCHEMA = "piece-4"
 
 # piece kinds -> stable codes (a feature); a new kind gets a new code at the end
 KINDS = (
@@ -113,13 +113,14 @@ class PieceSpec:
 
     @property
     def work(self) -> float:
-        """Bit operations of the circuit: constant products cost ~ non-zeros x input bits x
-        weight bits, additions ~ inputs x bits, variable products ~ bits squared."""
+        """Bit operations of the circuit in LUTs: constant products cost ~ non-zeros x input
+        bits x weight bits, additions ~ inputs x bits; attention's variable products sit on
+        DSPs (``mults``), so its LUTs are the adder trees of 2b-bit products."""
         b, k = self.in_bits, self.kind
         if k in ("dense", "rows", "proj"):
             w = self.nonzero * b * max(self.w_bits, 1.0) + self.inputs * b
-        elif k in ("scores", "sv"):
-            w = self.inputs / 2 * b * b
+        elif k in ("scores", "sv"):  # the products are on DSPs: LUTs add up 2b-bit products
+            w = self.inputs * b
         elif k == "ln-stats":
             w = self.inputs * b * (b + 1)
         elif k == "ln-norm":
