@@ -107,6 +107,7 @@ class PieceSurrogate:
         kind: str = "post_synthesis",
         row_block: int = ROW_BLOCK,
         n_estimators: int = 300,
+        traced_estimators: int = 150,  # da4ml's cost explains most of a traced piece
         learning_rate: float = 0.05,
         max_depth: int = 6,
         conformal_folds: int = 5,
@@ -117,6 +118,7 @@ class PieceSurrogate:
         self.kind = kind
         self.row_block = row_block
         self.n_estimators = n_estimators
+        self.traced_estimators = traced_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
         self.conformal_folds = conformal_folds
@@ -129,6 +131,7 @@ class PieceSurrogate:
             "kind": self.kind,
             "row_block": self.row_block,
             "n_estimators": self.n_estimators,
+            "traced_estimators": self.traced_estimators,
             "learning_rate": self.learning_rate,
             "max_depth": self.max_depth,
             "conformal_folds": self.conformal_folds,
@@ -141,7 +144,7 @@ class PieceSurrogate:
         return ResourceSurrogate(
             self.flow,
             self.kind,
-            n_estimators=self.n_estimators,
+            n_estimators=self.traced_estimators if traced else self.n_estimators,
             learning_rate=self.learning_rate,
             max_depth=self.max_depth,
             conformal_fraction=0.0,  # the design totals are conformalised, not the pieces
