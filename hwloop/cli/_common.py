@@ -101,3 +101,11 @@ def positive_seconds(ctx: click.Context, param: click.Parameter, value: float) -
         raise HwloopError(f"--{(param.name or 'timeout').replace('_', '-')} must be a positive "
                           f"number of seconds, got {value}")  # fmt: skip
     return value
+
+
+def jobs_option(default: int, help: str) -> Any:
+    """The --jobs / -j option of the commands that run workers (checked by :func:`worker_count`)."""
+    return click.option(
+        "--jobs", "-j", type=int, default=default, show_default=True, callback=worker_count,
+        help=help,
+    )  # fmt: skip

@@ -12,7 +12,7 @@ from fpga_targets import get_target
 from hwloop import HwloopError
 from hwloop._progress import progress_bar
 from hwloop.archs import ArchSpec, resolve_arch
-from hwloop.cli._common import console, positive_seconds, worker_count
+from hwloop.cli._common import console, jobs_option, positive_seconds
 from hwloop.search import load_existing_study
 from hwloop.spaces import get_space
 from hwloop.synth import Synthesizer, get_synthesizer
@@ -95,15 +95,7 @@ def _synthesizer(flow: str, jobs: int) -> Synthesizer:
     default=None,
     help="Skip sampled designs below this many bit operations (large-design calibration).",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=int,
-    default=1,
-    show_default=True,
-    callback=worker_count,
-    help="Parallel runs.",
-)
+@jobs_option(1, "Parallel runs.")
 @click.option(
     "--timeout",
     type=float,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from hwloop.cli._common import worker_count
+from hwloop.cli._common import jobs_option
 from hwloop.tasks.bragg import build_dataset, default_cache_dir
 
 
@@ -19,15 +19,7 @@ def data() -> None:
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of rendering, subset, split."
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=int,
-    default=-1,
-    show_default=True,
-    callback=worker_count,
-    help="Workers (-1: all cores).",
-)
+@jobs_option(-1, "Workers (-1: all cores).")
 @click.option(
     "--peaks-file",
     type=click.Path(dir_okay=False),
@@ -58,15 +50,7 @@ def bragg(
 
 @data.command("jets")
 @click.option("--n", "n", type=int, default=100_000, show_default=True, help="Jets (all classes).")
-@click.option(
-    "--jobs",
-    "-j",
-    type=int,
-    default=2,
-    show_default=True,
-    callback=worker_count,
-    help="Worker processes.",
-)
+@jobs_option(2, "Worker processes.")
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Generator seed (shard seeds derive)."
 )
@@ -102,14 +86,9 @@ def jets(n: int, jobs: int, seed: int) -> None:
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of objects, noise and split."
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=int,
-    default=1,
-    show_default=True,
-    callback=worker_count,
-    help="Workers (-1: all cores; a worker takes ~5 s to start, so on 2 cores 1 is fastest "
+@jobs_option(
+    1,
+    "Workers (-1: all cores; a worker takes ~5 s to start, so on 2 cores 1 is fastest "
     "for the default 16,000 patterns).",
 )
 @click.option(
