@@ -201,13 +201,13 @@ def import_paths(
     summary = ImportSummary()
     exports: list[Path] = []
     named = {Path(p) for p in paths if Path(p).is_file()}
-    pending: list[tuple[str, CacheEntry]] = []
+    pending: list[CacheEntry] = []
     for source, run in collect_runs([Path(p) for p in paths], summary, exports):
         try:
-            pending.append((source, _entry(source, run)))
+            pending.append(_entry(source, run))
         except (CacheError, ValueError, TypeError) as exc:  # e.g. a design JSON cannot hash
             summary.skipped.append(f"{source}#{run.label}: {_why(exc)}")
-    exported: list[tuple[str, CacheEntry]] = []
+    exported: list[CacheEntry] = []
     for f in exports:  # our own exports keep their keys (the flow's key, not a report digest)
         try:
             entries = entries_from_rows(read_export(f), str(f))
@@ -216,9 +216,9 @@ def import_paths(
                 raise CacheError(f"{f}: {_why(exc)}") from None
             summary.skipped.append(f"{f}: {_why(exc)}")
             continue
-        exported += [(str(f), e) for e in entries]
+        exported += entries
     # exports first and in path order: of two runs with one key, the first file's is kept
-    for _, entry in exported + pending:
+    for entry in exported + pending:
         if cache.put(entry):
             summary.added += 1
         else:

@@ -104,8 +104,6 @@ def session_seed(seed: int, study: optuna.Study) -> int:
 
 def _storage_error(url: str, exc: Exception) -> HwloopError | None:
     """A user's storage URL that cannot be used, as one line (None: not such an error)."""
-    if "://" not in url:
-        return HwloopError(f"storage {url!r} is not a URL: give sqlite:///PATH or an RDB URL")
     if isinstance(exc, ValueError | ImportError | optuna.exceptions.OptunaError):
         return HwloopError(f"cannot open storage {url}: {exc}")
     if type(exc).__module__.startswith("sqlalchemy"):
@@ -213,21 +211,21 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
 
         study = create()
         fail_dead_trials(study)
+        problem = _conflict(study, cfg)
         live = (TrialState.COMPLETE, TrialState.RUNNING)
-        if _conflict(study, cfg) and not study.get_trials(deepcopy=False, states=live):
+        if problem and not study.get_trials(deepcopy=False, states=live):
             log.info("study %r holds no finished trial: created again", cfg.study_name)
             optuna.delete_study(study_name=cfg.study_name, storage=storage)
-            study = create()
+            study, problem = create(), None
     except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
         raise HwloopError(
             f"cannot open study {cfg.study_name!r} at {cfg.storage_url}: {exc}"
         ) from None
     except Exception as exc:  # sqlalchemy errors: bad URL, unreachable server, ...
-        if type(exc).__module__.startswith("sqlalchemy"):
-            first = str(exc).splitlines()[0]
-            raise HwloopError(f"cannot open storage {cfg.storage_url}: {first}") from None
-        raise
-    problem = _conflict(study, cfg)
+        err = _storage_error(cfg.storage_url, exc)
+        if err is None:
+            raise
+        raise err from None
     if problem:
         raise HwloopError(problem)
     with warnings.catch_warnings():
