@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Protocol
 
 from rich.console import Console
@@ -21,14 +22,12 @@ class Advance(Protocol):
     def __call__(self, n: int = 1, /, description: str | None = None) -> None: ...
 
 
-@contextmanager
-def progress_bar(total: int | None, description: str, enabled: bool = True) -> Iterator[Advance]:
-    """Yield ``advance(n)``; draws a rich bar on stderr when ``enabled`` (``total=None``: a
-    counter without a known end)."""
-    if not enabled:
-        yield lambda n=1, /, description=None: None
-        return
-    progress = Progress(
+# a display that several stages share (``hwloop run``): their bars become rows of it
+_SHARED: ContextVar[Progress | None] = ContextVar("hwloop_progress", default=None)
+
+
+def new_progress() -> Progress:
+    return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -38,7 +37,30 @@ def progress_bar(total: int | None, description: str, enabled: bool = True) -> I
         console=Console(stderr=True),
         transient=False,
     )
-    with progress:
+
+
+@contextmanager
+def shared_display() -> Iterator[Progress]:
+    """One display on stderr for the duration; every ``progress_bar`` inside adds a row."""
+    progress = new_progress()
+    token = _SHARED.set(progress)
+    try:
+        with progress:
+            yield progress
+    finally:
+        _SHARED.reset(token)
+
+
+@contextmanager
+def progress_bar(total: int | None, description: str, enabled: bool = True) -> Iterator[Advance]:
+    """Yield ``advance(n)``; draws a rich bar on stderr when ``enabled`` (``total=None``: a
+    counter without a known end), as a row of the shared display where there is one."""
+    if not enabled:
+        yield lambda n=1, /, description=None: None
+        return
+    shared = _SHARED.get()
+    progress = shared or new_progress()
+    with progress if shared is None else _nothing():
         task = progress.add_task(description, total=total)
 
         def advance(n: int = 1, /, description: str | None = None) -> None:
@@ -48,3 +70,8 @@ def progress_bar(total: int | None, description: str, enabled: bool = True) -> I
                 progress.update(task, advance=n, description=description)
 
         yield advance
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield

@@ -28,7 +28,10 @@ def _bits(text: str) -> tuple[int, ...]:
 @click.command("compress")
 @click.argument("arch")
 @click.option(
-    "--task", default="", help=f"Task: {', '.join(TASKS)} (default: the arch's own, else bragg)."
+    "--task",
+    default="",
+    help=f"Task: {', '.join(TASKS)} or an experiment file (.toml) [default: the arch's own, "
+    "else bragg].",
 )
 @click.option("--bits", default="4,6,8,16", show_default=True, help="Bit widths to train at.")
 @click.option(

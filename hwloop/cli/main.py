@@ -49,6 +49,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Tune the training hyperparameters of ARCH (a built-in name, an arch .json file, or "
         "OUT/pareto.json:TRIAL from a search).",
     ),
+    "init": (
+        "hwloop.cli.run",
+        "Write a commented experiment file inferred from a data file: shapes, classification or "
+        "regression (and the number of classes), a space that fits the input's rank, and sizes "
+        "that finish in minutes on a laptop.",
+    ),
+    "run": (
+        "hwloop.cli.run",
+        "Run an experiment file: global search, then local search (QAT x pruning) of the best "
+        "front members, then real synthesis of the chosen models; one progress display.",
+    ),
     "compress": (
         "hwloop.cli.compress",
         "Quantisation-aware training of ARCH (Brevitas, power-of-two scales) at each of "

@@ -40,7 +40,14 @@ def _number(cfg: dict[str, Any], key: str, kind: type, where: str) -> Any:
         raise HwloopError(f"{where}'{key}' must be a number, got {value!r}") from None
 
 
-def _design(item: Any, defaults: dict[str, Any], part: str, clock: float, where: str = "") -> Any:
+def _design(
+    item: Any,
+    defaults: dict[str, Any],
+    part: str,
+    clock: float,
+    where: str = "",
+    task: Any = None,
+) -> Any:
     if not isinstance(item, dict):
         raise HwloopError(f'{where}each design is a JSON object ({{"arch": ...}}), got {item!r}')
     cfg = {**defaults, **item}
@@ -52,6 +59,14 @@ def _design(item: Any, defaults: dict[str, Any], part: str, clock: float, where:
     else:
         raise HwloopError(
             f"{where}each design needs 'arch': a built-in name, a .json path or a spec"
+        )
+    if task is not None and (
+        tuple(spec.input_shape) != tuple(task.input_shape) or spec.output_size != task.output_size
+    ):
+        raise HwloopError(
+            f"{where}arch {spec.name or '(inline)'!r} maps {list(spec.input_shape)} to "
+            f"{spec.output_size} values; task {task.name!r} has inputs {list(task.input_shape)} "
+            f"and {task.output_size} outputs"
         )
     bits, sparsity = _number(cfg, "bits", int, where), _number(cfg, "sparsity", float, where)
     if not 2 <= bits <= 32 or not 0 <= sparsity < 1:
@@ -130,8 +145,17 @@ def _show(p: Prediction) -> None:
     default=None,
     help="JSON lines in ({'arch': ..., 'bits': ...}), JSON lines out.",
 )
+@click.option(
+    "--task",
+    "task_name",
+    default=None,
+    help="A task (built-in, or an experiment file: its hardware section sets --target, --flow, "
+    "--bits, --reuse-factor and --strategy where not given here); ARCH must fit its data.",
+)
 @click.option("--json", "as_json", is_flag=True)
+@click.pass_context
 def predict(
+    ctx: click.Context,
     arch: str | None,
     target: str,
     flow: str,
@@ -143,10 +167,28 @@ def predict(
     model_dir: Path | None,
     cache_url: str | None,
     batch: Any,
+    task_name: str | None,
     as_json: bool,
 ) -> None:
     """Predicted LUT / FF / DSP / BRAM / latency of ARCH (a built-in or an arch JSON) on a target,
     with 80 % intervals, utilisation, whether it fits, and the real result if the cache has one."""
+    task = None
+    if task_name:
+        from hwloop.experiment import is_experiment_path, load_experiment
+        from hwloop.tasks import get_task
+
+        if is_experiment_path(task_name):
+            h = load_experiment(task_name).hardware
+            given = {
+                k: ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT
+                for k in ("target", "flow", "bits", "reuse_factor", "strategy")
+            }
+            target = target if given["target"] else h.target
+            flow = flow if given["flow"] else h.flow
+            bits = bits if given["bits"] else h.bits
+            reuse_factor = reuse_factor if given["reuse_factor"] else h.reuse_factor
+            strategy = strategy if given["strategy"] else h.strategy
+        task = get_task(task_name)
     tgt = get_target(target)
     path = find_model(flow, tgt, kind, model_dir)
     defaults = {
@@ -176,7 +218,7 @@ def predict(
         items = [("", {"arch": arch})]
     else:
         raise HwloopError("give ARCH (a built-in name or an arch JSON file) or --batch FILE")
-    designs = [_design(it, defaults, tgt.part, tgt.clock_period_ns, w) for w, it in items]
+    designs = [_design(it, defaults, tgt.part, tgt.clock_period_ns, w, task) for w, it in items]
     url = cache_url or default_cache_url()
     # a look-up: an SQLite cache that does not exist yet holds nothing, and is not created
     missing = url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()

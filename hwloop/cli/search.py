@@ -60,7 +60,12 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
 
 
 @click.command("search", epilog=_SPACES_EPILOG)
-@click.option("--task", default="bragg", show_default=True, help=f"Task: {', '.join(SPACES)}.")
+@click.option(
+    "--task",
+    default="bragg",
+    show_default=True,
+    help=f"Task: {', '.join(SPACES)}, or an experiment file (.toml; its data, task and space).",
+)
 @click.option(
     "--target", default="vu13p", show_default=True, help="FPGA target (see 'hwloop targets')."
 )

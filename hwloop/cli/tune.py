@@ -15,7 +15,10 @@ from hwloop.tasks import TASKS
 @click.command("tune")
 @click.argument("arch")
 @click.option(
-    "--task", default="", help=f"Task: {', '.join(TASKS)} (default: the arch's own, else bragg)."
+    "--task",
+    default="",
+    help=f"Task: {', '.join(TASKS)} or an experiment file (.toml) [default: the arch's own, "
+    "else bragg].",
 )
 @click.option(
     "--trials",

@@ -70,6 +70,7 @@ class CompressConfig:
     hls4ml: bool = True  # check the chosen model in hls4ml's C++ emulation
     synthesize: bool = False  # synthesise the chosen design with --flow
     synth_timeout: float = 900.0
+    cache: str | None = None  # synthesis cache URL (default: the user's cache)
 
     def __post_init__(self) -> None:
         if not self.bits:

@@ -167,7 +167,7 @@ def _synthesize(comp: Compressor, design: Any) -> dict[str, Any]:
     missing = synth.available()
     if missing:
         raise HwloopError(f"--synthesize: the {comp.cfg.flow} flow is not available: {missing}")
-    cache = SqlCache(default_cache_url())
+    cache = SqlCache(comp.cfg.cache or default_cache_url())
     root = Path(tempfile.mkdtemp(prefix="hwloop-compress-synth-"))
     log.info("synthesising the chosen design with the %s flow (minutes)", comp.cfg.flow)
     try:

@@ -57,10 +57,13 @@ class SearchConfig:
     measure_repeats: int = 30
 
     def __post_init__(self) -> None:
+        from hwloop.experiment import is_experiment_path, load_experiment
         from hwloop.spaces import SPACES
 
         if not self.space and self.task in SPACES:  # (an unknown task is named by get_task)
             object.__setattr__(self, "space", SPACES[self.task][0])
+        elif not self.space and is_experiment_path(self.task):  # the file's space
+            object.__setattr__(self, "space", load_experiment(self.task).space.kind)
         if self.reuse_factor not in ("1", "") and self.flow == "open":
             raise HwloopError(
                 "--reuse-factor: the open flow builds every layer fully parallel (reuse factor "
@@ -144,7 +147,9 @@ class SearchConfig:
 
     @property
     def study_name(self) -> str:
-        return self.study or f"{self.task}-{self.space}-{self.target}"
+        from hwloop.tasks import task_label
+
+        return self.study or f"{task_label(self.task)}-{self.space}-{self.target}"
 
     @property
     def storage_url(self) -> str:

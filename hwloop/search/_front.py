@@ -13,7 +13,7 @@ from fpga_targets import Target
 from hwloop.search._config import FrontMember, SearchConfig
 from hwloop.search._hardware import real_outcome, within_limits
 from hwloop.search._loop import latest_rescore
-from hwloop.search._objectives import dominates, raw_values
+from hwloop.search._objectives import dominates, raw_values, trial_extra
 from synth_cache import CacheBackend
 
 
@@ -58,6 +58,7 @@ def hardware_front(
                     arch=dict(t.user_attrs.get("arch", {})),
                     values=values,
                     hw=hw,
+                    extra=trial_extra(t),
                 ),
             )
         )

@@ -36,6 +36,7 @@ from hwloop.search._objectives import (
     raw_front_trials,
     scalarised,
     split_report,
+    trial_extra,
 )
 from hwloop.search._report import write_front
 from hwloop.search._weights import save_weights, weights_store
@@ -358,23 +359,10 @@ def pareto_front(study: optuna.Study, cfg: SearchConfig | None = None) -> tuple[
                 arch=dict(t.user_attrs.get("arch", {})),
                 values=values,
                 hw=dict(t.user_attrs.get("hw", {})),
-                extra=_extra(t),
+                extra=trial_extra(t),
             )
         )
     return tuple(sorted(members, key=lambda m: (m.bops, m.trial)))
-
-
-def _extra(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """Percentiles, measurements and sampled training settings of a front member."""
-    out: dict[str, Any] = {}
-    for key in ("val_report", "test_report", "measure", "train", "baseline"):
-        if key in t.user_attrs:
-            out[key] = t.user_attrs[key]
-    for split in ("val", "test"):  # the percentiles, read off the split's report
-        report = out.get(f"{split}_report", {})
-        if "p75" in report:
-            out[f"{split}_percentiles"] = {k: report[k] for k in ("p75", "p95")}
-    return out
 
 
 def run_search(
@@ -389,7 +377,7 @@ def run_search(
     """
     target = get_target(cfg.target)  # validates the target name before any work
     task = get_task(cfg.task, **({"size": cfg.size} if cfg.size else {}))
-    space = get_space(cfg.task, cfg.space, size=cfg.size)
+    space = get_space(cfg.task, cfg.space, size=cfg.size, loaded=task)
     check_measurable(cfg, task)
     if cfg.hardware and cfg.synth_every:  # the loop's real synthesis: refuse before any trial
         reason = get_synthesizer(cfg.flow).available()

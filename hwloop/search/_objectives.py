@@ -66,7 +66,7 @@ def scalarised(study: optuna.Study, cfg: SearchConfig, values: dict[str, float])
 
 
 def has_sample_errors(task: Task) -> bool:
-    return type(task).sample_errors is not Task.sample_errors
+    return task.has_sample_errors
 
 
 def _predict(model: torch.nn.Module, split: Split, batch_size: int = 1024) -> torch.Tensor:
@@ -161,3 +161,16 @@ def raw_front_trials(
         for row, vec in zip(rows, vectors, strict=True)
         if not any(dominates(w, vec) for w in vectors)
     ]
+
+
+def trial_extra(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """Percentiles, measurements and sampled training settings of a front member."""
+    out: dict[str, Any] = {}
+    for key in ("val_report", "test_report", "measure", "train", "baseline"):
+        if key in t.user_attrs:
+            out[key] = t.user_attrs[key]
+    for split in ("val", "test"):  # the percentiles, read off the split's report
+        report = out.get(f"{split}_report", {})
+        if "p75" in report:
+            out[f"{split}_percentiles"] = {k: report[k] for k in ("p75", "p95")}
+    return out

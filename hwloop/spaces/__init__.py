@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hwloop import HwloopError
+from hwloop.experiment import is_experiment_path
 from hwloop.spaces._base import SearchSpace
 from hwloop.spaces._block import BlockSpace
 from hwloop.spaces._cnn import BraggCNNSpace, PtychoCNNSpace, ptycho_cnn
@@ -42,15 +45,32 @@ JETS_INPUT = (8, 3)  # hwloop.tasks.jets: 8 constituents x (pT, eta_rel, phi_rel
 PTYCHO_SIZE = 64  # hwloop.tasks.ptycho's default map size
 
 
+def _experiment_space(path: str, name: str | None, loaded: Any = None) -> SearchSpace:
+    """The space an experiment file describes (its ``space`` section, on its data's shape)."""
+    from hwloop.spaces._sections import space_from_section
+    from hwloop.tasks.file import FileTask
+
+    task = loaded if isinstance(loaded, FileTask) else FileTask(path)
+    kind = task.experiment.space.kind
+    if name and name != kind:
+        raise HwloopError(f"--space {name!r}: experiment {path} searches the {kind!r} space")
+    return space_from_section(task.path, task.input_shape, task.output_size, task.experiment.space)
+
+
 def default_space(task: str) -> str:
     if task not in SPACES:
         raise HwloopError(f"no search space for task {task!r} (tasks: {', '.join(SPACES)})")
     return SPACES[task][0]
 
 
-def get_space(task: str, name: str | None = None, size: int | None = None) -> SearchSpace:
+def get_space(
+    task: str, name: str | None = None, size: int | None = None, loaded: Any = None
+) -> SearchSpace:
     """The space ``name`` of ``task`` (default: the task's first); ``size`` is ptycho's map
-    size (default 64)."""
+    size (default 64). ``task`` may be an experiment file: its ``space`` section (``loaded``:
+    its task, already made, so that the data is not read twice)."""
+    if is_experiment_path(task):
+        return _experiment_space(task, name, loaded)
     name = name or default_space(task)
     if name not in SPACES[task]:
         raise HwloopError(

@@ -72,6 +72,8 @@ def find_model(flow: str, target: Target, kind: str, model_dir: Path | None = No
     )
     if model_dir is None and (shipped := shipped_model_dir(flow, target.name, kind)) is not None:
         candidates.append(shipped)
+    elif model_dir is None and (kin := _kindred_shipped(flow, target, kind)) is not None:
+        candidates.append(kin)
     for path in candidates:
         if (path / "metadata.json").is_file():
             _check_flow(path, flow, kind)
@@ -82,6 +84,34 @@ def find_model(flow: str, target: Target, kind: str, model_dir: Path | None = No
         + f": run `hwloop calibrate --flow {flow} --target {target.name} ...`, then "
         f"`hwloop surrogate fit --flow {flow} --target {target.name}`"
     )
+
+
+def _kindred_shipped(flow: str, target: Target, kind: str) -> Path | None:
+    """For a built-in target without a shipped model of its own (the Zynq parts): the shipped
+    default of another built-in with the same fabric family and clock. The open flow's numbers
+    depend on those, not on the device's size; utilisation and fit are still computed against
+    ``target``'s capacities. A user's own target is calibrated for instead (the search's
+    bootstrap), as its clock or part may differ in ways this cannot see."""
+    from fpga_targets import builtin_targets
+
+    builtins = builtin_targets()
+    if builtins.get(target.name) != target:
+        return None
+    # the open calibration ran for vu13p (surrogates/data/calibration): its model first
+    for other in sorted(builtins.values(), key=lambda t: t.name != "vu13p"):
+        same = (other.family, other.clock_period_ns) == (target.family, target.clock_period_ns)
+        path = shipped_model_dir(flow, other.name, kind) if same else None
+        if path is not None and other.name != target.name:
+            log.info(
+                "no shipped %s model for %s: using %s's (same family %s, %g ns clock)",
+                flow,
+                target.name,
+                other.name,
+                target.family,
+                target.clock_period_ns,
+            )
+            return path
+    return None
 
 
 @dataclass(frozen=True)

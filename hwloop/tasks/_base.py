@@ -76,6 +76,11 @@ class Task(abc.ABC):
             "one); p75/p95 objectives need one"
         )
 
+    @property
+    def has_sample_errors(self) -> bool:
+        """Whether ``sample_errors`` answers (a task that overrides it does)."""
+        return type(self).sample_errors is not Task.sample_errors
+
     def report(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
         """Metrics to print beside the main one."""
         return {self.metric_name: self.metric(pred, target)}

@@ -23,6 +23,20 @@ def test_builtin_targets(name: str, part: str) -> None:
     assert t.clock_mhz == pytest.approx(200.0)
 
 
+@pytest.mark.parametrize(
+    ("name", "part", "resources"),
+    [
+        # the data sheets' totals; BRAM as 18 Kb blocks (two per BRAM36)
+        ("xczu49dr", "xczu49dr-ffvf1760-2-e", (425_280, 850_560, 4_272, 2 * 1_080, 80)),
+        ("xczu9eg", "xczu9eg-ffvb1156-2-e", (274_080, 548_160, 2_520, 2 * 912, 0)),
+    ],
+)
+def test_zynq_targets(name: str, part: str, resources: tuple[int, ...]) -> None:
+    t = get_target(name)
+    assert (t.part, t.family, t.clock_period_ns) == (part, "UltraScale+", 5.0)
+    assert t.resources == Resources(*resources)
+
+
 def test_targets_are_frozen() -> None:
     t = get_target("vu13p")
     with pytest.raises(AttributeError):
@@ -82,7 +96,7 @@ def test_bad_target_files(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_unknown_target_names_known_ones() -> None:
-    with pytest.raises(TargetError, match="known targets: u250, vu13p"):
+    with pytest.raises(TargetError, match="known targets: u250, vu13p, xczu49dr, xczu9eg"):
         get_target("vu9000")
 
 

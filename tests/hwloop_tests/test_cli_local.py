@@ -62,6 +62,8 @@ def test_tune_then_compress_end_to_end_and_resume(tmp_path: Path) -> None:
     assert len(study.trials) == 4
     with (tune_out / "tune.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 4
+    # the resumed trial samples afresh (a seed per worker) and may be the new best
+    best = json.loads((arch.parent / "mini.train.json").read_text())
 
     out = tmp_path / "compress"
     common = ["compress", str(arch), "--bits", "4", "--epochs", "1", "--limit", "400"]
