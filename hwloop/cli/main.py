@@ -60,6 +60,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run an experiment file: global search, then local search (QAT x pruning) of the best "
         "front members, then real synthesis of the chosen models; one progress display.",
     ),
+    "mcp": (
+        "hwloop.cli.mcp",
+        "Serve hwloop over the Model Context Protocol on stdin / stdout (pip install "
+        "'hwloop[mcp]'): tools init, run, status, predict, arch_list, arch_show, targets, cache.",
+    ),
     "compress": (
         "hwloop.cli.compress",
         "Quantisation-aware training of ARCH (Brevitas, power-of-two scales) at each of "

@@ -40,7 +40,7 @@ def _number(cfg: dict[str, Any], key: str, kind: type, where: str) -> Any:
         raise HwloopError(f"{where}'{key}' must be a number, got {value!r}") from None
 
 
-def _design(
+def build_design(
     item: Any,
     defaults: dict[str, Any],
     part: str,
@@ -218,7 +218,9 @@ def predict(
         items = [("", {"arch": arch})]
     else:
         raise HwloopError("give ARCH (a built-in name or an arch JSON file) or --batch FILE")
-    designs = [_design(it, defaults, tgt.part, tgt.clock_period_ns, w, task) for w, it in items]
+    designs = [
+        build_design(it, defaults, tgt.part, tgt.clock_period_ns, w, task) for w, it in items
+    ]
     url = cache_url or default_cache_url()
     # a look-up: an SQLite cache that does not exist yet holds nothing, and is not created
     missing = url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
