@@ -70,11 +70,11 @@ def main() -> None:
             fidelity_searched=round(float(m.extra["test_report"]["fidelity"]), 4),
             searched_val_error=round(m.metric, 4),
             searched_trial=m.trial,
-            searched_arch=[
+            searched_hidden=[  # the hidden layers' widths (the last linear is the output)
                 layer.get("out_features")
                 for layer in m.arch.get("layers", [])
                 if layer.get("op") == "linear"
-            ],
+            ][:-1],
             lut=round(pred["lut"][1]),
             lut_80=[round(pred["lut"][0]), round(pred["lut"][2])],
             dsp=round(pred["dsp"][1]),
@@ -97,7 +97,7 @@ def main() -> None:
     if best:
         print(
             f"  {'searched model':<18} fidelity {row['fidelity_searched']:.4f} "
-            f"(trial {row['searched_trial']}, hidden {row['searched_arch']}); predicted on "
+            f"(trial {row['searched_trial']}, hidden {row['searched_hidden']}); predicted on "
             f"{exp.hardware.target}: LUT {row['lut']:,} (80 % {row['lut_80']}), DSP {row['dsp']}, "
             f"latency {row['latency_ns']} ns"
         )

@@ -312,27 +312,24 @@ def build_server(workdir: Path) -> Any:
         strategy: str | None = None,
     ) -> dict[str, Any]:
         """Predicted LUT / FF / DSP / BRAM / latency (median and 80 % interval), utilisation and
-        fit of ARCH (a built-in name, an arch .json, or OUT/pareto.json:TRIAL) on a target."""
-        from fpga_targets import get_target
-        from hwloop.cli.predict import build_design
-        from hwloop.surrogate import find_model, predict_designs
+        fit of ARCH (a built-in name, an arch .json with its trained weights beside it, an
+        .onnx / QONNX file, or OUT/pareto.json:TRIAL) on a target; says which weights."""
+        from hwloop.api import predict as api_predict
 
-        tgt = get_target(target)
-        path = find_model(flow, tgt, "post_synthesis" if flow == "open" else "hls_estimate")
-        defaults = {
-            "bits": bits,
-            "sparsity": sparsity,
-            "reuse_factor": reuse_factor,
-            "strategy": strategy or ("distributed_arithmetic" if flow == "open" else "latency"),
-        }
-        if isinstance(arch, str) and not arch.endswith(".json") and ".json:" not in arch:
-            spec: Any = arch
-        else:
-            spec = str((runs.workdir / arch.rsplit(":", 1)[0]).resolve()) + (
-                ":" + arch.rsplit(":", 1)[1] if ".json:" in arch else ""
+        if arch.lower().endswith((".json", ".onnx")) or ".json:" in arch:
+            head, sep, tail = arch.partition(".json:")
+            arch = str((runs.workdir / (head + (".json" if sep else ""))).resolve()) + (
+                ":" + tail if sep else ""
             )
-        design = build_design({"arch": spec}, defaults, tgt.part, tgt.clock_period_ns)
-        (pred,) = predict_designs([design], tgt, path, None, None)
+        pred = api_predict(
+            arch,
+            target=target,
+            flow=flow,
+            bits=bits,
+            sparsity=sparsity,
+            reuse_factor=reuse_factor,
+            strategy=strategy,
+        )
         return dict(pred.to_json())
 
     @server.tool()

@@ -19,7 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "hwloop.cli.targets",
         "List the FPGA targets: built-in, files in $HWLOOP_TARGETS, and --file files.",
     ),
-    "arch": ("hwloop.cli.arch", "Built-in architecture specs."),
+    "arch": (
+        "hwloop.cli.arch",
+        "Architecture specs: the built-ins, and trained models imported as specs.",
+    ),
     "bops": (
         "hwloop.cli.bops",
         "Bit operations (BOPs) of ARCH, an arch spec JSON file or a built-in arch name.",

@@ -12,12 +12,10 @@ from rich.table import Table
 
 from fpga_targets import get_target
 from hwloop import HwloopError
-from hwloop.archs import ArchSpec, iter_layers, resolve_arch
 from hwloop.cli._common import console
-from hwloop.surrogate import Prediction, find_model, predict_designs, with_reuse
-from hwloop.synth import HardwareConfig, random_design
+from hwloop.surrogate import Prediction, find_model
 from hwloop.synth._design import STRATEGIES
-from synth_cache import SqlCache, default_cache_url
+from synth_cache import default_cache_url
 
 
 def _tool_version(flow: str) -> str | None:
@@ -47,19 +45,34 @@ def build_design(
     clock: float,
     where: str = "",
     task: Any = None,
-) -> Any:
+    flow: str = "open",
+) -> tuple[Any, str]:
+    """One ``--batch`` line (or ARCH) as a design, and which weights it carries."""
+    from hwloop.api import DesignRequest, make_design
+
     if not isinstance(item, dict):
         raise HwloopError(f'{where}each design is a JSON object ({{"arch": ...}}), got {item!r}')
     cfg = {**defaults, **item}
     arch = cfg.get("arch")
-    if isinstance(arch, dict):
-        spec = ArchSpec.from_json(arch)
-    elif isinstance(arch, str):
-        spec = resolve_arch(arch)
-    else:
+    if not isinstance(arch, (dict, str)):
         raise HwloopError(
-            f"{where}each design needs 'arch': a built-in name, a .json path or a spec"
+            f"{where}each design needs 'arch': a built-in name, a .json path, a model file or "
+            "a spec"
         )
+    bits, sparsity = _number(cfg, "bits", int, where), _number(cfg, "sparsity", float, where)
+    try:
+        req = DesignRequest(
+            bits=bits,
+            sparsity=sparsity,
+            reuse_factor=cfg["reuse_factor"],
+            strategy=cfg["strategy"],
+            seed=int(cfg.get("seed", 0)),
+            factory=cfg.get("factory"),
+        )
+        design, weights = make_design(arch, req, part, clock, flow)
+    except HwloopError as exc:
+        raise HwloopError(f"{where}{exc}") from None
+    spec = design.arch
     if task is not None and (
         tuple(spec.input_shape) != tuple(task.input_shape) or spec.output_size != task.output_size
     ):
@@ -68,16 +81,7 @@ def build_design(
             f"{spec.output_size} values; task {task.name!r} has inputs {list(task.input_shape)} "
             f"and {task.output_size} outputs"
         )
-    bits, sparsity = _number(cfg, "bits", int, where), _number(cfg, "sparsity", float, where)
-    if not 2 <= bits <= 32 or not 0 <= sparsity < 1:
-        raise HwloopError(
-            f"{where}bits must be in 2..32 (the fixed-point widths the synthesis flows take) and "
-            f"sparsity in [0, 1): {bits}, {sparsity}"
-        )
-    hw = HardwareConfig.uniform(part, bits, clock, strategy=cfg["strategy"])
-    names = tuple(layer.name for layer in iter_layers(spec.layers))
-    hw = with_reuse(hw, cfg["reuse_factor"], names)
-    return random_design(spec, hw, seed=int(cfg.get("seed", 0)), sparsity=sparsity)
+    return design, weights
 
 
 def _show(p: Prediction) -> None:
@@ -94,6 +98,7 @@ def _show(p: Prediction) -> None:
         console.print(f"latency ≈ {p.latency_ns:,.1f} ns at the design's clock")
     console.print(f"fits {p.target}: {'yes' if p.fits else 'NO'}")
     console.print(f"answered by {p.model_description}")
+    console.print(f"weights: {p.weights}")
     if p.extrapolated:
         console.print(
             "[yellow]extrapolating[/] (outside the training data): "
@@ -218,14 +223,11 @@ def predict(
         items = [("", {"arch": arch})]
     else:
         raise HwloopError("give ARCH (a built-in name or an arch JSON file) or --batch FILE")
-    designs = [
-        build_design(it, defaults, tgt.part, tgt.clock_period_ns, w, task) for w, it in items
-    ]
-    url = cache_url or default_cache_url()
-    # a look-up: an SQLite cache that does not exist yet holds nothing, and is not created
-    missing = url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
-    cache = None if missing else SqlCache(url)
-    preds = predict_designs(designs, tgt, path, cache, _tool_version(flow))
+    from hwloop.api import predict_made
+
+    clock = tgt.clock_period_ns
+    made = [build_design(it, defaults, tgt.part, clock, w, task, flow) for w, it in items]
+    preds = predict_made(made, tgt, path, cache_url or default_cache_url(), flow)
     if batch is not None or as_json:
         for p in preds:
             click.echo(json.dumps(p.to_json()))

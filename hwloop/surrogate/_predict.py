@@ -131,6 +131,50 @@ class Prediction:
     key: str | None = None
     cached: SynthResult | None = None
     extrapolated: tuple[str, ...] = ()  # features outside the training set's range
+    weights: str = "random"  # which weights the design carries: trained (...) or random (...)
+
+    def _metric(self, name: str) -> tuple[float, float, float] | None:
+        return self.metrics.get(name)
+
+    @property
+    def lut(self) -> tuple[float, float, float] | None:
+        """(low, median, high) of the 80 % interval."""
+        return self._metric("lut")
+
+    @property
+    def ff(self) -> tuple[float, float, float] | None:
+        return self._metric("ff")
+
+    @property
+    def dsp(self) -> tuple[float, float, float] | None:
+        return self._metric("dsp")
+
+    @property
+    def bram_18k(self) -> tuple[float, float, float] | None:
+        return self._metric("bram_18k")
+
+    @property
+    def latency(self) -> tuple[float, float, float] | None:
+        """In clock cycles (``latency_ns`` in ns)."""
+        return self._metric("latency")
+
+    def to_frame(self) -> Any:
+        """One row (pandas): every metric's median, low80, high80, utilisation, fit, latency."""
+        import pandas as pd
+
+        row: dict[str, Any] = {"target": self.target, "flow": self.flow, "kind": self.kind}
+        for m, (lo, mid, hi) in self.metrics.items():
+            row.update({m: mid, f"{m}_low80": lo, f"{m}_high80": hi})
+            if m in self.utilisation:
+                row[f"{m}_util_pct"] = self.utilisation[m]
+        row.update(
+            latency_ns=self.latency_ns,
+            fits=self.fits,
+            weights=self.weights,
+            extrapolated="; ".join(self.extrapolated),
+            model=self.model,
+        )
+        return pd.DataFrame([row])
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -146,6 +190,7 @@ class Prediction:
             "fits": self.fits,
             "key": self.key,
             "extrapolated": list(self.extrapolated),
+            "weights": self.weights,
         }
         if self.cached is not None:
             doc["cached"] = self.cached.to_json()

@@ -1,0 +1,297 @@
+"""hwloop's Python API (issue 24): predictions for a model, the synthesis cache and a search's
+front as pandas tables. ``hwloop predict`` and the MCP server call these same functions.
+
+>>> import hwloop
+>>> p = hwloop.predict("nac-tiny", target="vu13p", bits=4)        # doctest: +SKIP
+>>> p.lut, p.fits, p.latency_ns                                    # doctest: +SKIP
+((226913.0, 230424.0, 238747.0), True, 62.8)
+>>> hwloop.Cache().to_frame(status="ok")                           # doctest: +SKIP
+>>> hwloop.load_front("hwloop-out")                                # doctest: +SKIP
+
+A model is a built-in arch name, an arch spec ``.json`` (with trained weights when a
+``.safetensors`` of the same stem lies beside it), ``OUT/pareto.json:TRIAL``, an ``.onnx`` /
+QONNX file, a ``.safetensors`` file with ``factory="package.module:function"``, an
+:class:`~hwloop.archs.ArchSpec`, or a torch module (give ``input_shape``). Trained weights are
+used wherever they exist (the open flow's cost depends on the actual constants); random ones,
+at ``sparsity``, only where there are none. ``Prediction.weights`` says which.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hwloop import HwloopError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hwloop.surrogate import Prediction
+    from hwloop.synth import Design
+
+__all__ = ["Cache", "DesignRequest", "load_front", "predict", "predict_many"]
+
+
+@dataclass(frozen=True)
+class DesignRequest:
+    """How to turn a model into the design that is predicted."""
+
+    bits: int = 8
+    sparsity: float = 0.0  # random weights only: the fraction set to zero
+    reuse_factor: str | int = 1  # vivado: every layer's, or "fc0=2,out=1"
+    strategy: str | None = None  # default: distributed_arithmetic (open), latency (vivado)
+    seed: int = 0  # random weights only
+    input_shape: tuple[int, ...] | None = None  # a torch module's, or to check a file's
+    factory: str | None = None  # a .safetensors file's module factory
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.bits <= 32:
+            raise HwloopError(
+                f"bits must be in 2..32 (the fixed-point widths the synthesis flows take), "
+                f"got {self.bits}"
+            )
+        if not 0 <= self.sparsity < 1:
+            raise HwloopError(f"sparsity must be in [0, 1), got {self.sparsity}")
+
+
+def make_design(
+    model: Any, req: DesignRequest, part: str, clock_ns: float, flow: str = "open"
+) -> tuple[Design, str]:
+    """The design of ``model`` and which weights it carries (``trained (...)`` or
+    ``random (seed S, sparsity X)``)."""
+    from hwloop.archs import ArchSpec, iter_layers, resolve_arch
+    from hwloop.archs._import import import_model, load_trained, torch_to_spec, trained_weights
+    from hwloop.surrogate import with_reuse
+    from hwloop.synth import HardwareConfig, design_from_model, random_design
+
+    strategy = req.strategy or ("distributed_arithmetic" if flow == "open" else "latency")
+    trained: Any = None
+    label = ""
+    if isinstance(model, ArchSpec):
+        spec = model
+    elif isinstance(model, dict):
+        spec = ArchSpec.from_json(model)
+    elif isinstance(model, (str, Path)) and str(model).lower().endswith((".onnx", ".safetensors")):
+        imp = import_model(model, req.factory, req.input_shape)
+        spec, trained, label = imp.spec, imp, f"trained ({model})"
+    elif isinstance(model, (str, Path)):
+        text = str(model)
+        spec = resolve_arch(text)
+        beside = trained_weights(text)
+        if beside is not None:
+            trained, label = load_trained(spec, beside), f"trained ({beside})"
+    elif _is_torch_module(model):
+        imp = torch_to_spec(model, "model", req.input_shape)
+        spec, trained, label = imp.spec, imp, "trained (the module's)"
+    else:
+        raise HwloopError(
+            f"cannot predict a {type(model).__name__}: give an arch name or file, an ONNX file, "
+            "an ArchSpec or a torch module"
+        )
+    if req.input_shape is not None and tuple(spec.input_shape) != tuple(req.input_shape):
+        raise HwloopError(
+            f"input shape {list(req.input_shape)} does not fit the model's {list(spec.input_shape)}"
+        )
+    hw = HardwareConfig.uniform(part, req.bits, clock_ns, strategy=strategy)
+    names = tuple(layer.name for layer in iter_layers(spec.layers))
+    hw = with_reuse(hw, str(req.reuse_factor), names)
+    if trained is None:
+        design = random_design(spec, hw, seed=req.seed, sparsity=req.sparsity)
+        return design, f"random (seed {req.seed}, sparsity {req.sparsity:g})"
+    if req.sparsity:
+        raise HwloopError("sparsity is for random weights; the trained weights set their own")
+    module = trained if not hasattr(trained, "weights") else _module(trained)
+    return design_from_model(module, hw), label
+
+
+def _is_torch_module(obj: Any) -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return False
+    return isinstance(obj, torch.nn.Module)
+
+
+def _module(imp: Any) -> Any:
+    import torch
+
+    from hwloop.archs import build_model
+
+    model = build_model(imp.spec)
+    state = {k: torch.from_numpy(v) for k, v in imp.weights.items()}
+    model.load_state_dict(state, strict=False)  # batch norms were folded into the weights
+    return model.eval()
+
+
+def predict_many(
+    models: Sequence[Any],
+    target: str = "vu13p",
+    flow: str = "open",
+    kind: str | None = None,
+    model_dir: str | Path | None = None,
+    cache: str | None = None,
+    requests: Sequence[DesignRequest] | None = None,
+    **request: Any,
+) -> list[Prediction]:
+    """Predict many models in one call (one surrogate load; thousands of designs a second).
+    ``requests`` gives each model its own settings, else ``**request`` (bits, sparsity,
+    reuse_factor, strategy, seed, input_shape, factory) applies to all."""
+    from fpga_targets import get_target
+    from hwloop.surrogate import find_model
+
+    tgt = get_target(target)
+    kind = kind or ("post_synthesis" if flow == "open" else "hls_estimate")
+    path = find_model(flow, tgt, kind, Path(model_dir) if model_dir else None)
+    reqs = list(requests) if requests is not None else [DesignRequest(**request)] * len(models)
+    if len(reqs) != len(models):
+        raise HwloopError(f"{len(reqs)} requests for {len(models)} models")
+    made = [
+        make_design(m, r, tgt.part, tgt.clock_period_ns, flow)
+        for m, r in zip(models, reqs, strict=True)
+    ]
+    return predict_made(made, tgt, path, cache, flow)
+
+
+def predict_made(
+    made: Sequence[tuple[Design, str]], target: Any, path: Path, cache: str | None, flow: str
+) -> list[Prediction]:
+    """Predictions of designs already made (:func:`make_design`), each with its weights' label;
+    a real result of the same design is looked up in ``cache`` (an SQLite cache that does not
+    exist is not created)."""
+    from dataclasses import replace
+
+    from hwloop.surrogate import predict_designs
+    from synth_cache import SqlCache
+
+    store = None
+    if cache is not None:
+        missing = cache.startswith("sqlite:///") and not Path(cache[10:]).exists()
+        store = None if missing else SqlCache(cache)
+    preds = predict_designs([d for d, _ in made], target, path, store, _tool_version(flow))
+    return [replace(p, weights=w) for p, (_, w) in zip(preds, made, strict=True)]
+
+
+def predict(
+    model: Any,
+    input_shape: tuple[int, ...] | None = None,
+    target: str = "vu13p",
+    flow: str = "open",
+    bits: int = 8,
+    reuse_factor: str | int = 1,
+    sparsity: float = 0.0,
+    strategy: str | None = None,
+    kind: str | None = None,
+    factory: str | None = None,
+    model_dir: str | Path | None = None,
+    cache: str | None = None,
+) -> Prediction:
+    """Predicted LUT / FF / DSP / BRAM / latency of one model on ``target`` (median and 80 %
+    interval each: ``p.lut == (low, median, high)``), its utilisation, whether it fits, and
+    ``p.latency_ns``; ``p.to_frame()`` is a one-row DataFrame."""
+    req = DesignRequest(bits, sparsity, reuse_factor, strategy, 0, input_shape, factory)
+    (p,) = predict_many([model], target, flow, kind, model_dir, cache, requests=[req])
+    return p
+
+
+def _tool_version(flow: str) -> str | None:
+    if flow != "open":
+        return None
+    from hwloop.synth._open import OpenSynthesizer
+
+    synth = OpenSynthesizer()
+    return None if synth.available() else synth.tool_version()
+
+
+class Cache:
+    """The synthesis cache (default: the user's) as tables."""
+
+    def __init__(self, url: str | None = None) -> None:
+        from synth_cache import default_cache_url
+
+        self.url = url or default_cache_url()
+
+    def to_frame(
+        self,
+        status: str | None = None,
+        flow: str | None = None,
+        target: str | None = None,
+        kind: str | None = None,
+    ) -> pd.DataFrame:
+        """One row per result (a run has one per kind: post-synthesis, HLS estimate): key,
+        flow, tool, version, kind, status, part, target, resources, latency and II in cycles,
+        clocks, source and time. ``target`` filters by the target whose part it is."""
+        import pandas as pd
+
+        from fpga_targets import list_targets
+        from synth_cache import SqlCache
+
+        parts = {t.part: n for n, t in list_targets().items()}
+        if target is not None and target not in parts.values():
+            raise HwloopError(
+                f"unknown target {target!r}; known targets: {', '.join(parts.values())}"
+            )
+        cols = [
+            "key", "flow", "tool", "tool_version", "kind", "status", "part", "target", "lut",
+            "ff", "dsp", "bram_18k", "uram", "carry", "latency_min", "latency_max", "ii_min",
+            "ii_max", "clock_target_ns", "clock_estimated_ns", "source", "created_at",
+        ]  # fmt: skip
+        if self.url.startswith("sqlite:///") and not Path(self.url[10:]).exists():
+            return pd.DataFrame(columns=cols)
+        store = SqlCache(self.url)
+        rows = []
+        try:
+            for e in store.entries(flow=flow, status=status):
+                for r in e.results:
+                    if kind is not None and r.kind != kind:
+                        continue
+                    if status is not None and r.status != status:
+                        continue
+                    name = parts.get(r.part)
+                    if target is not None and name != target:
+                        continue
+                    doc = r.to_json()
+                    row = {c: doc.get(c) for c in cols}
+                    row.update(key=e.key, target=name, source=e.source, created_at=e.created_at)
+                    rows.append(row)
+        finally:
+            store.close()
+        return pd.DataFrame(rows, columns=cols)
+
+
+def load_front(folder: str | Path) -> pd.DataFrame:
+    """A search's front (``FOLDER/pareto.json``) as a DataFrame, one row per member: trial,
+    validation and test metric, BOPs, parameters, the objectives, the predicted (median, 80 %
+    interval) and real resources and latency, where the numbers came from, and the arch."""
+    import pandas as pd
+
+    path = Path(folder) / "pareto.json" if Path(folder).is_dir() else Path(folder)
+    try:
+        doc = json.loads(path.read_text())
+        members = doc["front"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise HwloopError(f"{path} is not a search's pareto.json ({exc})") from None
+    metric = doc.get("metric", "metric")
+    rows = []
+    for m in members:
+        hw = m.get("hw") or {}
+        pred, real = hw.get("predicted") or {}, hw.get("real") or {}
+        row: dict[str, Any] = {
+            "trial": m["trial"],
+            metric: m["metric"],
+            f"test_{metric}": m.get("test_metric"),
+            "bops": m.get("bops"),
+            "parameters": m.get("parameters"),
+            **{f"objective_{k}": v for k, v in (m.get("values") or {}).items()},
+        }
+        for name, (lo, mid, hi) in pred.items():
+            row.update({f"{name}_pred": mid, f"{name}_low80": lo, f"{name}_high80": hi})
+        for name, value in real.items():
+            row[f"{name}_real"] = value
+        if hw:
+            row.update(source=hw.get("source"), latency_ns=hw.get("latency_ns"))
+        row.update(arch_digest=m.get("arch_digest"), arch=json.dumps(m.get("arch", {})))
+        rows.append(row)
+    return pd.DataFrame(rows)

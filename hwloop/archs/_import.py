@@ -1,0 +1,180 @@
+"""Trained models into hwloop (issue 24): an ONNX / QONNX file, or a torch module (a factory you
+name plus its safetensors weights), as an arch spec and its weights. Nothing is unpickled: a
+``torch.save`` file is refused, naming what to save instead.
+
+Weights live beside their spec: ``model.json`` + ``model.safetensors`` (the state dict of the
+spec's torch module). :func:`trained_weights` finds them; ``predict``, ``calibrate`` and
+``compress`` use them where they exist and say so.
+"""
+
+from __future__ import annotations
+
+import importlib
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwloop import HwloopError
+from hwloop.archs._onnx import Imported, onnx_to_spec
+from hwloop.archs._spec import ArchSpec
+
+MODEL_SUFFIXES = (".onnx", ".safetensors")
+_PICKLE = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+
+
+def _is_pickle(path: Path) -> bool:
+    """A pickle, or torch.save's zip of one (its ``data.pkl``)."""
+    try:
+        head = path.read_bytes()[:4]
+        if head[:2] in _PICKLE:
+            return True
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                return any(n.endswith("data.pkl") for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return False
+
+
+def import_model(
+    path: str | Path,
+    factory: str | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    name: str = "",
+) -> Imported:
+    """The spec and weights of a model file (see the module docstring)."""
+    p = Path(path)
+    if not p.is_file():
+        raise HwloopError(f"model file {p} does not exist")
+    if _is_pickle(p):
+        raise HwloopError(
+            f"{p} is a pickle (torch.save); hwloop never unpickles a file: save the weights with "
+            "safetensors.torch.save_file, or export the model to ONNX"
+        )
+    name = name or p.stem.replace("-", "_").replace(".", "_")
+    if not name[:1].isalpha():
+        name = f"m_{name}"
+    suffix = p.suffix.lower()
+    if suffix == ".onnx":
+        if factory:
+            raise HwloopError("--factory is for a safetensors file; an ONNX file holds its graph")
+        return onnx_to_spec(p, name, input_shape)
+    if suffix == ".safetensors":
+        if not factory:
+            raise HwloopError(
+                f"{p}: safetensors holds weights only; name the module's factory with "
+                "--factory package.module:function (it is called with no arguments)"
+            )
+        return torch_to_spec(_build(factory, p), name, input_shape)
+    raise HwloopError(
+        f"{p}: unknown model format {p.suffix!r} (hwloop imports .onnx / QONNX files and "
+        ".safetensors weights with a --factory)"
+    )
+
+
+def _build(factory: str, weights: Path) -> Any:
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    mod, sep, fn = factory.partition(":")
+    if not sep or not mod or not fn:
+        raise HwloopError(f"--factory {factory!r}: expected package.module:function")
+    try:
+        make = getattr(importlib.import_module(mod), fn)
+    except (ImportError, AttributeError) as exc:
+        raise HwloopError(f"--factory {factory!r}: {exc}") from None
+    module = make()
+    if not isinstance(module, torch.nn.Module):
+        raise HwloopError(f"--factory {factory!r} returned {type(module).__name__}, not a module")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise HwloopError(f"{weights}: not a safetensors file ({exc})") from None
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise HwloopError(f"{weights} does not fit the factory's module: {first}") from None
+    return module.eval()
+
+
+def torch_to_spec(
+    module: Any, name: str = "", input_shape: tuple[int, ...] | None = None
+) -> Imported:
+    """A torch module (in eval mode) through ONNX: the same mapping as an ONNX file's."""
+    import torch
+
+    if input_shape is None:
+        input_shape = _guess_shape(module)
+    x = torch.zeros(1, *input_shape)
+    try:
+        with torch.no_grad():
+            module(x)
+    except Exception as exc:  # the model's own code: any error means the shape does not fit
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise HwloopError(
+            f"input shape {list(input_shape)} does not fit the model: {first}"
+        ) from None
+    program = torch.onnx.export(module.eval(), (x,), dynamo=True, verbose=False)
+    if program is None:  # pragma: no cover - the dynamo exporter always returns one
+        raise HwloopError("torch's ONNX exporter returned no program")
+    return onnx_to_spec(program.model_proto, name, tuple(input_shape))
+
+
+def _guess_shape(module: Any) -> tuple[int, ...]:
+    import torch
+
+    first = next(
+        (m for m in module.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))), None
+    )
+    if isinstance(first, torch.nn.Linear):
+        return (int(first.in_features),)
+    raise HwloopError("cannot tell the model's input shape; give --input-shape")
+
+
+def save_imported(imp: Imported, spec_path: Path) -> tuple[Path, Path]:
+    """``spec_path`` and the weights beside it (``.safetensors``), both written atomically."""
+    from safetensors.numpy import save_file
+
+    from hwloop._atomic import atomic_path
+
+    weights = spec_path.with_suffix(".safetensors")
+    with atomic_path(weights) as tmp:
+        save_file({k: np.ascontiguousarray(v) for k, v in imp.weights.items()}, str(tmp))
+    with atomic_path(spec_path) as tmp:
+        tmp.write_text(imp.spec.dumps())
+    return spec_path, weights
+
+
+def trained_weights(arch: str) -> Path | None:
+    """The weights saved beside an arch spec file (``X.json`` -> ``X.safetensors``), if any."""
+    if not arch.endswith(".json"):
+        return None
+    path = Path(arch).with_suffix(".safetensors")
+    return path if path.is_file() else None
+
+
+def load_trained(spec: ArchSpec, weights: Path) -> Any:
+    """The spec's torch module with the weights saved beside it (safetensors only)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from hwloop.archs._torch import build_model
+
+    model = build_model(spec)
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise HwloopError(f"{weights}: not a safetensors file ({exc})") from None
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    # batch norms of the spec keep their defaults (imports fold them); anything else must match
+    missing = [k for k in missing if ".0." in k]
+    if missing or unexpected:
+        raise HwloopError(
+            f"{weights} does not fit arch {spec.name!r}: missing {missing[:3]}, unexpected "
+            f"{unexpected[:3]}"
+        )
+    return model.eval()

@@ -1,0 +1,343 @@
+"""ONNX and QONNX graphs as arch specs plus trained weights (issue 24).
+
+The graph must be a chain: every op takes the previous op's output (and constants). Gemm /
+MatMul + Add become ``linear``, Conv ``conv2d``, BatchNormalization is folded into the layer
+before it, activations attach to the layer before them, Flatten / Reshape to (batch, -1)
+``flatten``, MaxPool / AveragePool ``pool2d``, ReduceMean / ReduceMax over a set's elements
+``aggregate``; Identity and Dropout vanish. QONNX ``Quant`` nodes on weights quantise them and
+set the layer's weight precision; on activations they set the previous layer's result
+precision (the input's, before any layer). Any other op is refused, naming the node and its op
+type: a layer is never dropped silently.
+
+Weights come back as a state dict of :class:`hwloop.archs._torch.SpecModule`
+(``layers.<name>.0.weight`` / ``.bias``), float32, ready for ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hwloop import HwloopError
+from hwloop.archs._precision import FixedPoint, LayerPrecision
+from hwloop.archs._spec import Aggregate, ArchSpec, Conv2d, Flatten, Linear, Pool2d
+
+Array = NDArray[np.float64]
+ACTS = {
+    "Relu": "relu",
+    "LeakyRelu": "leaky_relu",
+    "Gelu": "gelu",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+}
+SKIP = {"Identity", "Dropout"}
+
+
+@dataclass
+class _Pending:
+    kind: str  # linear / conv2d
+    name: str
+    weight: Array
+    bias: Array | None = None
+    act: str | None = None
+    padding: int = 0
+    weight_bits: FixedPoint | None = None
+    result_bits: FixedPoint | None = None
+
+
+@dataclass
+class Imported:
+    """An imported model: its spec, its trained weights (SpecModule state dict) and what the
+    graph said about precisions."""
+
+    spec: ArchSpec
+    weights: dict[str, NDArray[np.float32]]
+    input_precision: FixedPoint | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _node_name(node: Any, i: int) -> str:
+    return node.name or f"#{i} ({node.op_type})"
+
+
+def _fixed(bits: float, scale: float, signed: bool) -> FixedPoint:
+    frac = round(-math.log2(scale)) if scale > 0 else 0
+    return FixedPoint(int(bits), int(bits) - frac, signed)
+
+
+def _quant(x: Array, scale: Array, zp: Array, bits: float, signed: bool, narrow: bool) -> Array:
+    """QONNX's Quant: integers of ``bits`` between their limits, back at their scale."""
+    b = int(bits)
+    lo = -(2 ** (b - 1)) + int(narrow) if signed else 0
+    hi = 2 ** (b - 1) - 1 if signed else 2**b - 1 - int(narrow)
+    q = np.clip(np.round(x / scale + zp), lo, hi)
+    return (q - zp) * scale
+
+
+def onnx_to_spec(
+    path_or_model: str | Path | Any, name: str = "", input_shape: tuple[int, ...] | None = None
+) -> Imported:
+    """Map an ONNX / QONNX model (a file, or a loaded ``onnx.ModelProto``) to a spec and
+    weights; ``HwloopError`` (one line, naming the node) for what hwloop cannot express."""
+    import onnx
+    from onnx import numpy_helper
+
+    if isinstance(path_or_model, (str, Path)):
+        try:
+            model = onnx.load(str(path_or_model))
+        except Exception as exc:  # protobuf's DecodeError and friends: one line
+            raise HwloopError(
+                f"{path_or_model}: not an ONNX model ({type(exc).__name__})"
+            ) from None
+    else:
+        model = path_or_model
+    graph = model.graph
+    consts: dict[str, Array] = {
+        i.name: numpy_helper.to_array(i).astype(np.float64) for i in graph.initializer
+    }
+    inputs = [i for i in graph.input if i.name not in consts]
+    if len(inputs) != 1:
+        raise HwloopError(f"the model has {len(inputs)} inputs; hwloop takes one")
+    dims = inputs[0].type.tensor_type.shape.dim
+    shape = tuple(int(d.dim_value) if d.HasField("dim_value") else 0 for d in dims)[1:]
+    if input_shape is not None:
+        if len(shape) != len(input_shape) or any(
+            s and s != t for s, t in zip(shape, input_shape, strict=False)
+        ):
+            raise HwloopError(
+                f"input shape {list(input_shape)} does not fit the model's input "
+                f"{[s or '?' for s in shape]}"
+            )
+        shape = tuple(input_shape)
+    if not shape or not all(shape):
+        raise HwloopError(
+            f"the model's input shape {[s or '?' for s in shape]} is not fixed; give input_shape"
+        )
+    current = inputs[0].name
+    layers: list[Any] = []
+    pending: _Pending | None = None
+    weights: dict[str, NDArray[np.float32]] = {}
+    input_bits: FixedPoint | None = None
+    counts: dict[str, int] = {}
+    cur_shape = shape
+
+    def fresh(prefix: str) -> str:
+        counts[prefix] = counts.get(prefix, 0) + 1
+        return f"{prefix}{counts[prefix] - 1}"
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is None:
+            return
+        p = pending
+        prec = (
+            LayerPrecision(p.weight_bits, p.result_bits)
+            if p.weight_bits is not None or p.result_bits is not None
+            else None
+        )
+        if p.kind == "linear":
+            layers.append(Linear(p.name, int(p.weight.shape[0]), act=p.act, precision=prec))  # type: ignore[arg-type]
+        else:
+            layers.append(
+                Conv2d(
+                    p.name,
+                    int(p.weight.shape[0]),
+                    int(p.weight.shape[-1]),
+                    p.padding,
+                    act=p.act,  # type: ignore[arg-type]
+                    precision=prec,
+                )
+            )
+        bias = p.bias if p.bias is not None else np.zeros(p.weight.shape[0])
+        weights[f"layers.{p.name}.0.weight"] = p.weight.astype(np.float32)
+        weights[f"layers.{p.name}.0.bias"] = bias.astype(np.float32)
+        pending = None
+
+    def attr(node: Any, key: str, default: Any) -> Any:
+        for a in node.attribute:
+            if a.name == key:
+                return onnx.helper.get_attribute_value(a)
+        return default
+
+    for i, node in enumerate(graph.node):
+        where = _node_name(node, i)
+        op = node.op_type
+        ins = list(node.input)
+        if op == "Constant":
+            consts[node.output[0]] = numpy_helper.to_array(attr(node, "value", None)).astype(
+                np.float64
+            )
+            continue
+        data_in = [x for x in ins if x and x not in consts]
+        if not data_in:  # a constant subgraph: weight quantisation, transposes, shapes
+            if op == "Quant":
+                x, scale, zp, bits = (consts[n] for n in ins[:4])
+                consts[node.output[0]] = _quant(
+                    x,
+                    scale,
+                    zp,
+                    float(bits),
+                    bool(attr(node, "signed", 1)),
+                    bool(attr(node, "narrow", 0)),
+                )
+                consts[f"{node.output[0]}::bits"] = np.array(
+                    [float(bits), float(np.max(scale)), float(attr(node, "signed", 1))]
+                )
+                continue
+            if op == "Transpose":
+                perm = attr(node, "perm", None)
+                consts[node.output[0]] = np.transpose(consts[ins[0]], perm)
+                continue
+            if op in ("Identity", "Cast"):
+                consts[node.output[0]] = consts[ins[0]]
+                continue
+            raise HwloopError(f"node {where}: a constant {op} that hwloop cannot evaluate")
+        if len(data_in) != 1 or data_in[0] != current:
+            raise HwloopError(
+                f"node {where} ({op}): the graph branches or merges here; hwloop imports chains"
+            )
+        out = node.output[0]
+
+        def bits_of(const: str) -> FixedPoint | None:
+            b = consts.get(f"{const}::bits")
+            return None if b is None else _fixed(b[0], b[1], bool(b[2]))
+
+        if op in SKIP:
+            current = out
+            continue
+        if op == "Quant":  # on activations: the previous layer's result format
+            qscale = float(np.max(consts[ins[1]]))
+            qbits = float(consts[ins[3]].reshape(-1)[0])
+            fmt = _fixed(qbits, qscale, bool(attr(node, "signed", 1)))
+            if pending is not None:
+                pending.result_bits = fmt
+            elif not layers:
+                input_bits = fmt
+            current = out
+            continue
+        if op in ("Gemm", "MatMul"):
+            flush()
+            w = consts.get(ins[1])
+            if w is None:
+                raise HwloopError(f"node {where} ({op}): its weight is not a constant")
+            if op == "Gemm":
+                if attr(node, "transA", 0) or float(attr(node, "alpha", 1.0)) != 1.0:
+                    raise HwloopError(f"node {where} (Gemm): transA / alpha are not supported")
+                w = w if attr(node, "transB", 0) else w.T
+                bias = consts.get(ins[2]) if len(ins) > 2 and ins[2] else None
+                if bias is not None:
+                    bias = bias * float(attr(node, "beta", 1.0))
+            else:
+                w, bias = w.T, None
+            if w.ndim != 2 or w.shape[1] != cur_shape[-1]:
+                raise HwloopError(
+                    f"node {where} ({op}): weights {list(w.shape)} do not take inputs of "
+                    f"{list(cur_shape)}"
+                )
+            pending = _Pending("linear", fresh("fc"), w, bias, weight_bits=bits_of(ins[1]))
+            cur_shape = (*cur_shape[:-1], int(w.shape[0]))
+        elif op == "Add" and pending is not None and pending.bias is None and pending.act is None:
+            other = next(x for x in ins if x != current)
+            b = consts[other].reshape(-1)
+            if b.shape[0] != pending.weight.shape[0]:
+                raise HwloopError(f"node {where} (Add): not a bias of {pending.name}")
+            pending.bias = b
+        elif op == "Conv":
+            flush()
+            w = consts.get(ins[1])
+            if w is None or w.ndim != 4:
+                raise HwloopError(
+                    f"node {where} (Conv): only 2-D convolutions with constant weights"
+                )
+            k = int(w.shape[-1])
+            pads = list(attr(node, "pads", [0, 0, 0, 0]))
+            if (
+                w.shape[-2] != k
+                or any(s != 1 for s in attr(node, "strides", [1, 1]))
+                or any(d != 1 for d in attr(node, "dilations", [1, 1]))
+                or int(attr(node, "group", 1)) != 1
+                or len(set(pads)) > 1
+            ):
+                raise HwloopError(
+                    f"node {where} (Conv): hwloop's conv2d is square, stride 1, dilation 1, one "
+                    "group, symmetric padding"
+                )
+            bias = consts.get(ins[2]) if len(ins) > 2 and ins[2] else None
+            pad = int(pads[0]) if pads else 0
+            pending = _Pending(
+                "conv2d", fresh("conv"), w, bias, padding=pad, weight_bits=bits_of(ins[1])
+            )
+            c, h, wd = cur_shape
+            cur_shape = (int(w.shape[0]), h + 2 * pad - k + 1, wd + 2 * pad - k + 1)
+        elif op == "BatchNormalization":
+            if pending is None or pending.act is not None:
+                raise HwloopError(
+                    f"node {where} (BatchNormalization): only a batch norm right after a linear "
+                    "or conv layer can be folded"
+                )
+            g, beta, mean, var = (consts[n] for n in ins[1:5])
+            eps = float(attr(node, "epsilon", 1e-5))
+            s = g / np.sqrt(var + eps)
+            b = pending.bias if pending.bias is not None else np.zeros_like(s)
+            pending.weight = pending.weight * s.reshape(-1, *([1] * (pending.weight.ndim - 1)))
+            pending.bias = (b - mean) * s + beta
+        elif op in ACTS:
+            if op == "LeakyRelu" and abs(float(attr(node, "alpha", 0.01)) - 0.01) > 1e-9:
+                raise HwloopError(f"node {where} (LeakyRelu): hwloop's leaky ReLU has slope 0.01")
+            if pending is None or pending.act is not None:
+                raise HwloopError(
+                    f"node {where} ({op}): an activation must follow a linear or conv layer"
+                )
+            pending.act = ACTS[op]
+        elif op in ("Flatten", "Reshape"):
+            target = consts.get(ins[1]) if op == "Reshape" else None
+            flat = op == "Flatten" and int(attr(node, "axis", 1)) == 1
+            flat = flat or (
+                target is not None and len(target) == 2 and target[1] in (-1, math.prod(cur_shape))
+            )
+            if not flat:
+                raise HwloopError(f"node {where} ({op}): only a flatten to (batch, features)")
+            flush()
+            layers.append(Flatten(fresh("flatten")))
+            cur_shape = (math.prod(cur_shape),)
+        elif op in ("MaxPool", "AveragePool"):
+            ks: list[int] = list(attr(node, "kernel_shape", []))
+            if (
+                len(set(ks)) != 1
+                or list(attr(node, "strides", ks)) != ks
+                or any(attr(node, "pads", [0]))
+            ):
+                raise HwloopError(f"node {where} ({op}): only square pools with stride = size")
+            flush()
+            size = int(ks[0])
+            layers.append(Pool2d(fresh("pool"), size, "max" if op == "MaxPool" else "mean"))
+            cur_shape = (cur_shape[0], cur_shape[1] // size, cur_shape[2] // size)
+        elif op in ("ReduceMean", "ReduceMax"):
+            axes = attr(node, "axes", None)
+            if axes is None and len(ins) > 1 and ins[1]:
+                axes = consts[ins[1]].astype(int).tolist()
+            if (
+                len(cur_shape) != 2
+                or list(axes or []) not in ([1], [-2])
+                or attr(node, "keepdims", 1)
+            ):
+                raise HwloopError(
+                    f"node {where} ({op}): only a mean / max over a set's elements (axis 1, "
+                    "keepdims 0)"
+                )
+            flush()
+            layers.append(Aggregate(fresh("agg"), "mean" if op == "ReduceMean" else "max"))
+            cur_shape = (cur_shape[1],)
+        else:
+            raise HwloopError(f"node {where}: op type {op} has no hwloop layer")
+        current = out
+    flush()
+    if not layers:
+        raise HwloopError("the model has no layers hwloop can use")
+    spec = ArchSpec(shape, tuple(layers), name=name)
+    return Imported(spec, weights, input_bits)
