@@ -151,7 +151,16 @@ def calibrate(
         items += sample_space(
             sp, n, bit_list, sparsities, seed, max_bops=max_bops, min_bops=min_bops
         )
-    archs = [resolve_arch(a) for a in arch_files]
+    from hwloop.archs._import import trained_weights
+
+    archs = []
+    for a in arch_files:
+        w = trained_weights(a)
+        if w is None:
+            archs.append(resolve_arch(a))
+        else:  # an imported model: its trained weights, at each bit width (no sparsities)
+            console.print(f"{a}: the trained weights in {w} (--sparsity does not apply)")
+            items += [CalibrationItem(resolve_arch(a), b, 0.0, seed, str(w)) for b in bit_list]
     if study:
         if not storage:
             raise HwloopError("--study needs --storage (the study's Optuna storage URL)")

@@ -215,6 +215,12 @@ class Compressor:
             else TrainConfig(epochs=cfg.epochs, seed=cfg.seed)
         )
         self.train_cfg_source = str(cfg_path) if cfg_path else "defaults"
+        # an imported model's trained weights (beside its spec) are the float reference as they
+        # are: not retrained
+        from hwloop.archs._import import trained_weights
+
+        # (a front member, OUT/pareto.json:TRIAL, keeps its weights in its study instead)
+        self.trained = None if ".json:" in cfg.arch else trained_weights(cfg.arch)
         self.model_dir = self._surrogate()
         self.surrogate = None  # loaded once, not for every point
         if self.model_dir is not None:
@@ -249,6 +255,7 @@ class Compressor:
             "target": c.target,
             "flow": c.flow,
             "strategy": c.strategy,
+            **({"trained_weights": str(self.trained)} if self.trained else {}),
         }
 
     # ---- one point ---------------------------------------------------------------------------
@@ -345,7 +352,10 @@ class Compressor:
         cfg = replace(self.train_cfg, seed=self.cfg.seed)
         if self.train_cfg_source == "defaults":
             cfg = replace(cfg, epochs=self.cfg.epochs)
-        result = train(model, self.task, data, cfg)
+        if self.trained is not None:
+            result = self._trained_reference(model, data)
+        else:
+            result = train(model, self.task, data, cfg)
         if not math.isfinite(result.val_metric):
             raise HwloopError(f"the float model of {self.spec.name} diverged: lower the lr")
         bops = compute_bops(self.spec, 32, 0.0).total
@@ -364,6 +374,18 @@ class Compressor:
         state.add(point, {f"model.{k}": v for k, v in model.state_dict().items()})
         advance(1, description=f"compress: float {result.val_metric:.4f}")
         return point
+
+    def _trained_reference(self, model: Any, data: TaskData) -> Any:
+        """The imported model's own weights, evaluated (not trained) as the float reference."""
+        from hwloop.archs._import import load_trained
+        from hwloop.training import TrainResult, evaluate
+
+        assert self.trained is not None
+        model.load_state_dict(load_trained(self.spec, self.trained).state_dict())
+        log.info("float reference: the trained weights in %s (not retrained)", self.trained)
+        test = evaluate(model, self.task, data.test) if len(data.test) else math.nan
+        val = evaluate(model, self.task, data.val)
+        return TrainResult(val, test, best_epoch=0, epochs_run=0, seconds=0.0)
 
     def _bit_width(
         self, state: _State, float_model: Any, bits: int, data: TaskData, advance: Any

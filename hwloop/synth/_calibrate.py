@@ -26,7 +26,7 @@ from hwloop.bops import compute_bops
 from hwloop.spaces import SearchSpace
 from hwloop.synth._base import Synthesizer, synthesize
 from hwloop.synth._design import HardwareConfig
-from hwloop.synth._from_model import random_design
+from hwloop.synth._from_model import design_from_model, random_design
 from synth_cache import SqlCache
 
 log = logging.getLogger(__name__)
@@ -35,12 +35,14 @@ SPARSITIES = (0.0, 0.25, 0.5, 0.75)
 
 @dataclass(frozen=True)
 class CalibrationItem:
-    """One design to synthesise: an architecture at a bit width and sparsity (seeded weights)."""
+    """One design to synthesise: an architecture at a bit width and sparsity (seeded random
+    weights), or with ``weights`` (a safetensors file beside an imported spec) its trained ones."""
 
     arch: ArchSpec
     bits: int
     sparsity: float
     seed: int = 0
+    weights: str | None = None
 
 
 @dataclass
@@ -181,7 +183,12 @@ def _run_one(
     cache = SqlCache(cache_url)
     try:
         hw = HardwareConfig.uniform(part, item.bits, clock_ns, strategy=strategy)
-        design = random_design(item.arch, hw, seed=item.seed, sparsity=item.sparsity)
+        if item.weights is not None:
+            from hwloop.archs._import import load_trained
+
+            design = design_from_model(load_trained(item.arch, Path(item.weights)), hw)
+        else:
+            design = random_design(item.arch, hw, seed=item.seed, sparsity=item.sparsity)
         t0 = time.perf_counter()
         out = synthesize(
             design,

@@ -182,3 +182,47 @@ def test_python_api(trained: tuple[Path, torch.nn.Module], tmp_path: Path) -> No
     assert len(front) >= 1 and {"trial", "mean_distance_px", "lut_pred"} <= set(front.columns)
     with pytest.raises(hwloop.HwloopError, match="is not a search's pareto.json"):
         hwloop.load_front(tmp_path)
+
+
+@pytest.mark.slow
+def test_compress_and_calibrate_start_from_the_trained_weights(tmp_path: Path) -> None:
+    """An imported Bragg-shaped model: compress evaluates its weights as the float reference
+    (no retraining), calibrate synthesises the design of its trained weights."""
+    from hwloop.archs._import import trained_weights
+    from hwloop.synth import HardwareConfig, design_from_model
+    from synth_cache import SqlCache, design_key
+
+    torch.manual_seed(3)
+    m = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(121, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+    ).eval()
+    torch.onnx.export(m, (torch.zeros(1, 1, 11, 11),), str(tmp_path / "b.onnx"), dynamo=True)
+    spec = tmp_path / "b.json"
+    assert main(["arch", "import", str(tmp_path / "b.onnx"), "-o", str(spec)]) == 0
+    out = tmp_path / "c"
+    args = ["compress", str(spec), "--task", "bragg", "--bits", "8", "--iterations", "0"]
+    args += ["--epochs", "1", "--limit", "300", "--no-hls4ml", "--out", str(out)]
+    assert main(args) == 0
+    report = json.loads((out / "compress.json").read_text())
+    ref = report["reference"]
+    assert ref["epochs_run"] == 0  # evaluated, not trained
+    from hwloop.tasks import get_task
+    from hwloop.training import evaluate
+
+    task = get_task("bragg")
+    data = task.load(limit=300, seed=0)
+    trained = load_trained(ArchSpec.load(spec), trained_weights(str(spec)))  # type: ignore[arg-type]
+    assert ref["val_metric"] == pytest.approx(evaluate(trained, task, data.val), rel=1e-5)
+
+    url = f"sqlite:///{tmp_path / 'cache.db'}"
+    assert main(["calibrate", "--arch", str(spec), "--bits", "4", "--cache", url]) == 0
+    from fpga_targets import get_target
+
+    t = get_target("vu13p")
+    hw = HardwareConfig.uniform(t.part, 4, t.clock_period_ns, strategy="distributed_arithmetic")
+    from hwloop.synth import get_synthesizer
+
+    synth = get_synthesizer("open")
+    key = design_key(design_from_model(trained, hw).canonical(), "open", synth.tool_version())
+    entry = SqlCache(url).get(key)
+    assert entry is not None and entry.status == "ok"  # the trained weights' design, for real

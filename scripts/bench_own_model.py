@@ -1,0 +1,173 @@
+"""Your own model (issue 24): trained models imported through each route, and what their real
+weights buy a prediction.
+
+1. A real search (Bragg MLP space, hardware objectives, weights kept) trains the models: its
+   front members, topped up with its other complete trials up to ``--models``.
+2. Each model is imported through torch (a factory + safetensors), ONNX and QONNX (Brevitas'
+   export of its quantised twin); torch and ONNX must give the same spec and weights, QONNX the
+   same spec with weights on its quantisation grid. (hls4ml projects are not imported yet.)
+3. Each model's design (trained weights, ``--bits``) is synthesised for real with the open flow;
+   the shipped surrogate predicts it once with the trained weights and once with random weights
+   of the same spec. Errors are against the real synthesis, on models no surrogate trained on.
+
+Prints a table per model and a JSON line with the summary.
+
+    python scripts/bench_own_model.py [--models 10] [--trials 24] [--bits 6] [--out runs/own]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import torch
+from optuna.artifacts import FileSystemArtifactStore
+from safetensors.torch import save_file
+
+from fpga_targets import get_target
+from hwloop.api import predict
+from hwloop.archs import ArchSpec
+from hwloop.archs._import import import_model, save_imported
+from hwloop.cli.main import main as cli
+from hwloop.local._export import export_qonnx
+from hwloop.local._quant import quantised_from_float
+from hwloop.search._weights import load_trial_model
+from hwloop.synth import HardwareConfig, design_from_model, get_synthesizer, synthesize
+from synth_cache import SqlCache
+
+FACTORY = """from hwloop.archs import ArchSpec, build_model
+def make():
+    return build_model(ArchSpec.load({spec!r}))
+"""
+
+
+def smape(pred: float, real: float) -> float:
+    return 0.0 if pred == real == 0 else 200 * abs(pred - real) / (abs(pred) + abs(real))
+
+
+def trained_models(out: Path, trials: int, n: int) -> list[tuple[int, torch.nn.Module]]:
+    args = ["search", "--task", "bragg", "--space", "mlp", "--objectives", "metric,lut,latency"]
+    args += ["--trials", str(trials), "--epochs", "3", "--limit", "4000", "--out", str(out)]
+    if cli(args) != 0:
+        sys.exit("the search failed")
+    study = optuna.load_study(study_name="bragg-mlp-vu13p", storage=f"sqlite:///{out}/study.db")
+    store = FileSystemArtifactStore(str(out / "artifacts"))
+    front = {t.number for t in study.best_trials}
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    done.sort(key=lambda t: (t.number not in front, t.user_attrs.get("val_metric", 1e9)))
+    return [(t.number, load_trial_model(t, store)) for t in done[:n]]
+
+
+def routes(model: torch.nn.Module, folder: Path, bits: int) -> dict[str, object]:
+    """Import ``model`` through every route; check that they agree."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spec: ArchSpec = model.spec  # type: ignore[assignment]
+    spec.save(folder / "arch.json")
+    (folder / "factory_mod.py").write_text(FACTORY.format(spec=str(folder / "arch.json")))
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "w.safetensors")
+    )
+    x = torch.zeros(1, *spec.input_shape)
+    torch.onnx.export(model, (x,), str(folder / "m.onnx"), dynamo=True)
+    q = quantised_from_float(model, bits, torch.rand(256, *spec.input_shape), False).eval()
+    export_qonnx(q, folder / "m.qonnx.onnx")
+    sys.path.insert(0, str(folder))
+    sys.modules.pop("factory_mod", None)
+    t0 = time.perf_counter()
+    via_torch = import_model(folder / "w.safetensors", factory="factory_mod:make", name="m")
+    t_torch = time.perf_counter() - t0
+    sys.path.remove(str(folder))
+    t0 = time.perf_counter()
+    via_onnx = import_model(folder / "m.onnx", name="m")
+    t_onnx = time.perf_counter() - t0
+    via_qonnx = import_model(folder / "m.qonnx.onnx", name="m")
+    same = via_torch.spec.digest == via_onnx.spec.digest and all(
+        np.allclose(via_torch.weights[k], via_onnx.weights[k], atol=1e-6) for k in via_torch.weights
+    )
+    q_struct = [(x.op, getattr(x, "out_features", None)) for x in via_qonnx.spec.layers]
+    o_struct = [(x.op, getattr(x, "out_features", None)) for x in via_onnx.spec.layers]
+    save_imported(via_onnx, folder / "imported.json")
+    return {
+        "torch_equals_onnx": bool(same),
+        "qonnx_same_layers": q_struct == o_struct,
+        "import_s_torch": round(t_torch, 3),
+        "import_s_onnx": round(t_onnx, 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=int, default=10)
+    ap.add_argument("--trials", type=int, default=24)
+    ap.add_argument("--bits", type=int, default=6)
+    ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--out", type=Path, default=Path("runs/bench-own-model"))
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    models = trained_models(args.out / "search", args.trials, args.models)
+    target = get_target("vu13p")
+    hw = HardwareConfig.uniform(
+        target.part, args.bits, target.clock_period_ns, strategy="distributed_arithmetic"
+    )
+    synth = get_synthesizer("open")
+    cache = SqlCache(f"sqlite:///{(args.out / 'cache.db').resolve()}")
+    rows = []
+    for trial, model in models:
+        folder = args.out / f"trial-{trial}"
+        row: dict[str, object] = {"trial": trial, **routes(model, folder, args.bits)}
+        t0 = time.perf_counter()
+        own = predict(str(folder / "imported.json"), bits=args.bits)
+        row["import_predict_s"] = round(float(row["import_s_onnx"]) + time.perf_counter() - t0, 3)  # type: ignore[arg-type]
+        (folder / "imported.safetensors").rename(folder / "aside.safetensors")
+        rand = predict(str(folder / "imported.json"), bits=args.bits)
+        (folder / "aside.safetensors").rename(folder / "imported.safetensors")
+        t0 = time.perf_counter()
+        outcome = synthesize(design_from_model(model, hw), synth, cache, timeout_s=args.timeout)
+        result = outcome.entry.results[0]
+        row["synth_s"] = round(time.perf_counter() - t0, 1)
+        row["status"] = result.status
+        if result.status == "ok":
+            for m, real in (
+                ("lut", result.lut),
+                ("ff", result.ff),
+                ("latency", result.latency_max),
+            ):
+                row[f"{m}_real"] = real
+                row[f"{m}_trained"] = round(own.metrics[m][1])
+                row[f"{m}_random"] = round(rand.metrics[m][1])
+                row[f"{m}_smape_trained"] = round(smape(own.metrics[m][1], float(real or 0)), 1)
+                row[f"{m}_smape_random"] = round(smape(rand.metrics[m][1], float(real or 0)), 1)
+        rows.append(row)
+        print(json.dumps(row))
+    ok = [r for r in rows if r.get("status") == "ok"]
+    summary: dict[str, object] = {
+        "models": len(rows),
+        "synthesised_ok": len(ok),
+        "bits": args.bits,
+        "torch_equals_onnx": sum(bool(r["torch_equals_onnx"]) for r in rows),
+        "qonnx_same_layers": sum(bool(r["qonnx_same_layers"]) for r in rows),
+        "import_predict_s_median": float(np.median([r["import_predict_s"] for r in rows])),
+    }
+    for m in ("lut", "ff", "latency"):
+        for w in ("trained", "random"):
+            vals = [float(r[f"{m}_smape_{w}"]) for r in ok]  # type: ignore[arg-type]
+            summary[f"{m}_smape_{w}"] = round(float(np.mean(vals)), 1) if vals else None
+    print(
+        f"{len(rows)} trained models ({len(ok)} synthesised): torch == ONNX for "
+        f"{summary['torch_equals_onnx']}, QONNX same layers for {summary['qonnx_same_layers']}"
+    )
+    for m in ("lut", "ff", "latency"):
+        print(
+            f"  {m:<8} SMAPE vs real synthesis: trained weights {summary[f'{m}_smape_trained']} %, "
+            f"random weights {summary[f'{m}_smape_random']} %"
+        )
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
