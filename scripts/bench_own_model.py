@@ -50,15 +50,26 @@ def smape(pred: float, real: float) -> float:
     return 0.0 if pred == real == 0 else 200 * abs(pred - real) / (abs(pred) + abs(real))
 
 
-def trained_models(out: Path, trials: int, n: int) -> list[tuple[int, torch.nn.Module]]:
+def trained_models(
+    out: Path, trials: int, n: int, bits: int, max_lut: float
+) -> list[tuple[int, torch.nn.Module]]:
+    """Front members first, then other complete trials, each predicted below ``max_lut`` (real
+    synthesis of a 300 k LUT MLP takes 10 minutes on one core)."""
     args = ["search", "--task", "bragg", "--space", "mlp", "--objectives", "metric,lut,latency"]
     args += ["--trials", str(trials), "--epochs", "3", "--limit", "4000", "--out", str(out)]
+    args += ["--hw-bits", str(bits)]
     if cli(args) != 0:
         sys.exit("the search failed")
     study = optuna.load_study(study_name="bragg-mlp-vu13p", storage=f"sqlite:///{out}/study.db")
     store = FileSystemArtifactStore(str(out / "artifacts"))
     front = {t.number for t in study.best_trials}
-    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+
+    def lut(t: optuna.trial.FrozenTrial) -> float:
+        return float(
+            ((t.user_attrs.get("hw") or {}).get("predicted") or {}).get("lut", [0, 1e12])[1]
+        )
+
+    done = [t for t in study.trials if t.state.name == "COMPLETE" and lut(t) <= max_lut]
     done.sort(key=lambda t: (t.number not in front, t.user_attrs.get("val_metric", 1e9)))
     return [(t.number, load_trial_model(t, store)) for t in done[:n]]
 
@@ -79,7 +90,10 @@ def routes(model: torch.nn.Module, folder: Path, bits: int) -> dict[str, object]
     sys.path.insert(0, str(folder))
     sys.modules.pop("factory_mod", None)
     t0 = time.perf_counter()
-    via_torch = import_model(folder / "w.safetensors", factory="factory_mod:make", name="m")
+    shape = tuple(spec.input_shape)
+    via_torch = import_model(
+        folder / "w.safetensors", factory="factory_mod:make", input_shape=shape, name="m"
+    )
     t_torch = time.perf_counter() - t0
     sys.path.remove(str(folder))
     t0 = time.perf_counter()
@@ -106,10 +120,11 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=24)
     ap.add_argument("--bits", type=int, default=6)
     ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--max-lut", type=float, default=60_000, help="largest predicted design")
     ap.add_argument("--out", type=Path, default=Path("runs/bench-own-model"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    models = trained_models(args.out / "search", args.trials, args.models)
+    models = trained_models(args.out / "search", args.trials, args.models, args.bits, args.max_lut)
     target = get_target("vu13p")
     hw = HardwareConfig.uniform(
         target.part, args.bits, target.clock_period_ns, strategy="distributed_arithmetic"

@@ -11,6 +11,7 @@ import torch
 from hwloop import HwloopError
 from hwloop.experiment import Experiment, load_experiment
 from hwloop.tasks._base import Split, Task, TaskData
+from hwloop.tasks._metrics import one_vs_rest_auc
 from hwloop.tasks.file._data import Arrays, Scaling, read_arrays
 
 
@@ -148,21 +149,6 @@ def balanced_accuracy(pred: torch.Tensor, target: torch.Tensor, classes: int) ->
 
 
 def roc_auc(pred: torch.Tensor, target: torch.Tensor, names: list[str]) -> dict[str, float]:
-    """One-vs-rest ROC AUC of every class from the softmax scores (Mann-Whitney U); a binary
-    task reports the positive class only."""
-    from scipy.stats import rankdata
-
-    scores = torch.softmax(pred.double(), dim=1).numpy()
-    y = target.long().numpy()
-    out = {}
-    for c, name in enumerate(names):
-        if len(names) == 2 and c == 0:
-            continue
-        pos = y == c
-        n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-        if not n_pos or not n_neg:
-            out[name] = float("nan")
-            continue
-        ranks = rankdata(scores[:, c])
-        out[name] = float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-    return out
+    """One-vs-rest ROC AUC of every class; a binary task reports the positive class only."""
+    auc = one_vs_rest_auc(pred, target, names)
+    return {names[1]: auc[names[1]]} if len(names) == 2 else auc

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from hwloop.tasks._base import Split, Task, TaskData
+from hwloop.tasks._metrics import one_vs_rest_auc
 from hwloop.tasks.jets._dataset import load_jets, split_and_scale
 from hwloop.tasks.jets._generate import CLASSES, FEATURES, N_CONSTITUENTS
 
@@ -59,17 +60,4 @@ def accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
 
 def roc_auc(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     """One-vs-rest ROC AUC of every class from the softmax scores (Mann-Whitney U)."""
-    from scipy.stats import rankdata
-
-    scores = torch.softmax(pred.double(), dim=1).numpy()
-    y = target.long().numpy()
-    out = {}
-    for c, name in enumerate(CLASSES):
-        pos = y == c
-        n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-        if not n_pos or not n_neg:
-            out[name] = float("nan")
-            continue
-        ranks = rankdata(scores[:, c])
-        out[name] = float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-    return out
+    return one_vs_rest_auc(pred, target, CLASSES)
