@@ -134,6 +134,7 @@ def predict_many(
     model_dir: str | Path | None = None,
     cache: str | None = None,
     requests: Sequence[DesignRequest] | None = None,
+    traced: bool | None = None,
     **request: Any,
 ) -> list[Prediction]:
     """Predict many models in one call (one surrogate load; thousands of designs a second).
@@ -152,26 +153,49 @@ def predict_many(
         make_design(m, r, tgt.part, tgt.clock_period_ns, flow)
         for m, r in zip(models, reqs, strict=True)
     ]
-    return predict_made(made, tgt, path, cache, flow)
+    return predict_made(made, tgt, path, cache, flow, traced)
 
 
 def predict_made(
-    made: Sequence[tuple[Design, str]], target: Any, path: Path, cache: str | None, flow: str
+    made: Sequence[tuple[Design, str]],
+    target: Any,
+    path: Path,
+    cache: str | None,
+    flow: str,
+    traced: bool | None = None,
 ) -> list[Prediction]:
     """Predictions of designs already made (:func:`make_design`), each with its weights' label;
     a real result of the same design is looked up in ``cache`` (an SQLite cache that does not
-    exist is not created)."""
+    exist is not created). ``traced`` (default: wherever the weights are trained) lets the open
+    flow's piece model answer from da4ml's trace of the actual weights (the middle fidelity:
+    seconds per design, and it sees what the constants cost)."""
     from dataclasses import replace
 
     from hwloop.surrogate import predict_designs
+    from surrogates import load_surrogate
     from synth_cache import SqlCache
 
     store = None
     if cache is not None:
         missing = cache.startswith("sqlite:///") and not Path(cache[10:]).exists()
         store = None if missing else SqlCache(cache)
-    preds = predict_designs([d for d, _ in made], target, path, store, _tool_version(flow))
-    return [replace(p, weights=w) for p, (_, w) in zip(preds, made, strict=True)]
+    model = load_surrogate(path)
+    want = [
+        (traced if traced is not None else w.startswith("trained")) and flow == "open"
+        for _, w in made
+    ]
+    out: list[Prediction | None] = [None] * len(made)
+    for flag in (False, True):
+        idx = [i for i, t in enumerate(want) if t == flag]
+        if not idx:
+            continue
+        designs = [made[i][0] for i in idx]
+        preds = predict_designs(
+            designs, target, path, store, _tool_version(flow), model=model, traced=flag
+        )
+        for i, p in zip(idx, preds, strict=True):
+            out[i] = replace(p, weights=made[i][1])
+    return [p for p in out if p is not None]
 
 
 def predict(
@@ -187,12 +211,16 @@ def predict(
     factory: str | None = None,
     model_dir: str | Path | None = None,
     cache: str | None = None,
+    traced: bool | None = None,
 ) -> Prediction:
     """Predicted LUT / FF / DSP / BRAM / latency of one model on ``target`` (median and 80 %
     interval each: ``p.lut == (low, median, high)``), its utilisation, whether it fits, and
-    ``p.latency_ns``; ``p.to_frame()`` is a one-row DataFrame."""
+    ``p.latency_ns``; ``p.to_frame()`` is a one-row DataFrame. ``traced``: see
+    :func:`predict_made` (default: where the weights are trained)."""
     req = DesignRequest(bits, sparsity, reuse_factor, strategy, 0, input_shape, factory)
-    (p,) = predict_many([model], target, flow, kind, model_dir, cache, requests=[req])
+    (p,) = predict_many(
+        [model], target, flow, kind, model_dir, cache, requests=[req], traced=traced
+    )
     return p
 
 

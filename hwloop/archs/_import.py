@@ -25,10 +25,14 @@ _PICKLE = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 
 def _is_pickle(path: Path) -> bool:
-    """A pickle, or torch.save's zip of one (its ``data.pkl``)."""
+    """A pickle (protocol 2+: PROTO opcode first, STOP last), or torch.save's zip of one (its
+    ``data.pkl``). A safetensors file starts with its header's length, then ``{``: its first
+    bytes may look like a PROTO opcode."""
     try:
-        head = path.read_bytes()[:4]
-        if head[:2] in _PICKLE:
+        data = path.read_bytes()
+        if data[8:9] == b"{":  # safetensors
+            return False
+        if data[:2] in _PICKLE and data.rstrip()[-1:] == b".":
             return True
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as z:

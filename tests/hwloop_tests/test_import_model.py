@@ -226,3 +226,18 @@ def test_compress_and_calibrate_start_from_the_trained_weights(tmp_path: Path) -
     key = design_key(design_from_model(trained, hw).canonical(), "open", synth.tool_version())
     entry = SqlCache(url).get(key)
     assert entry is not None and entry.status == "ok"  # the trained weights' design, for real
+
+
+def test_a_safetensors_header_is_not_taken_for_a_pickle(tmp_path: Path) -> None:
+    """A safetensors file starts with its header's length: 1,152 bytes is b'\\x80\\x04...', a
+    pickle's PROTO 4 opcode. Seen in a real run (bench_own_model); the '{' after it decides."""
+    import pickle
+
+    from hwloop.archs._import import _is_pickle
+
+    fake = tmp_path / "w.safetensors"
+    fake.write_bytes((1152).to_bytes(8, "little") + b"{" + b" " * 1151 + b"\0" * 16)
+    assert fake.read_bytes()[:2] == b"\x80\x04" and not _is_pickle(fake)
+    real = tmp_path / "p.safetensors"
+    real.write_bytes(pickle.dumps({"w": [1.0]}, protocol=4))
+    assert _is_pickle(real)
