@@ -62,8 +62,15 @@ def make_design(
 ) -> tuple[Design, str]:
     """The design of ``model`` and which weights it carries (``trained (...)`` or
     ``random (seed S, sparsity X)``)."""
-    from hwloop.archs import ArchSpec, iter_layers, resolve_arch
-    from hwloop.archs._import import import_model, load_trained, torch_to_spec, trained_weights
+    from hwloop.archs import (
+        ArchSpec,
+        import_model,
+        iter_layers,
+        load_trained,
+        resolve_arch,
+        torch_to_spec,
+        trained_weights,
+    )
     from hwloop.surrogate import with_reuse
     from hwloop.synth import HardwareConfig, design_from_model, random_design
 
@@ -227,9 +234,9 @@ def predict(
 def _tool_version(flow: str) -> str | None:
     if flow != "open":
         return None
-    from hwloop.synth._open import OpenSynthesizer
+    from hwloop.synth import get_synthesizer
 
-    synth = OpenSynthesizer()
+    synth = get_synthesizer("open")
     return None if synth.available() else synth.tool_version()
 
 

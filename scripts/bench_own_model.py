@@ -32,8 +32,7 @@ from safetensors.torch import save_file
 
 from fpga_targets import get_target
 from hwloop.api import predict
-from hwloop.archs import ArchSpec
-from hwloop.archs._import import import_model, save_imported
+from hwloop.archs import ArchSpec, import_model, save_imported
 from hwloop.cli.main import main as cli
 from hwloop.local._export import export_qonnx
 from hwloop.local._quant import quantised_from_float

@@ -5,6 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hwloop.archs._builtin import builtin_archs, resolve_arch
+from hwloop.archs._import import (
+    import_model,
+    load_trained,
+    save_imported,
+    torch_to_spec,
+    trained_weights,
+)
+from hwloop.archs._onnx import Imported, onnx_to_spec
 from hwloop.archs._precision import FixedPoint, LayerPrecision
 from hwloop.archs._spec import (
     ACTIVATIONS,
@@ -46,7 +54,14 @@ __all__ = [
     "Linear",
     "Pool2d",
     "Upsample2d",
+    "Imported",
     "builtin_archs",
+    "import_model",
+    "load_trained",
+    "onnx_to_spec",
+    "save_imported",
+    "torch_to_spec",
+    "trained_weights",
     "iter_layers",
     "resolve_arch",
 ]

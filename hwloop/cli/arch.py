@@ -76,7 +76,7 @@ def import_(
     """Import a trained model (an .onnx / QONNX file, or .safetensors weights with --factory) as
     an arch spec plus its weights, which predict, calibrate and compress then use. An op hwloop
     cannot express is refused naming the node; nothing is written then."""
-    from hwloop.archs._import import import_model, save_imported
+    from hwloop.archs import import_model, save_imported
 
     if out.suffix != ".json":
         raise HwloopError(f"--out {out}: an arch spec is a .json file")

@@ -151,7 +151,7 @@ def calibrate(
         items += sample_space(
             sp, n, bit_list, sparsities, seed, max_bops=max_bops, min_bops=min_bops
         )
-    from hwloop.archs._import import trained_weights
+    from hwloop.archs import trained_weights
 
     archs = []
     for a in arch_files:

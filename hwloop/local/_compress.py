@@ -217,7 +217,7 @@ class Compressor:
         self.train_cfg_source = str(cfg_path) if cfg_path else "defaults"
         # an imported model's trained weights (beside its spec) are the float reference as they
         # are: not retrained
-        from hwloop.archs._import import trained_weights
+        from hwloop.archs import trained_weights
 
         # (a front member, OUT/pareto.json:TRIAL, keeps its weights in its study instead)
         self.trained = None if ".json:" in cfg.arch else trained_weights(cfg.arch)
@@ -377,7 +377,7 @@ class Compressor:
 
     def _trained_reference(self, model: Any, data: TaskData) -> Any:
         """The imported model's own weights, evaluated (not trained) as the float reference."""
-        from hwloop.archs._import import load_trained
+        from hwloop.archs import load_trained
         from hwloop.training import TrainResult, evaluate
 
         assert self.trained is not None

@@ -232,8 +232,7 @@ def synthesize_member(cfg: SearchConfig, trial: int) -> dict[str, Any]:
     import shutil
     import tempfile
 
-    from hwloop.search._hardware import real_values
-    from hwloop.search._weights import load_trial_model, weights_store
+    from hwloop.search import load_trial_model, real_values, weights_store
     from hwloop.synth import HardwareConfig, design_from_model, get_synthesizer, synthesize
     from synth_cache import SqlCache, default_cache_url
 

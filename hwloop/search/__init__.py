@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
+from hwloop.search._hardware import real_values
 from hwloop.search._nas import (
     load_existing_study,
     open_study,
@@ -10,6 +11,7 @@ from hwloop.search._nas import (
     run_search,
     session_seed,
 )
+from hwloop.search._weights import load_trial_model, weights_store
 
 __all__ = [
     "FrontMember",
@@ -20,4 +22,7 @@ __all__ = [
     "pareto_front",
     "run_search",
     "session_seed",
+    "load_trial_model",
+    "real_values",
+    "weights_store",
 ]

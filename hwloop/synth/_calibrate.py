@@ -184,7 +184,7 @@ def _run_one(
     try:
         hw = HardwareConfig.uniform(part, item.bits, clock_ns, strategy=strategy)
         if item.weights is not None:
-            from hwloop.archs._import import load_trained
+            from hwloop.archs import load_trained
 
             design = design_from_model(load_trained(item.arch, Path(item.weights)), hw)
         else:

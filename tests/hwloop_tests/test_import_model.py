@@ -14,8 +14,7 @@ import torch
 from safetensors.torch import save_file
 
 import hwloop
-from hwloop.archs import ArchSpec, build_model
-from hwloop.archs._import import import_model, load_trained, save_imported
+from hwloop.archs import ArchSpec, build_model, import_model, load_trained, save_imported
 from hwloop.cli.main import main
 
 FACTORY = """
@@ -188,7 +187,7 @@ def test_python_api(trained: tuple[Path, torch.nn.Module], tmp_path: Path) -> No
 def test_compress_and_calibrate_start_from_the_trained_weights(tmp_path: Path) -> None:
     """An imported Bragg-shaped model: compress evaluates its weights as the float reference
     (no retraining), calibrate synthesises the design of its trained weights."""
-    from hwloop.archs._import import trained_weights
+    from hwloop.archs import trained_weights
     from hwloop.synth import HardwareConfig, design_from_model
     from synth_cache import SqlCache, design_key
 
