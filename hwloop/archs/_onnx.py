@@ -70,6 +70,38 @@ def _fixed(bits: float, scale: float, signed: bool) -> FixedPoint:
     return FixedPoint(int(bits), int(bits) - frac, signed)
 
 
+def _auto_pad(node: Any, attr: Any) -> bool:
+    """Whether the node pads by ``auto_pad`` (SAME_*, VALID), which hwloop does not map."""
+    mode = attr(node, "auto_pad", b"NOTSET")
+    return (mode.decode() if isinstance(mode, bytes) else str(mode)) not in ("NOTSET", "")
+
+
+def _constant(node: Any, attr: Any, where: str) -> Array:
+    """A Constant node's value (a tensor, or ints / floats)."""
+    from onnx import numpy_helper
+
+    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        v = attr(node, key, None)
+        if v is None:
+            continue
+        if key == "value":
+            return numpy_helper.to_array(v).astype(np.float64)
+        return np.asarray(v, dtype=np.float64)
+    raise HwloopError(f"node {where} (Constant): a constant hwloop cannot read")
+
+
+def _bias(b: Array | None, n: int, where: str) -> Array | None:
+    """A bias broadcast to ``n`` outputs (ONNX allows (n,), (1, n) and scalars)."""
+    if b is None:
+        return None
+    flat = np.asarray(b, dtype=np.float64).reshape(-1)
+    if flat.size == 1:
+        return np.full(n, float(flat[0]))
+    if flat.size != n:
+        raise HwloopError(f"node {where}: a bias of {list(np.shape(b))} for {n} outputs")
+    return flat
+
+
 def _quant(x: Array, scale: Array, zp: Array, bits: float, signed: bool, narrow: bool) -> Array:
     """QONNX's Quant: integers of ``bits`` between their limits, back at their scale."""
     b = int(bits)
@@ -169,9 +201,7 @@ def onnx_to_spec(
         op = node.op_type
         ins = list(node.input)
         if op == "Constant":
-            consts[node.output[0]] = numpy_helper.to_array(attr(node, "value", None)).astype(
-                np.float64
-            )
+            consts[node.output[0]] = _constant(node, attr, where)
             continue
         data_in = [x for x in ins if x and x not in consts]
         if not data_in:  # a constant subgraph: weight quantisation, transposes, shapes
@@ -239,6 +269,7 @@ def onnx_to_spec(
                     f"node {where} ({op}): weights {list(w.shape)} do not take inputs of "
                     f"{list(cur_shape)}"
                 )
+            bias = _bias(bias, int(w.shape[0]), where)
             pending = _Pending("linear", fresh("fc"), w, bias, weight_bits=bits_of(ins[1]))
             cur_shape = (*cur_shape[:-1], int(w.shape[0]))
         elif op == "Add" and pending is not None and pending.bias is None and pending.act is None:
@@ -254,6 +285,11 @@ def onnx_to_spec(
                 raise HwloopError(
                     f"node {where} (Conv): only 2-D convolutions with constant weights"
                 )
+            if len(cur_shape) != 3:
+                raise HwloopError(
+                    f"node {where} (Conv): its input {list(cur_shape)} is not (channels, height, "
+                    "width)"
+                )
             k = int(w.shape[-1])
             pads = list(attr(node, "pads", [0, 0, 0, 0]))
             if (
@@ -262,12 +298,15 @@ def onnx_to_spec(
                 or any(d != 1 for d in attr(node, "dilations", [1, 1]))
                 or int(attr(node, "group", 1)) != 1
                 or len(set(pads)) > 1
+                or _auto_pad(node, attr)
             ):
                 raise HwloopError(
                     f"node {where} (Conv): hwloop's conv2d is square, stride 1, dilation 1, one "
-                    "group, symmetric padding"
+                    "group, symmetric explicit padding (no auto_pad)"
                 )
-            bias = consts.get(ins[2]) if len(ins) > 2 and ins[2] else None
+            bias = _bias(
+                consts.get(ins[2]) if len(ins) > 2 and ins[2] else None, int(w.shape[0]), where
+            )
             pad = int(pads[0]) if pads else 0
             pending = _Pending(
                 "conv2d", fresh("conv"), w, bias, padding=pad, weight_bits=bits_of(ins[1])
@@ -311,8 +350,12 @@ def onnx_to_spec(
                 len(set(ks)) != 1
                 or list(attr(node, "strides", ks)) != ks
                 or any(attr(node, "pads", [0]))
+                or _auto_pad(node, attr)
+                or len(cur_shape) != 3
             ):
-                raise HwloopError(f"node {where} ({op}): only square pools with stride = size")
+                raise HwloopError(
+                    f"node {where} ({op}): only square 2-D pools with stride = size, no padding"
+                )
             flush()
             size = int(ks[0])
             layers.append(Pool2d(fresh("pool"), size, "max" if op == "MaxPool" else "mean"))

@@ -10,11 +10,15 @@ and the cache is only read.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -79,6 +83,9 @@ class Runs:
         now = time.time()
         run = _Run(handle, str(path), folder, log, now, now + 3600 * max_hours, proc)
         self.runs[handle] = run
+        timer = threading.Timer(3600 * max_hours, self._expire, args=(run,))
+        timer.daemon = True
+        timer.start()
         (folder / RUN_RECORD).write_text(
             json.dumps(
                 {"handle": handle, "experiment": str(path), "pid": proc.pid, "log": str(log)}
@@ -90,10 +97,9 @@ class Runs:
         run = self.runs.get(handle)
         if run is None:
             raise HwloopError(f"no run with handle {handle!r} (known: {', '.join(self.runs)})")
+        if run.proc.poll() is None and time.time() > run.deadline:
+            self._expire(run)
         code = run.proc.poll()
-        if code is None and time.time() > run.deadline:
-            run.proc.kill()  # the time limit of the run (max_hours)
-            run.killed, code = True, run.proc.wait(timeout=30)
         state = (
             "running"
             if code is None
@@ -114,10 +120,24 @@ class Runs:
         doc["log_tail"] = _tail(run.log)
         return doc
 
+    @staticmethod
+    def _expire(run: _Run) -> None:
+        """The run's time limit (max_hours): stop it and everything it started (its session)."""
+        if run.proc.poll() is not None:
+            return
+        run.killed = True
+        try:
+            os.killpg(run.proc.pid, signal.SIGTERM)
+            run.proc.wait(timeout=60)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(run.proc.pid, signal.SIGKILL)
+
     def stop_all(self) -> None:
         for run in self.runs.values():
             if run.proc.poll() is None:
-                run.proc.terminate()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(run.proc.pid, signal.SIGTERM)
 
 
 def _tail(path: Path, lines: int = 8) -> list[str]:
@@ -258,7 +278,10 @@ def build_server(workdir: Path) -> Any:
         data_path = (runs.workdir / data).resolve()
         inf = infer(data_path, x, y)
         target = (runs.workdir / experiment).resolve() if experiment else None
-        label = name or (target.stem if target else data_path.stem)
+        import re
+
+        raw = name or (target.stem if target else data_path.stem)
+        label = re.sub(r"[^A-Za-z0-9_.-]", "-", raw).strip("-.") or "experiment"
         where = target.parent if target else data_path.parent
         text = experiment_text(label, data_path, inf, where)
         if target is not None:
@@ -266,7 +289,11 @@ def build_server(workdir: Path) -> Any:
                 raise HwloopError(f"{target}: init writes a .toml experiment file")
             if target.exists() and not overwrite:
                 raise HwloopError(f"{target} exists; pass overwrite to replace it")
-            target.write_text(text)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+            except OSError as exc:
+                raise HwloopError(f"cannot write {target}: {exc.strerror or exc}") from None
         return {
             "path": str(target) if target else None,
             "experiment": text,

@@ -47,7 +47,7 @@ def init(
         raise HwloopError(f"{experiment}: init writes a .toml experiment file")
     if experiment.exists() and not force:
         raise HwloopError(f"{experiment} exists; pass --force to overwrite it")
-    name = name or re.sub(r"[^A-Za-z0-9_.-]", "-", experiment.stem).strip("-.") or "experiment"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", name or experiment.stem).strip("-.") or "experiment"
     inf = infer(data_file, x_key, y_key)
     text = experiment_text(name, data_file, inf, experiment.parent)
     experiment.parent.mkdir(parents=True, exist_ok=True)

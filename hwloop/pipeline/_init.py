@@ -20,7 +20,7 @@ MAX_SET = 32  # (N, F) samples with at most this many elements get a Deep Sets s
 
 @dataclass(frozen=True)
 class Inferred:
-    """What ``init`` read off the data file."""
+    """What ``init`` read off the data file (``y_path``: a ``.npy`` pair's targets file)."""
 
     x: str | list[str]
     y: str
@@ -31,6 +31,7 @@ class Inferred:
     classes: int | None
     outputs: int
     space: str
+    y_path: Path | None = None
 
 
 def _keys(path: Path, y_path: Path | None) -> dict[str, Any]:
@@ -81,6 +82,14 @@ def _pick(arrays: dict[str, Any], given: str | None, names: tuple[str, ...], wha
 def infer(path: Path, x: str | None = None, y: str | None = None) -> Inferred:
     """Keys, split, shapes, task kind and space of a data file. For ``.npy`` inputs, ``y`` is
     the targets' ``.npy`` file."""
+    try:
+        return _infer(path, x, y)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:  # shapes or types it cannot use
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise HwloopError(f"cannot infer an experiment from {path}: {first}") from None
+
+
+def _infer(path: Path, x: str | None, y: str | None) -> Inferred:
     if not path.is_file():
         raise HwloopError(f"--data: {path} does not exist")
     y_path = Path(y) if path.suffix.lower() == ".npy" and y else None
@@ -107,14 +116,26 @@ def infer(path: Path, x: str | None = None, y: str | None = None) -> Inferred:
         xs = arrays[xkey] if xs is None else xs  # type: ignore[index]
         ys = arrays[ykey]
     xs, ys = np.asarray(xs), np.asarray(ys)
+    if ys.dtype.kind in "USO":
+        raise HwloopError(
+            f"targets {ykey!r} hold {ys.dtype} values; encode class labels as integers 0..K-1"
+        )
+    if ys.ndim < 1 or len(ys) != len(xs):
+        raise HwloopError(
+            f"targets {ykey!r} have shape {list(ys.shape)}; need one per input sample ({len(xs)})"
+        )
     if xs.ndim < 2:
         raise HwloopError(f"inputs {xkey!r} have shape {list(xs.shape)}; need (samples, ...)")
     kind, classes, outputs = _kind(ys)
     shape = tuple(int(s) for s in xs.shape[1:])
-    return Inferred(xkey, ykey, split, len(xs), shape, kind, classes, outputs, _space(shape))
+    return Inferred(
+        xkey, ykey, split, len(xs), shape, kind, classes, outputs, _space(shape), y_path
+    )
 
 
 def _kind(y: Any) -> tuple[str, int | None, int]:
+    if y.ndim == 2 and y.shape[1] >= 2 and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
+        return "classification", int(y.shape[1]), int(y.shape[1])  # one-hot rows
     if y.dtype.kind in "biu" or (
         y.dtype.kind == "f" and y.ndim == 1 and np.isfinite(y).all() and (y == np.round(y)).all()
     ):
@@ -151,10 +172,14 @@ _SPACES: dict[str, tuple[str, dict[str, Any]]] = {
 
 def experiment_text(name: str, data: Path, inf: Inferred, relative_to: Path) -> str:
     """A commented experiment file for ``inf``, sized to finish in minutes on a laptop."""
-    try:
-        data_ref = str(data.resolve().relative_to(relative_to.resolve()))
-    except ValueError:
-        data_ref = str(data.resolve())
+
+    def ref(p: Path) -> str:
+        try:
+            return str(p.resolve().relative_to(relative_to.resolve()))
+        except ValueError:
+            return str(p.resolve())
+
+    data_ref = ref(data)
     note, space = _SPACES[inf.space]
     kind_lines = (
         [
@@ -180,6 +205,7 @@ def experiment_text(name: str, data: Path, inf: Inferred, relative_to: Path) -> 
         "",
         "[data]",
         f"path = {toml_value(data_ref)}",
+        *([f"y_path = {toml_value(ref(inf.y_path))}"] if inf.y_path else []),
         f"x = {toml_value(inf.x)}",
         f"y = {toml_value(inf.y)}",
         f'split = "{inf.split}"               # random (fractions, seed), key (split_key: 0/1/2 or'
@@ -227,7 +253,7 @@ def experiment_text(name: str, data: Path, inf: Inferred, relative_to: Path) -> 
         "points = 1",
         "",
         "[output]",
-        f'dir = "{name}-out"',
+        f"dir = {toml_value(name + '-out')}",
         "synthesize = 1                 # chosen points synthesised for real; 0 switches it off",
     ]
     text = "\n".join(lines) + "\n"

@@ -53,7 +53,10 @@ class RunResult:
 def claim_output(exp: Experiment, out: Path, force: bool = False) -> Path:
     """Make ``out`` this experiment's folder (write its experiment file there); refused where
     it holds another experiment's study, unless ``force``. Returns the written file."""
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HwloopError(f"output folder {out}: {exc.strerror or exc}") from None
     mine = identity(exp)
     ident = out / IDENTITY_FILE
     if ident.is_file():
@@ -92,11 +95,17 @@ def claim_output(exp: Experiment, out: Path, force: bool = False) -> Path:
 
 
 def _set_aside(out: Path) -> None:
+    """Keep the old experiment's study, files and local search beside, under names no later
+    --force reuses (its compress checkpoints would otherwise be resumed as the new one's)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    for name in ("study.db", EXPERIMENT_FILE, IDENTITY_FILE):
+    n = 0
+    while any(out.glob(f"previous-{stamp}{'-' + str(n) if n else ''}-*")):
+        n += 1
+    prefix = f"previous-{stamp}{'-' + str(n) if n else ''}"
+    for name in ("study.db", EXPERIMENT_FILE, IDENTITY_FILE, "local", "artifacts"):
         if (out / name).exists():
-            (out / name).rename(out / f"previous-{stamp}-{name}")
-            log.warning("kept %s as previous-%s-%s", name, stamp, name)
+            (out / name).rename(out / f"{prefix}-{name}")
+            log.warning("kept %s as %s-%s", name, prefix, name)
 
 
 def _write_scaling(task: str, out: Path) -> None:

@@ -375,3 +375,53 @@ def test_init_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main([*args, "--x", "a", "--y", "b"]) == 0
     assert main(["init", str(tmp_path / "f.toml"), "--data", str(tmp_path / "none.npz")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# ---- found in review (each failed before its fix) ------------------------------------------
+
+
+def test_limit_draws_from_every_split_part(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(1000, 3)), y=rng.integers(0, 3, 1000))
+    task = task_for(tmp_path)
+    d = task.load(limit=200)
+    assert len(d.train) > 120 and len(d.val) > 5 and len(d.test) > 5
+
+
+def test_non_bmp_text_survives_the_copy_in_the_output_folder(tmp_path: Path) -> None:
+    classification_data(tmp_path)
+    exp = load_experiment(write(tmp_path / "e.toml", BASE), ["description='T1 readout 🚀 \\u007f'"])
+    again = load_experiment(write(tmp_path / "copy.toml", dump_experiment(exp)))
+    assert again.description == exp.description
+
+
+def test_init_npy_pairs_one_hot_and_string_labels(tmp_path: Path) -> None:
+    from hwloop.pipeline import experiment_text, infer
+
+    x = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", np.arange(60) % 2)
+    inf = infer(tmp_path / "x.npy", y=str(tmp_path / "y.npy"))
+    text = experiment_text("p", tmp_path / "x.npy", inf, tmp_path)
+    assert FileTask(load_experiment(write(tmp_path / "p.toml", text))).output_size == 2
+    np.savez(tmp_path / "oh.npz", x=x, y=np.eye(3, dtype=int)[np.arange(60) % 3])
+    assert infer(tmp_path / "oh.npz").kind == "classification"
+    np.savez(tmp_path / "s.npz", x=x, y=np.array(["a", "b"] * 30))
+    with pytest.raises(HwloopError, match="encode class labels as integers"):
+        infer(tmp_path / "s.npz")
+
+
+def test_force_twice_keeps_both_old_studies_and_sets_local_aside(tmp_path: Path) -> None:
+    from hwloop.pipeline import claim_output
+
+    classification_data(tmp_path)
+    out = tmp_path / "out"
+    for units in ("[4]", "[8]", "[16]"):
+        exp = load_experiment(write(tmp_path / "e.toml", BASE), [f"space.units={units}"])
+        claim_output(exp, out, force=True)
+        (out / "study.db").write_text(units)  # a stand-in for the study the run would write
+        (out / "local").mkdir(exist_ok=True)
+        (out / "local" / "state").write_text(units)
+    kept = sorted(p.read_text() for p in out.glob("previous-*-study.db"))
+    assert kept == ["[4]", "[8]"]
+    assert sorted(p.read_text() for p in out.glob("previous-*-local/state")) == ["[4]", "[8]"]

@@ -240,3 +240,37 @@ def test_a_safetensors_header_is_not_taken_for_a_pickle(tmp_path: Path) -> None:
     real = tmp_path / "p.safetensors"
     real.write_bytes(pickle.dumps({"w": [1.0]}, protocol=4))
     assert _is_pickle(real)
+
+
+def test_onnx_broadcast_biases_and_auto_pad(tmp_path: Path) -> None:
+    """Gemm biases of shape (1, N) or a scalar broadcast; SAME padding is refused in one line
+    (it used to import without padding: a wrong spec)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from hwloop import HwloopError
+    from hwloop.archs import onnx_to_spec
+
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    for name, bias in (("b2", np.ones((1, 3), np.float32)), ("b0", np.array(2.0, np.float32))):
+        b = numpy_helper.from_array(bias, name)
+        g = helper.make_graph(
+            [helper.make_node("Gemm", ["x", "w", name], ["y"])],
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+            [w, b],
+        )
+        imp = onnx_to_spec(helper.make_model(g))
+        assert imp.weights["layers.fc0.0.bias"].shape == (3,)
+    k = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "k")
+    g = helper.make_graph(
+        [helper.make_node("Conv", ["x", "k"], ["y"], auto_pad="SAME_UPPER")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 6, 6])],
+        [k],
+    )
+    with pytest.raises(HwloopError, match="no auto_pad"):
+        onnx_to_spec(helper.make_model(g))
+    assert onnx is not None

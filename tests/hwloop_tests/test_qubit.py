@@ -115,3 +115,9 @@ def test_zynq_targets_borrow_the_open_model_of_their_family_and_clock(
     assert zynq["model"] == vu13p["model"] and zynq["lut"] == vu13p["lut"]
     ratio = zynq["utilisation_pct"]["lut"] / vu13p["utilisation_pct"]["lut"]
     assert ratio == pytest.approx(1_728_000 / 425_280, rel=1e-6)
+
+
+def test_infinite_parameters_are_refused() -> None:
+    for kw in ({"duration_ns": float("inf")}, {"snr": float("inf")}):
+        with pytest.raises(HwloopError, match="out of range"):
+            ReadoutConfig(**kw)

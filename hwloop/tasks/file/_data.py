@@ -37,6 +37,9 @@ def read_arrays(exp: Experiment) -> Arrays:
         raise HwloopError(f"data.path: {path} does not exist")
     x, y, split = _read(exp, path)
     name = f"data file {path}"
+    x, y = np.asarray(x), np.asarray(y)
+    if y.ndim < 1:
+        raise HwloopError(f"{name}: targets {exp.data.y!r} are a single value, not one per sample")
     if x.ndim < 2:
         raise HwloopError(f"{name}: inputs {d.x!r} have shape {x.shape}; need (samples, ...)")
     if len(x) != len(y):

@@ -65,7 +65,8 @@ class FileTask(Task):
         a = self.arrays
         keep = np.arange(len(a.x))
         if limit is not None and limit < len(keep):
-            rng = np.random.default_rng(self.experiment.data.seed)
+            # a stream of its own: the split's permutation would pick its training part only
+            rng = np.random.default_rng((self.experiment.data.seed, 1))
             keep = np.sort(rng.permutation(keep)[:limit])
         x, y, split = a.x[keep], a.y[keep], a.split[keep]
         if self.x_scaling is not None:

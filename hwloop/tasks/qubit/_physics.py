@@ -54,7 +54,8 @@ class ReadoutConfig:
             "snr": self.snr > 0,
             "prep_error": 0 <= self.prep_error < 0.5,
         }
-        bad = [k for k, ok in checks.items() if not ok]
+        bad = [k for k, v in asdict(self).items() if not math.isfinite(v)]
+        bad += [k for k, ok in checks.items() if not ok and k not in bad]
         if bad:
             raise HwloopError(f"qubit readout: {bad[0]} = {getattr(self, bad[0])} is out of range")
         if self.samples > 100_000:
