@@ -273,15 +273,12 @@ def build_server(workdir: Path) -> Any:
         """Write an experiment file inferred from a data file (.npz, .npy, .h5, .parquet):
         shapes, classification or regression, a space that fits, laptop-sized budgets. Returns
         its TOML text; with ``experiment`` (a .toml path) also writes it there."""
-        from hwloop.pipeline import experiment_text, infer
+        from hwloop.pipeline import experiment_name, experiment_text, infer
 
         data_path = (runs.workdir / data).resolve()
         inf = infer(data_path, x, y)
         target = (runs.workdir / experiment).resolve() if experiment else None
-        import re
-
-        raw = name or (target.stem if target else data_path.stem)
-        label = re.sub(r"[^A-Za-z0-9_.-]", "-", raw).strip("-.") or "experiment"
+        label = experiment_name(name or (target.stem if target else data_path.stem))
         where = target.parent if target else data_path.parent
         text = experiment_text(label, data_path, inf, where)
         if target is not None:

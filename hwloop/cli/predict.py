@@ -18,16 +18,6 @@ from hwloop.synth._design import STRATEGIES
 from synth_cache import default_cache_url
 
 
-def _tool_version(flow: str) -> str | None:
-    """The version a real run of ``flow`` would be keyed with here (None: flow unavailable)."""
-    if flow != "open":
-        return None
-    from hwloop.synth._open import OpenSynthesizer
-
-    synth = OpenSynthesizer()
-    return None if synth.available() else synth.tool_version()
-
-
 def _number(cfg: dict[str, Any], key: str, kind: type, where: str) -> Any:
     value = cfg.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float | str):

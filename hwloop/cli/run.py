@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
@@ -41,13 +40,13 @@ def init(
     """Write a commented experiment file inferred from a data file: shapes, classification or
     regression (and the number of classes), a space that fits the input's rank, and sizes that
     finish in minutes on a laptop."""
-    from hwloop.pipeline import experiment_text, infer
+    from hwloop.pipeline import experiment_name, experiment_text, infer
 
     if experiment.suffix.lower() != ".toml":
         raise HwloopError(f"{experiment}: init writes a .toml experiment file")
     if experiment.exists() and not force:
         raise HwloopError(f"{experiment} exists; pass --force to overwrite it")
-    name = re.sub(r"[^A-Za-z0-9_.-]", "-", name or experiment.stem).strip("-.") or "experiment"
+    name = experiment_name(name or experiment.stem)
     inf = infer(data_file, x_key, y_key)
     text = experiment_text(name, data_file, inf, experiment.parent)
     experiment.parent.mkdir(parents=True, exist_ok=True)

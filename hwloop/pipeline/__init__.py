@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from hwloop.pipeline._init import Inferred, experiment_text, infer
+from hwloop.pipeline._init import Inferred, experiment_name, experiment_text, infer
 from hwloop.pipeline._run import (
     RunResult,
     Synthesised,
@@ -22,6 +22,7 @@ __all__ = [
     "best_members",
     "claim_output",
     "compress_config",
+    "experiment_name",
     "experiment_text",
     "infer",
     "run_experiment",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,11 @@ X_NAMES = ("x", "X", "inputs", "input", "features", "data", "traces", "samples")
 Y_NAMES = ("y", "Y", "labels", "label", "targets", "target", "classes")
 MAX_CLASSES = 50  # integer targets with more distinct values are taken as regression
 MAX_SET = 32  # (N, F) samples with at most this many elements get a Deep Sets space
+
+
+def experiment_name(text: str) -> str:
+    """``text`` as an experiment name (letters, digits, ``_ . -``; what the schema accepts)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", text).strip("-.") or "experiment"
 
 
 @dataclass(frozen=True)
