@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from hwloop.surrogate import Prediction
-    from hwloop.synth import Design
+    from hwloop.synth import Design, ExpectedDesign
 
 __all__ = ["Cache", "DesignRequest", "load_front", "predict", "predict_many"]
 
@@ -43,7 +43,7 @@ class DesignRequest:
     sparsity: float = 0.0  # random weights only: the fraction set to zero
     reuse_factor: str | int = 1  # vivado: every layer's, or "fc0=2,out=1"
     strategy: str | None = None  # default: distributed_arithmetic (open), latency (vivado)
-    seed: int = 0  # random weights only
+    seed: int = 0  # random weights only: the draw a cache lookup keys
     input_shape: tuple[int, ...] | None = None  # a torch module's, or to check a file's
     factory: str | None = None  # a .safetensors file's module factory
 
@@ -59,9 +59,11 @@ class DesignRequest:
 
 def make_design(
     model: Any, req: DesignRequest, part: str, clock_ns: float, flow: str = "open"
-) -> tuple[Design, str]:
-    """The design of ``model`` and which weights it carries (``trained (...)`` or
-    ``random (seed S, sparsity X)``)."""
+) -> tuple[Design | ExpectedDesign, str]:
+    """The design of ``model`` and which weights it carries (``trained (...)`` or ``random
+    (sparsity X, expected over draws)``: without trained weights the prediction is of random
+    weights in expectation, :class:`~hwloop.synth.ExpectedDesign`; the draw of ``req.seed``
+    is made only to look the design up in a cache)."""
     from hwloop.archs import (
         ArchSpec,
         import_model,
@@ -72,7 +74,7 @@ def make_design(
         trained_weights,
     )
     from hwloop.surrogate import with_reuse
-    from hwloop.synth import HardwareConfig, design_from_model, random_design
+    from hwloop.synth import ExpectedDesign, HardwareConfig, design_from_model
 
     strategy = req.strategy or ("distributed_arithmetic" if flow == "open" else "latency")
     trained: Any = None
@@ -105,9 +107,9 @@ def make_design(
     hw = HardwareConfig.uniform(part, req.bits, clock_ns, strategy=strategy)
     names = tuple(layer.name for layer in iter_layers(spec.layers))
     hw = with_reuse(hw, str(req.reuse_factor), names)
-    if trained is None:
-        design = random_design(spec, hw, seed=req.seed, sparsity=req.sparsity)
-        return design, f"random (seed {req.seed}, sparsity {req.sparsity:g})"
+    if trained is None:  # in expectation: thousands a second (drawn only for a cache lookup)
+        design = ExpectedDesign.of(spec, hw, seed=req.seed, sparsity=req.sparsity)
+        return design, f"random (sparsity {req.sparsity:g}, expected over draws)"
     if req.sparsity:
         raise HwloopError("sparsity is for random weights; the trained weights set their own")
     module = trained if not hasattr(trained, "weights") else _module(trained)
@@ -164,7 +166,7 @@ def predict_many(
 
 
 def predict_made(
-    made: Sequence[tuple[Design, str]],
+    made: Sequence[tuple[Design | ExpectedDesign, str]],
     target: Any,
     path: Path,
     cache: str | None,

@@ -25,7 +25,7 @@ from surrogates._features import FeatureError
 ROW_BLOCK = 96  # the open flow's inputs per matrix piece (hwloop.synth._open.ROW_BLOCK)
 TABLE_BITS = 10  # activation / softmax / 1/sqrt tables are indexed by at most 10 bits
 SOFTMAX_BITS = 18  # hls4ml's exp and 1/x table entries: ap_fixed<18,8>
-PIECE_SCHEMA = "piece-4"
+PIECE_SCHEMA = "piece-5"
 
 # piece kinds -> stable codes (a feature); a new kind gets a new code at the end
 KINDS = (
@@ -62,6 +62,7 @@ PIECE_FEATURES = (
     "terms",  # summands per output (the adder tree's depth: the prior of pipeline stages)
     "io_bits",  # input + output bits (pipeline registers hold at least the outputs)
     "clock_ns",
+    "consts",  # expected distinct constant multiples of the inputs (shared shift-adds)
 )
 
 # the middle fidelity: what da4ml says of a traced piece of a design with real weights
@@ -109,6 +110,7 @@ class PieceSpec:
             self.terms,
             self.inputs * self.in_bits + self.outputs * self.out_bits,
             self.clock_ns,
+            self.consts,
         ]
 
     @property
@@ -120,7 +122,7 @@ class PieceSpec:
         if k in ("dense", "rows", "proj"):
             w = self.nonzero * b * max(self.w_bits, 1.0) + self.inputs * b
         elif k in ("scores", "sv"):  # the products are on DSPs: LUTs add up 2b-bit products
-            w = self.inputs * b
+            w = max(self.inputs / 2 - 1, 0.0) * 2 * b
         elif k == "ln-stats":
             w = self.inputs * b * (b + 1)
         elif k == "ln-norm":
@@ -129,6 +131,17 @@ class PieceSpec:
             w = self.inputs * b
         # a table of 2^TABLE_BITS entries per output bit: ~16 LUT6 each
         return w + self.tables * self.out_bits * 2 ** (TABLE_BITS - 6)
+
+    @property
+    def consts(self) -> float:
+        """Expected distinct constant multiples of the inputs a constant matrix needs: da4ml
+        builds each input's odd multiples once and shares them over the outputs, and a
+        ``w``-bit weight has at most 2^(w-2) odd magnitudes, so wide matrices of narrow weights
+        cost less per non-zero than narrow ones (the sharing that a per-non-zero law misses)."""
+        if self.kind not in ("dense", "rows", "proj") or not self.inputs:
+            return 0.0
+        per_input = self.nonzero / self.inputs
+        return self.inputs * min(per_input, 2 ** max(self.w_bits - 2, 0.0)) * self.in_bits
 
     @property
     def terms(self) -> float:
@@ -350,7 +363,10 @@ def _attention(
         plan.matrix(f"{name}.{part}", f"{name}.{part}", c, hidden, w_bits, n, fmt, None, res)
     plan.add(PieceSpec(f"{name}.scores", "scores", n * n, 0, 2 * hidden, 1, res.bits, 0, res.bits))
     plan.level += 1
-    plan.add(PieceSpec(f"{name}.softmax", "softmax", n, 0, n, n, res.bits, 0, res.bits, tables=2))
+    # hls4ml's table softmax: an exp table per element, one 1/sum table
+    plan.add(
+        PieceSpec(f"{name}.softmax", "softmax", n, 0, n, n, res.bits, 0, res.bits, tables=n + 1)
+    )
     plan.level += 1
     plan.add(PieceSpec(f"{name}.sv", "sv", n * hidden, 0, 2 * n, 1, res.bits, 0, res.bits))
     plan.level += 1

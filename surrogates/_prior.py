@@ -9,7 +9,10 @@ leaf.
 
 A prior is spelled ``(metric, "f1+f2", group)``: ``("lut", "work", "kind")`` fits LUT ~ work per
 piece kind; ``("ff", "work+io_bits")`` one law in two features for every row; the group is
-optional. Groups with fewer than :data:`MIN_GROUP_ROWS` rows use the global law.
+optional. A group with fewer than :data:`MIN_GROUP_ROWS` rows keeps the global exponents with an
+intercept of its own (at least :data:`MIN_LEVEL_ROWS` rows: a kind seen on a few small pieces
+still gets its own cost level, and the slope it cannot measure comes from all kinds); fewer than
+that use the global law.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 MIN_GROUP_ROWS = 15
+MIN_LEVEL_ROWS = 3
 MAX_EXPONENT = 2.0
 
 
@@ -62,10 +66,12 @@ class PowerLaw:
             g = X[:, names.index(group)]
             for value in np.unique(g[ok]):
                 rows = ok & (g == value)
-                if rows.sum() >= MIN_GROUP_ROWS:
-                    law = _law(V[rows], t[rows])
-                    if law is not None:
-                        groups[float(value)] = law
+                law = _law(V[rows], t[rows]) if rows.sum() >= MIN_GROUP_ROWS else None
+                if law is None and rows.sum() >= MIN_LEVEL_ROWS:
+                    b = np.asarray(coef[1:])
+                    law = (float(np.mean(t[rows] - V[rows] @ b)), *coef[1:])
+                if law is not None:
+                    groups[float(value)] = law
         return cls(feats, coef, float(np.mean(t)), group, groups)
 
     def offset(self, names: Sequence[str], X: NDArray[Any]) -> NDArray[np.float64]:

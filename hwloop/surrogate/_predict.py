@@ -7,7 +7,7 @@ import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fpga_targets import Target
 from hwloop import HwloopError
@@ -25,6 +25,9 @@ from surrogates import (
     shipped_model_dir,
 )
 from synth_cache import CacheBackend, SynthResult, design_key
+
+if TYPE_CHECKING:
+    from hwloop.synth import ExpectedDesign
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +227,7 @@ def predict_documents_traced(
 
 
 def predict_designs(
-    designs: list[Design],
+    designs: list[Design | ExpectedDesign],
     target: Target,
     model_dir: Path,
     cache: CacheBackend | None = None,
@@ -246,8 +249,9 @@ def predict_designs(
         if isinstance(model, LayeredSurrogate):
             for doc in docs:  # hls4ml would silently use another reuse factor: say which
                 check_reuse_factors(doc)
-        if traced:
-            pred, outside, used = predict_documents_traced(model, designs, docs, caps)
+        if traced:  # a trace needs weights: random ones are drawn
+            drawn = [d if isinstance(d, Design) else d.draw() for d in designs]
+            pred, outside, used = predict_documents_traced(model, drawn, docs, caps)
             about += TRACED if used else ""
         else:
             pred, outside = model.predict_documents(docs, caps)
@@ -266,7 +270,8 @@ def predict_designs(
         clock = designs[i].hw.clock_period_ns
         key = cached = None
         if cache is not None and tool_version:
-            key = design_key(doc, model.flow, tool_version)
+            draw = getattr(designs[i], "draw", None)  # random weights in expectation
+            key = design_key(draw().canonical() if draw else doc, model.flow, tool_version)
             entry = cache.get(key)
             cached = entry.result(model.kind) if entry else None  # type: ignore[arg-type]
         out.append(

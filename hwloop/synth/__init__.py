@@ -5,6 +5,7 @@ from __future__ import annotations
 from hwloop.synth._base import FLOWS, Outcome, Synthesizer, get_synthesizer, synthesize
 from hwloop.synth._calibrate import reap_dead_runs
 from hwloop.synth._design import Design, HardwareConfig, LayerHW, quantise
+from hwloop.synth._expected import ExpectedDesign
 from hwloop.synth._from_model import (
     design_from_model,
     load_design_weights,
@@ -16,6 +17,7 @@ from hwloop.synth._open import trace_pieces
 __all__ = [
     "FLOWS",
     "Design",
+    "ExpectedDesign",
     "HardwareConfig",
     "LayerHW",
     "Outcome",

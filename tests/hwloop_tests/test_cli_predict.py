@@ -42,7 +42,10 @@ def test_predict_table_and_cached_result(
     assert doc["lut"]["low80"] <= doc["lut"]["median"] <= doc["lut"]["high80"]
     assert doc["cached"]["status"] == "ok" and doc["fits"] is True
     assert doc["utilisation_pct"]["lut"] < 1 and doc["latency_ns"] > 0
-    assert doc["extrapolated"] == []  # a design the model was trained on
+    # the draw the model was trained on is predicted in expectation (random weights): its
+    # expected non-zeros may sit a little past the six draws seen, but no kind is unseen
+    assert not any("no training data" in x for x in doc["extrapolated"])
+    assert doc["weights"].startswith("random") and "expected" in doc["weights"]
 
 
 def test_predict_batch(

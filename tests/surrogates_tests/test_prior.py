@@ -62,3 +62,27 @@ def test_multi_feature_law_round_trips_and_old_laws_load(rows: tuple) -> None:  
     nan = X[:3].copy()
     nan[:, names.index("work")] = np.nan
     np.testing.assert_allclose(old.offset(names, nan), 3.0)  # unknown feature: the fallback
+
+
+def test_a_kind_seen_on_few_pieces_keeps_the_global_slopes_with_its_own_level(
+    rows: tuple,  # type: ignore[type-arg]
+) -> None:
+    X, t = rows
+    names = list(PIECE_FEATURES)
+    softmax = X[:, 0] == 9.0  # kind code of "softmax": a handful of pieces per attention size
+    keep = ~softmax | (np.cumsum(softmax) <= 5)  # only five softmax pieces to learn from
+    spec = ("lut", "work+nonzero+in_bits+w_bits+inputs", "kind")
+    law = PowerLaw.fit(spec, names, X[keep], t[keep])
+    assert law is not None and 9.0 in law.groups
+    assert law.groups[9.0][1:] == law.coef[1:]  # the exponents are all kinds'
+    assert law.groups[9.0][0] != law.coef[0]  # the level is the kind's own
+    few = softmax & keep
+    # its level fits its own pieces: the mean log residual on them is zero
+    assert abs(float(np.mean(t[few] - law.offset(names, X[few])))) < 1e-9
+    rare = PowerLaw.fit(
+        spec,
+        names,
+        X[~softmax | (np.cumsum(softmax) <= 2)],
+        t[~softmax | (np.cumsum(softmax) <= 2)],
+    )
+    assert rare is not None and 9.0 not in rare.groups  # two pieces: the global law
