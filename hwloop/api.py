@@ -66,7 +66,10 @@ def make_design(
     is made only to look the design up in a cache)."""
     from hwloop.archs import (
         ArchSpec,
+        graph_to_spec,
+        hls4ml_settings,
         import_model,
+        is_model_graph,
         iter_layers,
         load_trained,
         resolve_arch,
@@ -76,37 +79,55 @@ def make_design(
     from hwloop.surrogate import with_reuse
     from hwloop.synth import ExpectedDesign, HardwareConfig, design_from_model
 
-    strategy = req.strategy or ("distributed_arithmetic" if flow == "open" else "latency")
     trained: Any = None
     label = ""
+    reuse: dict[str, int] = {}  # an hls4ml model's own reuse factors and strategy
+    hls_strategy: str | None = None
+    input_bits = None  # a QONNX / hls4ml model's input format
     if isinstance(model, ArchSpec):
         spec = model
     elif isinstance(model, dict):
         spec = ArchSpec.from_json(model)
-    elif isinstance(model, (str, Path)) and str(model).lower().endswith((".onnx", ".safetensors")):
+    elif isinstance(model, (str, Path)) and (
+        str(model).lower().endswith((".onnx", ".safetensors")) or Path(model).is_dir()
+    ):
         imp = import_model(model, req.factory, req.input_shape)
         spec, trained, label = imp.spec, imp, f"trained ({model})"
+        reuse, hls_strategy = imp.reuse_factors, imp.strategy
+        input_bits = imp.input_precision
     elif isinstance(model, (str, Path)):
         text = str(model)
         spec = resolve_arch(text)
         beside = trained_weights(text)
         if beside is not None:
             trained, label = load_trained(spec, beside), f"trained ({beside})"
+            reuse, hls_strategy, input_bits = hls4ml_settings(beside)
     elif _is_torch_module(model):
         imp = torch_to_spec(model, "model", req.input_shape)
         spec, trained, label = imp.spec, imp, "trained (the module's)"
+        input_bits = imp.input_precision
+    elif is_model_graph(model):
+        imp = graph_to_spec(model, "model", req.input_shape)
+        spec, trained, label = imp.spec, imp, "trained (the hls4ml model's)"
+        reuse, hls_strategy = imp.reuse_factors, imp.strategy
+        input_bits = imp.input_precision
     else:
         raise HwloopError(
             f"cannot predict a {type(model).__name__}: give an arch name or file, an ONNX file, "
-            "an ArchSpec or a torch module"
+            "an hls4ml project or ModelGraph, an ArchSpec or a torch module"
         )
     if req.input_shape is not None and tuple(spec.input_shape) != tuple(req.input_shape):
         raise HwloopError(
             f"input shape {list(req.input_shape)} does not fit the model's {list(spec.input_shape)}"
         )
-    hw = HardwareConfig.uniform(part, req.bits, clock_ns, strategy=strategy)
+    default = "distributed_arithmetic" if flow == "open" else (hls_strategy or "latency")
+    hw = HardwareConfig.uniform(part, req.bits, clock_ns, strategy=req.strategy or default)
+    hw = _declared_precisions(hw, spec, input_bits)
     names = tuple(layer.name for layer in iter_layers(spec.layers))
-    hw = with_reuse(hw, str(req.reuse_factor), names)
+    if reuse and str(req.reuse_factor) == "1":  # not asked for: the model's own
+        hw = with_reuse(hw, ",".join(f"{k}={v}" for k, v in reuse.items()), names)
+    else:
+        hw = with_reuse(hw, str(req.reuse_factor), names)
     if trained is None:  # in expectation: thousands a second (drawn only for a cache lookup)
         design = ExpectedDesign.of(spec, hw, seed=req.seed, sparsity=req.sparsity)
         return design, f"random (sparsity {req.sparsity:g}, expected over draws)"
@@ -114,6 +135,25 @@ def make_design(
         raise HwloopError("sparsity is for random weights; the trained weights set their own")
     module = trained if not hasattr(trained, "weights") else _module(trained)
     return design_from_model(module, hw), label
+
+
+def _declared_precisions(hw: Any, spec: Any, input_bits: Any) -> Any:
+    """``hw`` with the formats the model itself declares (QONNX Quant nodes, an hls4ml model's
+    layer types): they win over ``bits``, which fills in the rest."""
+    from dataclasses import replace
+
+    from hwloop.archs import iter_layers
+    from hwloop.synth import LayerHW
+
+    named = dict(hw.by_name)
+    for layer in iter_layers(spec.layers):
+        p = getattr(layer, "precision", None)
+        if p is None or (p.weight is None and p.result is None):
+            continue
+        over = LayerHW(weight=p.weight, result=p.result)
+        named[layer.name] = named[layer.name].merged(over) if layer.name in named else over
+    hw = replace(hw, by_name=tuple(sorted(named.items())))
+    return hw if input_bits is None else replace(hw, input_precision=input_bits)
 
 
 def _is_torch_module(obj: Any) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hwloop.archs._builtin import builtin_archs, resolve_arch
+from hwloop.archs._hls4ml_import import graph_to_spec, is_model_graph
 from hwloop.archs._import import (
+    hls4ml_settings,
     import_model,
     load_trained,
     save_imported,
@@ -56,7 +58,10 @@ __all__ = [
     "Upsample2d",
     "Imported",
     "builtin_archs",
+    "graph_to_spec",
+    "hls4ml_settings",
     "import_model",
+    "is_model_graph",
     "load_trained",
     "onnx_to_spec",
     "save_imported",

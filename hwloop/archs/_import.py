@@ -10,6 +10,7 @@ spec's torch module). :func:`trained_weights` finds them; ``predict``, ``calibra
 from __future__ import annotations
 
 import importlib
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from hwloop import HwloopError
 from hwloop.archs._onnx import Imported, onnx_to_spec
+from hwloop.archs._precision import FixedPoint
 from hwloop.archs._spec import ArchSpec
 
 MODEL_SUFFIXES = (".onnx", ".safetensors")
@@ -50,6 +52,11 @@ def import_model(
 ) -> Imported:
     """The spec and weights of a model file (see the module docstring)."""
     p = Path(path)
+    if p.is_dir():  # an hls4ml project
+        from hwloop.archs._hls4ml_import import hls_to_spec
+        from hwloop.archs._hls4ml_project import project_layers
+
+        return hls_to_spec(*project_layers(p), _name(name or p.name), input_shape)
     if not p.is_file():
         raise HwloopError(f"model file {p} does not exist")
     if _is_pickle(p):
@@ -57,9 +64,7 @@ def import_model(
             f"{p} is a pickle (torch.save); hwloop never unpickles a file: save the weights with "
             "safetensors.torch.save_file, or export the model to ONNX"
         )
-    name = name or p.stem.replace("-", "_").replace(".", "_")
-    if not name[:1].isalpha():
-        name = f"m_{name}"
+    name = _name(name or p.stem)
     suffix = p.suffix.lower()
     if suffix == ".onnx":
         if factory:
@@ -73,9 +78,14 @@ def import_model(
             )
         return torch_to_spec(_build(factory, p), name, input_shape)
     raise HwloopError(
-        f"{p}: unknown model format {p.suffix!r} (hwloop imports .onnx / QONNX files and "
-        ".safetensors weights with a --factory)"
+        f"{p}: unknown model format {p.suffix!r} (hwloop imports .onnx / QONNX files, "
+        ".safetensors weights with a --factory and hls4ml project folders)"
     )
+
+
+def _name(text: str) -> str:
+    name = text.replace("-", "_").replace(".", "_")
+    return name if name[:1].isalpha() else f"m_{name}"
 
 
 def _build(factory: str, weights: Path) -> Any:
@@ -146,8 +156,15 @@ def save_imported(imp: Imported, spec_path: Path) -> tuple[Path, Path]:
     from hwloop._atomic import atomic_path
 
     weights = spec_path.with_suffix(".safetensors")
+    bits = imp.input_precision
+    meta = {
+        "reuse_factors": json.dumps(imp.reuse_factors),
+        "strategy": imp.strategy or "",
+        "input_precision": json.dumps(bits.to_json()) if bits is not None else "",
+    }
     with atomic_path(weights) as tmp:
-        save_file({k: np.ascontiguousarray(v) for k, v in imp.weights.items()}, str(tmp))
+        tensors = {k: np.ascontiguousarray(v) for k, v in imp.weights.items()}
+        save_file(tensors, str(tmp), metadata=meta)
     with atomic_path(spec_path) as tmp:
         tmp.write_text(imp.spec.dumps())
     return spec_path, weights
@@ -182,3 +199,22 @@ def load_trained(spec: ArchSpec, weights: Path) -> Any:
             f"{unexpected[:3]}"
         )
     return model.eval()
+
+
+def hls4ml_settings(weights: Path) -> tuple[dict[str, int], str | None, FixedPoint | None]:
+    """What an imported model said of its hardware, kept in its safetensors header: the reuse
+    factors and strategy of an hls4ml model, the input format of a QONNX / hls4ml one (empty
+    for other imports)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights), framework="numpy") as f:
+            meta = f.metadata() or {}
+        reuse = json.loads(meta.get("reuse_factors") or "{}")
+        bits = meta.get("input_precision") or ""
+        fmt = FixedPoint.from_json(json.loads(bits), "input_precision") if bits else None
+    except (SafetensorError, OSError, ValueError, HwloopError):
+        return {}, None, None
+    if not isinstance(reuse, dict):
+        reuse = {}
+    return {str(k): int(v) for k, v in reuse.items()}, meta.get("strategy") or None, fmt

@@ -59,6 +59,9 @@ class Imported:
     weights: dict[str, NDArray[np.float32]]
     input_precision: FixedPoint | None = None
     notes: list[str] = field(default_factory=list)
+    # what an hls4ml model says of its hardware: reuse factor per layer, strategy
+    reuse_factors: dict[str, int] = field(default_factory=dict)
+    strategy: str | None = None
 
 
 def _node_name(node: Any, i: int) -> str:

@@ -53,7 +53,7 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 
 
 @arch.command("import")  # the function's name: `import` is a keyword
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("model", type=click.Path(path_type=Path))
 @click.option(
     "--out",
     "-o",
@@ -73,9 +73,11 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 def import_(
     model: Path, out: Path, factory: str | None, input_shape: str | None, name: str
 ) -> None:
-    """Import a trained model (an .onnx / QONNX file, or .safetensors weights with --factory) as
-    an arch spec plus its weights, which predict, calibrate and compress then use. An op hwloop
-    cannot express is refused naming the node; nothing is written then."""
+    """Import a trained model (an .onnx / QONNX file, .safetensors weights with --factory, or an
+    hls4ml project folder) as an arch spec plus its weights, which predict, calibrate and
+    compress then use (an hls4ml model's reuse factors and strategy, and declared precisions,
+    go with them). An op hwloop cannot express is refused naming the node; nothing is written
+    then."""
     from hwloop.archs import import_model, save_imported
 
     if out.suffix != ".json":

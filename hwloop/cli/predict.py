@@ -110,8 +110,8 @@ def _show(p: Prediction) -> None:
 @click.option(
     "--kind",
     type=click.Choice(["post_synthesis", "hls_estimate"]),
-    default="post_synthesis",
-    show_default=True,
+    default=None,
+    help="[default: post_synthesis for the open flow, hls_estimate for vivado: what ships]",
 )
 @click.option("--bits", type=int, default=8, show_default=True)
 @click.option("--sparsity", type=float, default=0.0, show_default=True)
@@ -154,7 +154,7 @@ def predict(
     arch: str | None,
     target: str,
     flow: str,
-    kind: str,
+    kind: str | None,
     bits: int,
     sparsity: float,
     reuse_factor: str,
@@ -185,6 +185,7 @@ def predict(
             strategy = strategy if given["strategy"] else h.strategy
         task = get_task(task_name)
     tgt = get_target(target)
+    kind = kind or ("post_synthesis" if flow == "open" else "hls_estimate")
     path = find_model(flow, tgt, kind, model_dir)
     defaults = {
         "bits": bits,

@@ -1,0 +1,277 @@
+"""hls4ml models into hwloop (issue 24): a ``ModelGraph`` in Python, or an hls4ml project folder.
+
+Both are read into one list of layers (hls4ml's name, kind, weights, weight / result precision,
+reuse factor, strategy) and mapped like an ONNX graph (:mod:`hwloop.archs._onnx`): Dense becomes
+``linear``, Conv2D ``conv2d``, BatchNormalization is folded into the layer before it, activations
+attach to the layer before them, Reshape / Flatten ``flatten``, Pooling2D ``pool2d``. hls4ml
+computes channels last: its conv weights are (kh, kw, in, out) and a dense layer after a flatten
+of an (h, w, c) map takes its inputs in that order; both are put back in torch's order, so a
+model gives the same spec and weights through hls4ml as through torch or ONNX. Any other layer
+is refused, naming it and its class.
+
+A project folder is read without hls4ml and without executing anything: ``hls4ml_config.yml``
+(precisions, reuse factors, strategy, input shape; python object tags in it, such as the
+PyTorch model hls4ml dumps there, are skipped, never constructed), the layer calls of
+``firmware/<project>.cpp``, the layer sizes of ``firmware/parameters.h`` and the weights in
+``firmware/weights/*.txt``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hwloop import HwloopError
+from hwloop.archs._onnx import Imported, _Pending
+from hwloop.archs._precision import FixedPoint, LayerPrecision
+from hwloop.archs._spec import ArchSpec, Conv2d, Flatten, Linear, Pool2d
+
+Array = NDArray[np.float64]
+ACTS = {"relu": "relu", "leaky_relu": "leaky_relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+STRATEGIES = {"latency": "latency", "resource": "resource"}
+
+
+@dataclass
+class HlsLayer:
+    """One hls4ml layer, whichever way it was read."""
+
+    name: str
+    kind: str  # dense / conv2d / batchnorm / act / flatten / pool / skip
+    attrs: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, Array] = field(default_factory=dict)
+    weight: FixedPoint | None = None
+    result: FixedPoint | None = None
+    reuse: int | None = None
+    strategy: str | None = None
+
+
+# ---- a ModelGraph -------------------------------------------------------------------------------
+_GRAPH_KINDS = {
+    "Dense": "dense",
+    "Conv2D": "conv2d",
+    "BatchNormalization": "batchnorm",
+    "Activation": "act",
+    "ReLU": "act",
+    "LeakyReLU": "act",
+    "ParametrizedActivation": "act",
+    "Reshape": "flatten",
+    "Flatten": "flatten",
+    "Pooling2D": "pool",
+    "MaxPooling2D": "pool",
+    "AveragePooling2D": "pool",
+    "Dropout": "skip",
+}
+
+
+def _fixed(t: Any) -> FixedPoint | None:
+    p = getattr(t, "precision", None)
+    if p is None or not hasattr(p, "width") or not hasattr(p, "integer"):
+        return None
+    return FixedPoint(int(p.width), int(p.integer), bool(getattr(p, "signed", True)))
+
+
+def graph_layers(graph: Any) -> tuple[tuple[int, ...], FixedPoint | None, list[HlsLayer]]:
+    """(input shape as hls4ml has it, the input precision, the layers) of a ``ModelGraph``."""
+    inputs = graph.get_input_variables()
+    if len(inputs) != 1:
+        raise HwloopError(f"the hls4ml model has {len(inputs)} inputs; hwloop takes one")
+    shape = tuple(int(s) for s in inputs[0].shape)
+    input_bits: FixedPoint | None = None
+    out = []
+    for layer in graph.get_layers():
+        cls = layer.class_name
+        if cls == "Input":
+            input_bits = _fixed(layer.get_attr("result_t"))
+            continue
+        kind = _GRAPH_KINDS.get(cls)
+        if kind is None:
+            raise HwloopError(f"hls4ml layer {layer.name} ({cls}) has no hwloop layer")
+        attrs = {
+            k: v for k, v in layer.attributes.items() if isinstance(v, (int, float, str, bool))
+        }
+        if cls in ("ReLU", "LeakyReLU"):
+            attrs.setdefault("activation", cls.lower().replace("leakyrelu", "leaky_relu"))
+        out.append(
+            HlsLayer(
+                layer.name,
+                kind,
+                attrs,
+                {k: np.asarray(w.data, dtype=np.float64) for k, w in layer.weights.items()},
+                _fixed(layer.get_attr("weight_t")),
+                _fixed(layer.get_attr("result_t")),
+                _int(layer.get_attr("reuse_factor")),
+                _strategy(layer.get_attr("strategy")),
+            )
+        )
+    return shape, input_bits, out
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return int(v) if v is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _strategy(v: Any) -> str | None:
+    return STRATEGIES.get(str(v).lower().removeprefix("nnet::")) if v is not None else None
+
+
+# ---- the mapping ---------------------------------------------------------------------------------
+def hls_to_spec(
+    shape: tuple[int, ...],
+    input_bits: FixedPoint | None,
+    hls: list[HlsLayer],
+    name: str,
+    input_shape: tuple[int, ...] | None = None,
+) -> Imported:
+    """The spec and weights (torch order) of hls4ml's layers (see the module docstring)."""
+    if len(shape) == 3:  # hls4ml's maps are (h, w, c)
+        shape = (shape[2], shape[0], shape[1])
+    if input_shape is not None and tuple(input_shape) != shape:
+        raise HwloopError(
+            f"input shape {list(input_shape)} does not fit the model's input {list(shape)}"
+        )
+    layers: list[Any] = []
+    weights: dict[str, NDArray[np.float32]] = {}
+    reuse: dict[str, int] = {}
+    strategies: set[str] = set()
+    counts: dict[str, int] = {}
+    pending: _Pending | None = None
+    cur, flat_from = shape, None
+
+    def fresh(prefix: str) -> str:
+        counts[prefix] = counts.get(prefix, 0) + 1
+        return f"{prefix}{counts[prefix] - 1}"
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is None:
+            return
+        p = pending
+        prec = (
+            LayerPrecision(p.weight_bits, p.result_bits)
+            if p.weight_bits is not None or p.result_bits is not None
+            else None
+        )
+        act: Any = p.act
+        if p.kind == "linear":
+            layers.append(Linear(p.name, int(p.weight.shape[0]), act=act, precision=prec))
+        else:
+            k = int(p.weight.shape[-1])
+            layers.append(
+                Conv2d(p.name, int(p.weight.shape[0]), k, p.padding, act=act, precision=prec)
+            )
+        bias = p.bias if p.bias is not None else np.zeros(p.weight.shape[0])
+        weights[f"layers.{p.name}.0.weight"] = p.weight.astype(np.float32)
+        weights[f"layers.{p.name}.0.bias"] = bias.astype(np.float32)
+        pending = None
+
+    def flatten() -> None:
+        nonlocal cur, flat_from
+        flush()
+        layers.append(Flatten(fresh("flatten")))
+        flat_from, cur = cur, (math.prod(cur),)
+
+    for layer in hls:
+        where = f"hls4ml layer {layer.name}"
+        a, w = layer.attrs, layer.weights
+        if layer.kind == "skip":
+            continue
+        if layer.kind == "dense":
+            if len(cur) == 3:
+                flatten()  # a project's flatten is a reinterpretation: no call of its own
+            flush()
+            W = w.get("weight")
+            if W is None:
+                raise HwloopError(f"{where} (Dense): no weights")
+            n_in = int(cur[-1])
+            W = W.reshape(n_in, -1)
+            if flat_from is not None and len(flat_from) == 3 and cur == (math.prod(flat_from),):
+                c, h, wd = flat_from  # hls4ml flattened (h, w, c); torch flattens (c, h, w)
+                W = W.reshape(h, wd, c, -1).transpose(2, 0, 1, 3).reshape(n_in, -1)
+            pending = _Pending("linear", fresh("fc"), W.T.copy(), w.get("bias"))
+            cur, flat_from = (*cur[:-1], int(W.shape[1])), None
+        elif layer.kind == "conv2d":
+            flush()
+            if len(cur) != 3:
+                raise HwloopError(f"{where} (Conv2D): its input {list(cur)} is not a 2-D map")
+            kh, kw = int(a.get("filt_height", 0)), int(a.get("filt_width", 0))
+            pads = {int(a.get(f"pad_{s}", 0)) for s in ("top", "bottom", "left", "right")}
+            strides = {int(a.get("stride_height", 1)), int(a.get("stride_width", 1))}
+            if kh != kw or len(pads) != 1 or strides != {1}:
+                raise HwloopError(
+                    f"{where} (Conv2D): hwloop's conv2d is square, stride 1, symmetric padding"
+                )
+            c, h, wd = cur
+            W = w["weight"].reshape(kh, kw, c, -1).transpose(3, 2, 0, 1)
+            pad = pads.pop()
+            pending = _Pending("conv2d", fresh("conv"), W.copy(), w.get("bias"), padding=pad)
+            cur = (int(W.shape[0]), h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1)
+        elif layer.kind == "batchnorm":
+            if pending is None or pending.act is not None:
+                raise HwloopError(
+                    f"{where} (BatchNormalization): only a batch norm right after a dense or "
+                    "conv layer can be folded"
+                )
+            s, beta = w["scale"].reshape(-1), w["bias"].reshape(-1)
+            b = pending.bias if pending.bias is not None else np.zeros_like(s)
+            pending.weight = pending.weight * s.reshape(-1, *([1] * (pending.weight.ndim - 1)))
+            pending.bias = b * s + beta
+        elif layer.kind == "act":
+            fn = str(a.get("activation", "")).lower()
+            if fn == "linear":
+                continue
+            if fn not in ACTS:
+                raise HwloopError(f"{where}: activation {fn!r} has no hwloop equivalent")
+            if fn == "leaky_relu" and abs(float(a.get("activ_param", 0.01)) - 0.01) > 1e-9:
+                raise HwloopError(f"{where}: hwloop's leaky ReLU has slope 0.01")
+            if pending is None or pending.act is not None:
+                raise HwloopError(f"{where}: an activation must follow a dense or conv layer")
+            pending.act = ACTS[fn]
+            pending.result_bits = layer.result or pending.result_bits
+            continue
+        elif layer.kind == "flatten":
+            if len(cur) == 3:
+                flatten()
+            continue
+        elif layer.kind == "pool":
+            flush()
+            size = int(a.get("pool_height", 0))
+            if len(cur) != 3 or size < 1 or int(a.get("pool_width", size)) != size:
+                raise HwloopError(f"{where}: only square 2-D pools with stride = size")
+            op = str(a.get("pool_op", a.get("class_name", "max"))).lower()
+            layers.append(Pool2d(fresh("pool"), size, "mean" if "av" in op else "max"))
+            cur = (cur[0], cur[1] // size, cur[2] // size)
+            continue
+        if pending is not None and layer.kind in ("dense", "conv2d"):
+            pending.weight_bits, pending.result_bits = layer.weight, layer.result
+            if layer.reuse:
+                reuse[pending.name] = layer.reuse
+            if layer.strategy:
+                strategies.add(layer.strategy)
+    flush()
+    if not layers:
+        raise HwloopError("the hls4ml model has no layers hwloop can use")
+    spec = ArchSpec(shape, tuple(layers), name=name)
+    strategy = strategies.pop() if len(strategies) == 1 else None
+    return Imported(spec, weights, input_bits, reuse_factors=reuse, strategy=strategy)
+
+
+def is_model_graph(obj: Any) -> bool:
+    return type(obj).__name__ in ("ModelGraph", "MultiModelGraph") and type(
+        obj
+    ).__module__.startswith("hls4ml")
+
+
+def graph_to_spec(
+    graph: Any, name: str = "model", input_shape: tuple[int, ...] | None = None
+) -> Imported:
+    """An hls4ml ``ModelGraph`` (in Python) as a spec, weights, reuse factors and strategy."""
+    if type(graph).__name__ == "MultiModelGraph":
+        raise HwloopError("a MultiModelGraph (a split hls4ml model): import its whole model")
+    return hls_to_spec(*graph_layers(graph), name, input_shape)
