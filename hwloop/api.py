@@ -89,7 +89,7 @@ def make_design(
     elif isinstance(model, dict):
         spec = ArchSpec.from_json(model)
     elif isinstance(model, (str, Path)) and (
-        str(model).lower().endswith((".onnx", ".safetensors")) or Path(model).is_dir()
+        str(model).lower().endswith((".onnx", ".pt2", ".safetensors")) or Path(model).is_dir()
     ):
         imp = import_model(model, req.factory, req.input_shape)
         spec, trained, label = imp.spec, imp, f"trained ({model})"

@@ -22,7 +22,7 @@ from hwloop.archs._onnx import Imported, onnx_to_spec
 from hwloop.archs._precision import FixedPoint
 from hwloop.archs._spec import ArchSpec
 
-MODEL_SUFFIXES = (".onnx", ".safetensors")
+MODEL_SUFFIXES = (".onnx", ".pt2", ".safetensors")
 _PICKLE = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 
@@ -70,6 +70,15 @@ def import_model(
         if factory:
             raise HwloopError("--factory is for a safetensors file; an ONNX file holds its graph")
         return onnx_to_spec(p, name, input_shape)
+    if suffix == ".pt2":
+        from hwloop.archs._pt2 import input_shape as exported_shape
+        from hwloop.archs._pt2 import load_program
+
+        program = load_program(p)
+        shape = input_shape or exported_shape(program)
+        if shape is None:
+            raise HwloopError(f"{p}: cannot tell the program's input shape; give --input-shape")
+        return torch_to_spec(program, name, tuple(shape))
     if suffix == ".safetensors":
         if not factory:
             raise HwloopError(
@@ -78,8 +87,8 @@ def import_model(
             )
         return torch_to_spec(_build(factory, p), name, input_shape)
     raise HwloopError(
-        f"{p}: unknown model format {p.suffix!r} (hwloop imports .onnx / QONNX files, "
-        ".safetensors weights with a --factory and hls4ml project folders)"
+        f"{p}: unknown model format {p.suffix!r} (hwloop imports .onnx / QONNX files, .pt2 "
+        "files of torch.export, .safetensors weights with a --factory and hls4ml project folders)"
     )
 
 
@@ -118,21 +127,25 @@ def _build(factory: str, weights: Path) -> Any:
 def torch_to_spec(
     module: Any, name: str = "", input_shape: tuple[int, ...] | None = None
 ) -> Imported:
-    """A torch module (in eval mode) through ONNX: the same mapping as an ONNX file's."""
+    """A torch module (in eval mode), or a ``torch.export`` program, through ONNX: the same
+    mapping as an ONNX file's."""
     import torch
 
     if input_shape is None:
         input_shape = _guess_shape(module)
     x = torch.zeros(1, *input_shape)
+    exported = isinstance(module, torch.export.ExportedProgram)  # a .pt2's program
     try:
         with torch.no_grad():
-            module(x)
+            (module.module() if exported else module)(x)
     except Exception as exc:  # the model's own code: any error means the shape does not fit
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise HwloopError(
             f"input shape {list(input_shape)} does not fit the model: {first}"
         ) from None
-    program = torch.onnx.export(module.eval(), (x,), dynamo=True, verbose=False)
+    program = torch.onnx.export(
+        module if exported else module.eval(), (x,), dynamo=True, verbose=False
+    )
     if program is None:  # pragma: no cover - the dynamo exporter always returns one
         raise HwloopError("torch's ONNX exporter returned no program")
     return onnx_to_spec(program.model_proto, name, tuple(input_shape))

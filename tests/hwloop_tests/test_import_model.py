@@ -67,6 +67,27 @@ def test_torch_and_onnx_routes_agree(trained: tuple[Path, torch.nn.Module]) -> N
         assert torch.allclose(model(x), m(x), atol=1e-5)  # the batch norm is folded
 
 
+def _export_pt2(model: torch.nn.Module, path: Path) -> None:
+    torch.export.save(torch.export.export(model.eval(), (torch.zeros(1, 12),)), str(path))
+
+
+def test_a_pt2_program_gives_the_torch_routes_spec_and_weights(
+    trained: tuple[Path, torch.nn.Module], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``torch.export.save``'s archive, read without unpickling (its sample inputs are a
+    pickle, never opened)."""
+    folder, m = trained
+    _export_pt2(m, folder / "m.pt2")
+    a = import_model(folder / "w.safetensors", factory="own_model:make")
+    b = import_model(folder / "m.pt2")
+    assert a.spec.digest == b.spec.digest and a.weights.keys() == b.weights.keys()
+    assert all(np.allclose(a.weights[k], b.weights[k], atol=1e-6) for k in a.weights)
+    assert main(["arch", "import", str(folder / "m.pt2"), "-o", str(folder / "p.json")]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(folder / "m.pt2"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["weights"].startswith("trained")
+
+
 def test_qonnx_quant_nodes_give_precisions(tmp_path: Path) -> None:
     from hwloop.archs import Flatten, Linear
     from hwloop.local._export import export_qonnx
@@ -95,6 +116,8 @@ def test_qonnx_quant_nodes_give_precisions(tmp_path: Path) -> None:
         ("none", ["--factory", "own_model:make"], "does not exist"),
         ("shape", ["--factory", "own_model:make", "--input-shape", "5"], "input shape \\[5\\]"),
         ("nofactory", [], "name the module's factory with --factory"),
+        ("pt2_garbage", [], "not a .pt2 archive"),
+        ("pt2_pickled", [], "pickled weights .* hwloop never unpickles"),
     ],
 )
 def test_bad_models_are_one_line_and_write_nothing(
@@ -122,6 +145,20 @@ def test_bad_models_are_one_line_and_write_nothing(
         torch.onnx.export(own_model.make_softmax().eval(), (torch.zeros(1, 12),), str(model))
     elif make == "none":
         model = folder / "absent.safetensors"
+    elif make == "pt2_garbage":
+        model = folder / "bad.pt2"
+        model.write_bytes(b"PK\x03\x04 not really a zip")
+    elif make == "pt2_pickled":  # a fake: a saved program whose weight config claims a pickle
+        import zipfile
+
+        good, model = folder / "good.pt2", folder / "pickled.pt2"
+        _export_pt2(trained[1], good)
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(model, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item)
+                if item.filename.endswith("model_weights_config.json"):
+                    data = data.replace(b'"use_pickle": false', b'"use_pickle": true', 1)
+                dst.writestr(item, data)
     out = folder / "spec.json"
     assert main(["arch", "import", str(model), "-o", str(out), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
