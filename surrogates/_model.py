@@ -35,6 +35,20 @@ FEATURE_SETS: dict[str, tuple[tuple[str, ...], int | str]] = {
 
 METRICS = ("lut", "ff", "dsp", "bram_18k", "latency", "ii")
 FORMAT = "hwloop.surrogate/1"
+_PARAMS = (  # the constructor's parameters (get_params / set_params / clone)
+    "flow",
+    "kind",
+    "n_estimators",
+    "learning_rate",
+    "max_depth",
+    "min_child_weight",
+    "quantiles",
+    "conformal_fraction",
+    "priors",
+    "n_jobs",
+    "random_state",
+    "features",
+)
 
 
 class SurrogateError(ValueError):
@@ -45,6 +59,14 @@ def _versions() -> dict[str, str]:
     import xgboost
 
     return {"xgboost": str(xgboost.__version__), "numpy": np.__version__}
+
+
+def targets_by_metric(Y: NDArray[Any]) -> dict[str, NDArray[np.float64]]:
+    """An (n, len(METRICS)) target array (scikit-learn's form) as metric -> (n,) targets."""
+    A = np.asarray(Y, dtype=np.float64)
+    if A.ndim != 2 or A.shape[1] != len(METRICS):
+        raise SurrogateError(f"Y must have a column per metric {METRICS}, got shape {A.shape}")
+    return {m: A[:, j] for j, m in enumerate(METRICS)}
 
 
 class ResourceSurrogate:
@@ -88,21 +110,31 @@ class ResourceSurrogate:
         self.random_state = random_state
         self.features = features
 
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "flow": self.flow,
-            "kind": self.kind,
-            "n_estimators": self.n_estimators,
-            "learning_rate": self.learning_rate,
-            "max_depth": self.max_depth,
-            "min_child_weight": self.min_child_weight,
-            "quantiles": list(self.quantiles),
-            "conformal_fraction": self.conformal_fraction,
-            "priors": [list(p) for p in self.priors],
-            "n_jobs": self.n_jobs,
-            "random_state": self.random_state,
-            "features": self.features,
-        }
+    # ---- the scikit-learn estimator protocol (clone, cross_validate, learning_curve take it) ----
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters, as given (scikit-learn's ``clone`` checks identity)."""
+        return {name: getattr(self, name) for name in _PARAMS}
+
+    def set_params(self, **params: Any) -> ResourceSurrogate:
+        unknown = sorted(set(params) - set(_PARAMS))
+        if unknown:
+            raise SurrogateError(f"unknown surrogate parameter(s): {', '.join(unknown)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.base import BaseEstimator
+        from sklearn.utils import RegressorTags
+
+        tags = BaseEstimator.__sklearn_tags__(self)
+        tags.estimator_type = "regressor"
+        tags.regressor_tags = RegressorTags()
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.input_tags.allow_nan = True
+        tags.target_tags.single_output = False
+        return tags
 
     @property
     def _names(self) -> tuple[str, ...]:
@@ -125,10 +157,11 @@ class ResourceSurrogate:
     def fit(
         self,
         X: NDArray[Any],
-        Y: Mapping[str, NDArray[Any]],
+        Y: Mapping[str, NDArray[Any]] | NDArray[Any],
         groups: NDArray[Any] | None = None,
     ) -> ResourceSurrogate:
-        """``X``: (n, len(FEATURES)) features; ``Y``: metric -> (n,) targets (NaN: unknown);
+        """``X``: (n, len(FEATURES)) features; ``Y``: metric -> (n,) targets, or an (n,
+        len(METRICS)) array with a column per metric (scikit-learn's form); NaN: unknown;
         ``groups``: the architecture of each row. Metrics with fewer than 2 known targets are not
         modelled.
 
@@ -140,6 +173,8 @@ class ResourceSurrogate:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self._names):
             raise SurrogateError(f"X must have {len(self._names)} feature columns, got {X.shape}")
+        if not isinstance(Y, Mapping):
+            Y = targets_by_metric(Y)
         self.boosters_ = {}
         self.n_train_ = {}
         self.interval_margin_ = {}
@@ -351,22 +386,24 @@ class ResourceSurrogate:
 
 
 def scores(y: NDArray[Any], pred: NDArray[Any]) -> dict[str, float]:
-    """R² (on the original scale), SMAPE and MAPE (%), and the coverage of the 80 % interval for
-    known targets ``y`` and (n, 3) predictions."""
+    """R² (on the original scale) and MAPE (%) by scikit-learn's metrics, SMAPE (%) and the
+    coverage of the 80 % interval (which scikit-learn has not), for known targets ``y`` and
+    (n, 3) predictions."""
+    from sklearn.metrics import mean_absolute_percentage_error, r2_score
+
     y = np.asarray(y, dtype=np.float64)
     known = ~np.isnan(y)
     y, pred = y[known], np.asarray(pred)[known]
     if y.size == 0:
         return {"r2": math.nan, "smape": math.nan, "mape": math.nan, "coverage80": math.nan}
     mid = pred[:, 1]
-    ss = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - float(((y - mid) ** 2).sum()) / ss if ss > 0 else math.nan
+    r2 = float(r2_score(y, mid)) if np.ptp(y) > 0 else math.nan
     denom = np.abs(y) + np.abs(mid)
     smape = float(
         np.mean(np.where(denom > 0, 2 * np.abs(mid - y) / np.where(denom > 0, denom, 1), 0))
     )
     nz = y != 0
-    mape = float(np.mean(np.abs(mid[nz] - y[nz]) / np.abs(y[nz]))) if nz.any() else math.nan
+    mape = float(mean_absolute_percentage_error(y[nz], mid[nz])) if nz.any() else math.nan
     tol = 1e-6 * np.maximum(np.abs(y), 1.0)  # float noise of exp(log1p(y)) on exact intervals
     cover = float(np.mean((pred[:, 0] - tol <= y) & (y <= pred[:, 2] + tol)))
     return {"r2": r2, "smape": 100 * smape, "mape": 100 * mape, "coverage80": cover}

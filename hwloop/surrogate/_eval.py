@@ -1,4 +1,5 @@
-"""Evaluation of a surrogate on designs held out by architecture, with a learning curve."""
+"""Evaluation of a surrogate on designs held out by architecture, with a learning curve:
+scikit-learn's model selection (the surrogate is a scikit-learn regressor)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from hwloop import HwloopError
 from hwloop.surrogate._data import TrainingSet
-from surrogates import ResourceSurrogate, scores
+from surrogates import METRICS, ResourceSurrogate, scores
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,23 @@ class Evaluation:
         }
 
 
-def _split(groups: NDArray[Any], fraction: float, seed: int) -> NDArray[np.bool_]:
-    names = np.unique(groups)
-    if names.size < 2:
-        raise HwloopError(
-            f"evaluation holds out whole architectures, and the data has only {names.size}: "
-            "calibrate more architectures first"
-        )
-    k = min(names.size - 1, max(1, int(round(fraction * names.size))))
-    held = np.random.default_rng(seed).permutation(names)[:k]
-    return np.isin(groups, held)
+def _scorer(estimator: ResourceSurrogate, X: Any, Y: Any) -> dict[str, float]:
+    """Every metric's scores (:func:`surrogates.scores`) as ``metric:score`` keys."""
+    pred = estimator.predict(X)
+    out = {}
+    for j, metric in enumerate(METRICS):
+        if metric in pred:
+            for name, value in scores(Y[:, j], pred[metric]).items():
+                out[f"{metric}:{name}"] = value
+    return out
+
+
+def _smape_of(j: int) -> Any:
+    def score(estimator: ResourceSurrogate, X: Any, Y: Any) -> float:
+        pred = estimator.predict(X).get(METRICS[j])
+        return math.nan if pred is None else scores(Y[:, j], pred)["smape"]
+
+    return score
 
 
 def evaluate(
@@ -59,55 +66,76 @@ def evaluate(
     seeds: Sequence[int] = (0, 1, 2),
     curve: Sequence[float] = (0.25, 0.5, 1.0),
 ) -> Evaluation:
-    """For each split seed, fit on the architectures of ``1 - test_fraction`` of the groups and
-    score the rest (all variants of an architecture fall on one side); scores are the mean over
-    the seeds, with their standard deviation as ``<score>_std``. The learning curve refits on
-    growing subsets of the first split's training architectures."""
+    """scikit-learn's grouped cross-validation of the surrogate: ``len(seeds)`` splits
+    (``GroupShuffleSplit``: ``test_fraction`` of the architectures held out, every variant of an
+    architecture on one side), scored per metric, mean and standard deviation (``<score>_std``)
+    over the splits; and ``learning_curve`` on the first split at ``curve`` fractions of its
+    training designs (SMAPE per metric)."""
+    from sklearn.model_selection import GroupShuffleSplit, cross_validate, learning_curve
+
     if not seeds:
         raise HwloopError("evaluation needs at least one split seed")
+    if np.unique(data.groups).size < 2:
+        raise HwloopError(
+            f"evaluation holds out whole architectures, and the data has only "
+            f"{np.unique(data.groups).size}: calibrate more architectures first"
+        )
     kw = dict(params or {})
     kw.update(flow=data.flow, kind=data.kind)
+    estimator = ResourceSurrogate(**kw)
+    Y = np.column_stack([data.Y.get(m, np.full(len(data), math.nan)) for m in METRICS])
 
-    def fit_score(rows: TrainingSet, held: TrainingSet) -> dict[str, dict[str, float]]:
-        model = ResourceSurrogate(**kw).fit(rows.X, rows.Y, groups=rows.groups)
-        pred = model.predict(held.X)
-        return {m: scores(held.Y[m], p) for m, p in pred.items()}
+    def splitter(n: int) -> GroupShuffleSplit:
+        return GroupShuffleSplit(n_splits=n, test_size=test_fraction, random_state=seeds[0])
 
-    runs, n_train, n_test, n_archs = [], [], [], []
-    for seed in seeds:
-        test = _split(data.groups, test_fraction, seed)
-        train, held = data.subset(~test), data.subset(test)
-        runs.append(fit_score(train, held))
-        n_train.append(len(train))
-        n_test.append(len(held))
-        n_archs.append(len(np.unique(held.groups)))
-        if seed == seeds[0]:
-            first_train, first_held = train, held
+    fit = {"groups": data.groups}  # the conformal margin holds out architectures too
+    cv = cross_validate(
+        estimator,
+        data.X,
+        Y,
+        groups=data.groups,
+        cv=splitter(len(seeds)),
+        scoring=_scorer,
+        params=fit,
+        return_indices=True,
+        error_score="raise",
+    )
     merged: dict[str, dict[str, float]] = {}
-    for metric in runs[0]:
-        merged[metric] = {}
-        for name in runs[0][metric]:
-            values = np.array([r[metric][name] for r in runs if metric in r], dtype=np.float64)
-            ok = values[~np.isnan(values)]
-            merged[metric][name] = float(ok.mean()) if ok.size else math.nan
-            merged[metric][f"{name}_std"] = float(ok.std()) if ok.size > 1 else math.nan
-    points = []
-    names = np.random.default_rng(seeds[0] + 1).permutation(np.unique(first_train.groups))
-    for frac in curve:
-        if frac >= 1.0:
-            res, n = runs[0], len(first_train)
-        else:
-            keep = np.isin(first_train.groups, names[: max(2, int(round(frac * names.size)))])
-            if keep.sum() < 10:
-                continue
-            res = fit_score(first_train.subset(keep), first_held)
-            n = int(keep.sum())
-        points.append((n, {m: s["smape"] for m, s in res.items()}))
+    for key, values in cv.items():
+        if not key.startswith("test_"):
+            continue
+        metric, name = key.removeprefix("test_").split(":")
+        ok = np.asarray(values, dtype=np.float64)
+        ok = ok[~np.isnan(ok)]
+        merged.setdefault(metric, {})[name] = float(ok.mean()) if ok.size else math.nan
+        merged[metric][f"{name}_std"] = float(ok.std()) if ok.size > 1 else math.nan
+    idx = cv["indices"]
+    points: dict[int, dict[str, float]] = {}
+    for j, metric in enumerate(METRICS):
+        if metric not in merged:
+            continue
+        only = np.full_like(Y, math.nan)  # one metric's boosters per curve: the cost of one fit
+        only[:, j] = Y[:, j]
+        sizes, _, test = learning_curve(
+            estimator,
+            data.X,
+            only,
+            groups=data.groups,
+            train_sizes=[f for f in curve if 0 < f <= 1],
+            cv=splitter(1),
+            scoring=_smape_of(j),
+            shuffle=True,  # random subsets of the training designs, not the first ones
+            random_state=seeds[0],
+            params=fit,
+            error_score="raise",
+        )
+        for n, score in zip(sizes, test[:, 0], strict=True):
+            points.setdefault(int(n), {})[metric] = float(score)
     return Evaluation(
         merged,
-        int(np.mean(n_train)),
-        int(np.mean(n_test)),
-        int(np.mean(n_archs)),
-        tuple(points),
+        int(np.mean([len(t) for t in idx["train"]])),
+        int(np.mean([len(t) for t in idx["test"]])),
+        int(np.mean([np.unique(data.groups[t]).size for t in idx["test"]])),
+        tuple(sorted(points.items())),
         len(seeds),
     )

@@ -117,14 +117,18 @@ def _baseline(train: DocumentSet, test: DocumentSet) -> tuple[dict[str, Any], in
 def evaluate_by_arch(
     ds: DocumentSet, seeds: Iterable[int] = range(3), fraction: float = 0.2, **params: Any
 ) -> SplitScores:
-    """Architectures (layer shapes / networks) held out, every variant on one side."""
+    """Architectures (layer shapes / networks) held out, every variant on one side: one
+    scikit-learn ``GroupShuffleSplit`` per seed."""
+    from sklearn.model_selection import GroupShuffleSplit
+
     ds = ds.subset(_predictable(ds))
     layered, base, per_src = [], [], []
     n_test = n_train = n_base = 0
     for seed in seeds:
-        names = np.unique(ds.groups)
-        rng = np.random.default_rng(seed)
-        held = np.isin(ds.groups, rng.permutation(names)[: max(1, int(fraction * names.size))])
+        split = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        _, idx = next(split.split(np.zeros((len(ds.groups), 1)), groups=ds.groups))
+        held = np.zeros(len(ds.groups), dtype=bool)
+        held[idx] = True
         train, test = ds.subset(~held), ds.subset(held)
         model = LayeredSurrogate(flow=ds.flow, kind=ds.kind, random_state=seed, **params)
         model.fit(train.docs, train.Y)

@@ -233,17 +233,21 @@ def by_arch(
     folds: int = 5,
     seed: int = 0,
 ) -> PieceScores:
-    """Every architecture held out once (``folds`` folds of architectures); scores pooled
-    over the folds' predictions."""
-    names = np.random.default_rng(seed).permutation(np.unique(data.groups))
-    if names.size < 2:
+    """Every architecture held out once (scikit-learn's ``GroupKFold``, ``folds`` folds of
+    architectures, shuffled by ``seed``); scores pooled over the folds' predictions."""
+    from sklearn.model_selection import GroupKFold
+
+    n_archs = np.unique(data.groups).size
+    if n_archs < 2:
         raise HwloopError("holding out architectures needs at least 2 of them")
-    folds = min(folds, names.size)
+    folds = min(folds, n_archs)
     pooled = [{m: np.full((len(data), 3), math.nan) for m in METRICS} for _ in range(3)]
     unseen = np.zeros(len(data), dtype=bool)
     n_train = []
-    for k in range(folds):
-        test = np.isin(data.groups, names[k::folds])
+    splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for _, held in splitter.split(np.zeros((len(data), 1)), groups=data.groups):
+        test = np.zeros(len(data), dtype=bool)
+        test[held] = True
         train = data.subset(~test)
         n_train.append(len(train))
         *got, new = _fold(train, data.subset(test), params)
