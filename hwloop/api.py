@@ -77,7 +77,7 @@ def make_design(
         trained_weights,
     )
     from hwloop.surrogate import with_reuse
-    from hwloop.synth import ExpectedDesign, HardwareConfig, design_from_model
+    from hwloop.synth import ExpectedDesign, HardwareConfig
 
     trained: Any = None
     label = ""
@@ -133,6 +133,8 @@ def make_design(
         return design, f"random (sparsity {req.sparsity:g}, expected over draws)"
     if req.sparsity:
         raise HwloopError("sparsity is for random weights; the trained weights set their own")
+    from hwloop.synth import design_from_model  # torch: only where there are weights
+
     module = trained if not hasattr(trained, "weights") else _module(trained)
     return design_from_model(module, hw), label
 
@@ -221,14 +223,13 @@ def predict_made(
     from dataclasses import replace
 
     from hwloop.surrogate import predict_designs
-    from surrogates import load_surrogate
     from synth_cache import SqlCache
 
     store = None
     if cache is not None:
         missing = cache.startswith("sqlite:///") and not Path(cache[10:]).exists()
         store = None if missing else SqlCache(cache)
-    model = load_surrogate(path)
+    model = _load(path)
     want = [
         (traced if traced is not None else w.startswith("trained")) and flow == "open"
         for _, w in made
@@ -245,6 +246,22 @@ def predict_made(
         for i, p in zip(idx, preds, strict=True):
             out[i] = replace(p, weights=made[i][1])
     return [p for p in out if p is not None]
+
+
+_LOADED: dict[tuple[str, int], Any] = {}
+
+
+def _load(path: Path) -> Any:
+    """The surrogate in ``path``, loaded once per process (until its files change): a notebook
+    that predicts batch after batch pays the XGBoost load once."""
+    from surrogates import load_surrogate
+
+    meta = Path(path) / "metadata.json"
+    key = (str(Path(path).resolve()), meta.stat().st_mtime_ns if meta.exists() else 0)
+    if key not in _LOADED:
+        _LOADED.clear()  # one model at a time: a long session does not hold them all
+        _LOADED[key] = load_surrogate(path)
+    return _LOADED[key]
 
 
 def predict(

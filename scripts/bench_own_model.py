@@ -3,15 +3,20 @@ weights buy a prediction.
 
 1. A real search (Bragg MLP space, hardware objectives, weights kept) trains the models: its
    front members, topped up with its other complete trials up to ``--models``.
-2. Each model is imported through torch (a factory + safetensors), ONNX and QONNX (Brevitas'
-   export of its quantised twin); torch and ONNX must give the same spec and weights, QONNX the
-   same spec with weights on its quantisation grid. (hls4ml projects are not imported yet.)
+2. Each model is imported through torch (a factory + safetensors), ``torch.export``'s .pt2,
+   ONNX, QONNX (Brevitas' export of its quantised twin) and hls4ml (the real converter's
+   ModelGraph, and the project folder it writes); all must give the torch route's spec and
+   weights (hls4ml's spec also carries its precisions), QONNX the same layers with weights on
+   its quantisation grid.
 3. Each model's design (trained weights, ``--bits``) is synthesised for real with the open flow;
    the shipped surrogate predicts it with the trained weights (piece model, and da4ml's trace of
    them: what ``hwloop.predict`` does by default for trained weights) and with random weights of
    the same spec. Errors are against the real synthesis, on models no surrogate trained on.
 
-Prints a table per model and a JSON line with the summary.
+4. ``hwloop.predict_many`` on ``--batch`` specs sampled from the Bragg spaces: designs per
+   second (``--batch-only`` runs just this).
+
+Prints a line per model and a JSON line with the summary (prefix ``BENCH_JSON``).
 
     python scripts/bench_own_model.py [--models 10] [--trials 24] [--bits 6] [--out runs/own]
 """
@@ -32,12 +37,13 @@ from safetensors.torch import save_file
 
 from fpga_targets import get_target
 from hwloop.api import predict
-from hwloop.archs import ArchSpec, import_model, save_imported
+from hwloop.archs import ArchSpec, Imported, graph_to_spec, import_model, save_imported
 from hwloop.cli.main import main as cli
 from hwloop.local._export import export_qonnx
 from hwloop.local._quant import quantised_from_float
 from hwloop.search._weights import load_trial_model
 from hwloop.synth import HardwareConfig, design_from_model, get_synthesizer, synthesize
+from hwloop.synth._hls4ml import convert
 from synth_cache import SqlCache
 
 FACTORY = """from hwloop.archs import ArchSpec, build_model
@@ -100,18 +106,70 @@ def routes(model: torch.nn.Module, folder: Path, bits: int) -> dict[str, object]
     via_onnx = import_model(folder / "m.onnx", name="m")
     t_onnx = time.perf_counter() - t0
     via_qonnx = import_model(folder / "m.qonnx.onnx", name="m")
-    same = via_torch.spec.digest == via_onnx.spec.digest and all(
-        np.allclose(via_torch.weights[k], via_onnx.weights[k], atol=1e-6) for k in via_torch.weights
-    )
+    torch.export.save(torch.export.export(model, (x,)), str(folder / "m.pt2"))
+    via_pt2 = import_model(folder / "m.pt2", name="m")
+    # hls4ml: the real converter's ModelGraph, and the project folder it writes
+    hw = HardwareConfig.uniform("xcu250-figd2104-2L-e", bits, 5.0, strategy="latency")
+    graph = convert(design_from_model(model, hw), model, folder / "hls4ml")
+    t0 = time.perf_counter()
+    via_graph = graph_to_spec(graph, "m")
+    t_graph = time.perf_counter() - t0
+    graph.write()
+    via_project = import_model(folder / "hls4ml", name="m")
     q_struct = [(x.op, getattr(x, "out_features", None)) for x in via_qonnx.spec.layers]
     o_struct = [(x.op, getattr(x, "out_features", None)) for x in via_onnx.spec.layers]
     save_imported(via_onnx, folder / "imported.json")
     return {
-        "torch_equals_onnx": bool(same),
+        "torch_equals_onnx": same(via_torch, via_onnx),
+        "torch_equals_pt2": same(via_torch, via_pt2),
+        "torch_equals_hls4ml_graph": same(via_torch, via_graph, precisions=False),
+        "torch_equals_hls4ml_project": same(via_torch, via_project, precisions=False),
         "qonnx_same_layers": q_struct == o_struct,
         "import_s_torch": round(t_torch, 3),
         "import_s_onnx": round(t_onnx, 3),
+        "import_s_hls4ml_graph": round(t_graph, 3),
     }
+
+
+def same(a: Imported, b: Imported, precisions: bool = True) -> bool:
+    """The same spec (hls4ml's also carries its layer precisions: compared without them) and
+    the same weights."""
+
+    def layers(imp: Imported) -> list[dict[str, object]]:
+        return [
+            {k: v for k, v in layer.items() if precisions or k != "precision"}
+            for layer in imp.spec.structure()["layers"]
+        ]
+
+    return (
+        layers(a) == layers(b)
+        and tuple(a.spec.input_shape) == tuple(b.spec.input_shape)
+        and a.weights.keys() == b.weights.keys()
+        and all(np.allclose(a.weights[k], b.weights[k], atol=1e-6) for k in a.weights)
+    )
+
+
+def batch_speed(n: int) -> dict[str, float]:
+    """``hwloop.predict_many`` on ``n`` specs sampled from the Bragg block and MLP spaces
+    (random weights, in expectation): designs per second of the first call (imports and the
+    model load included) and of a second one."""
+    from hwloop.api import predict_many
+    from hwloop.spaces import get_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    spaces = [get_space("bragg", "block"), get_space("bragg", "mlp")]
+    specs = []
+    for i in range(n):
+        trial = study.ask()
+        specs.append(spaces[i % 2].sample(trial))
+        study.tell(trial, 0.0)
+    out = {}
+    for label in ("first_call", "warm"):
+        t0 = time.perf_counter()
+        preds = predict_many(specs, target="vu13p", bits=6)
+        out[f"designs_per_s_{label}"] = round(len(preds) / (time.perf_counter() - t0))
+    return out
 
 
 def main() -> None:
@@ -122,7 +180,12 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--max-lut", type=float, default=60_000, help="largest predicted design")
     ap.add_argument("--out", type=Path, default=Path("runs/bench-own-model"))
+    ap.add_argument("--batch", type=int, default=2000, help="specs in the batch-speed check")
+    ap.add_argument("--batch-only", action="store_true", help="only the batch-speed check")
     args = ap.parse_args()
+    if args.batch_only:
+        print("BENCH_JSON " + json.dumps({"bench": "own_model", **batch_speed(args.batch)}))
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     models = trained_models(args.out / "search", args.trials, args.models, args.bits, args.max_lut)
     target = get_target("vu13p")
@@ -164,17 +227,34 @@ def main() -> None:
         "models": len(rows),
         "synthesised_ok": len(ok),
         "bits": args.bits,
-        "torch_equals_onnx": sum(bool(r["torch_equals_onnx"]) for r in rows),
-        "qonnx_same_layers": sum(bool(r["qonnx_same_layers"]) for r in rows),
+        **{
+            k: sum(bool(r[k]) for r in rows)
+            for k in (
+                "torch_equals_onnx",
+                "torch_equals_pt2",
+                "torch_equals_hls4ml_graph",
+                "torch_equals_hls4ml_project",
+                "qonnx_same_layers",
+            )
+        },
         "import_predict_s_median": float(np.median([r["import_predict_s"] for r in rows])),
     }
     for m in ("lut", "ff", "latency"):
         for w in ("traced", "trained", "random"):
             vals = [float(r[f"{m}_smape_{w}"]) for r in ok]  # type: ignore[arg-type]
             summary[f"{m}_smape_{w}"] = round(float(np.mean(vals)), 1) if vals else None
+    summary.update(batch_speed(args.batch))
     print(
-        f"{len(rows)} trained models ({len(ok)} synthesised): torch == ONNX for "
-        f"{summary['torch_equals_onnx']}, QONNX same layers for {summary['qonnx_same_layers']}"
+        f"{len(rows)} trained models ({len(ok)} synthesised): the torch route's spec and weights "
+        f"from ONNX for {summary['torch_equals_onnx']}, .pt2 {summary['torch_equals_pt2']}, "
+        f"hls4ml ModelGraph {summary['torch_equals_hls4ml_graph']}, hls4ml project "
+        f"{summary['torch_equals_hls4ml_project']}; QONNX the same layers for "
+        f"{summary['qonnx_same_layers']}"
+    )
+    print(
+        f"  hwloop.predict_many on {args.batch} sampled specs: "
+        f"{summary['designs_per_s_first_call']} designs/s (first call, imports included), "
+        f"{summary['designs_per_s_warm']} designs/s warm"
     )
     for m in ("lut", "ff", "latency"):
         print(
@@ -182,7 +262,7 @@ def main() -> None:
             f"% (da4ml-traced: {summary[f'{m}_smape_traced']} %), random weights "
             f"{summary[f'{m}_smape_random']} %"
         )
-    print(json.dumps(summary))
+    print("BENCH_JSON " + json.dumps({"bench": "own_model", **summary}))
 
 
 if __name__ == "__main__":

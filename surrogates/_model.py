@@ -224,7 +224,10 @@ class ResourceSurrogate:
         X = np.asarray(X, dtype=np.float64)
         with np.errstate(invalid="ignore"):
             bad = (X < lo) | (X > hi)
-        return [[self.feature_names_[j] for j in np.flatnonzero(row)] for row in bad]
+        out: list[list[str]] = [[] for _ in range(bad.shape[0])]
+        for i in np.flatnonzero(bad.any(axis=1)):
+            out[i] = [self.feature_names_[j] for j in np.flatnonzero(bad[i])]
+        return out
 
     def _held_out(self, groups: NDArray[Any] | None, n: int) -> NDArray[np.bool_]:
         if groups is None or self.conformal_fraction <= 0:

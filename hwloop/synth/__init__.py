@@ -1,18 +1,36 @@
-"""From models to hardware: designs, synthesizers and the cached synthesis runner."""
+"""From models to hardware: designs, synthesizers and the cached synthesis runner.
+
+What needs torch, optuna or da4ml (designs from torch models, calibration, the open flow's
+trace) loads on first use, so a prediction from specs (``ExpectedDesign``) never imports them.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from hwloop.synth._base import FLOWS, Outcome, Synthesizer, get_synthesizer, synthesize
-from hwloop.synth._calibrate import reap_dead_runs
 from hwloop.synth._design import Design, HardwareConfig, LayerHW, quantise
 from hwloop.synth._expected import ExpectedDesign
-from hwloop.synth._from_model import (
-    design_from_model,
-    load_design_weights,
-    prune_per_layer,
-    random_design,
-)
-from hwloop.synth._open import trace_pieces
+
+if TYPE_CHECKING:
+    from hwloop.synth._calibrate import reap_dead_runs
+    from hwloop.synth._from_model import (
+        design_from_model,
+        load_design_weights,
+        prune_per_layer,
+        random_design,
+    )
+    from hwloop.synth._open import trace_pieces
+
+_LAZY = {
+    "reap_dead_runs": "hwloop.synth._calibrate",
+    "design_from_model": "hwloop.synth._from_model",
+    "load_design_weights": "hwloop.synth._from_model",
+    "prune_per_layer": "hwloop.synth._from_model",
+    "random_design": "hwloop.synth._from_model",
+    "trace_pieces": "hwloop.synth._open",
+}
 
 __all__ = [
     "FLOWS",
@@ -32,3 +50,10 @@ __all__ = [
     "synthesize",
     "trace_pieces",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hwloop.synth' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
