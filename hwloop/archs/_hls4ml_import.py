@@ -4,8 +4,10 @@ Both are read into one list of layers (hls4ml's name, kind, weights, weight / re
 reuse factor, strategy) and mapped like an ONNX graph (:mod:`hwloop.archs._onnx`): Dense becomes
 ``linear``, Conv2D ``conv2d``, BatchNormalization is folded into the layer before it, activations
 attach to the layer before them, Reshape / Flatten ``flatten``, Pooling2D ``pool2d``. hls4ml
-computes channels last: its conv weights are (kh, kw, in, out) and a dense layer after a flatten
-of an (h, w, c) map takes its inputs in that order; both are put back in torch's order, so a
+computes convs channels last: a model with a conv takes (h, w, c) maps, its conv weights are
+(kh, kw, in, out) and a dense layer after a flatten of such a map takes its inputs in (h, w, c)
+order; all are put back in torch's order (a model without convs keeps torch's input shape,
+and hls4ml flattens it (w, c x h): measured on its converter), so a
 model gives the same spec and weights through hls4ml as through torch or ONNX. Any other layer
 is refused, naming it and its class.
 
@@ -130,7 +132,16 @@ def hls_to_spec(
     input_shape: tuple[int, ...] | None = None,
 ) -> Imported:
     """The spec and weights (torch order) of hls4ml's layers (see the module docstring)."""
-    if len(shape) == 3:  # hls4ml's maps are (h, w, c)
+    # hls4ml computes convs channels last: a model with a conv takes (h, w, c) and flattens
+    # (h, w, c); one without keeps torch's (c, h, w) layout and order
+    conv = next((layer for layer in hls if layer.kind == "conv2d"), None)
+    channels_last = len(shape) == 3 and conv is not None
+    if channels_last and int(conv.attrs.get("n_chan", shape[2])) != shape[2]:  # type: ignore[union-attr]
+        raise HwloopError(
+            f"hls4ml layer {conv.name}: {conv.attrs.get('n_chan')} input channels, the input "  # type: ignore[union-attr]
+            f"is {list(shape)} (hwloop reads hls4ml's maps channels last)"
+        )
+    if channels_last:
         shape = (shape[2], shape[0], shape[1])
     if input_shape is not None and tuple(input_shape) != shape:
         raise HwloopError(
@@ -191,9 +202,12 @@ def hls_to_spec(
                 raise HwloopError(f"{where} (Dense): no weights")
             n_in = int(cur[-1])
             W = W.reshape(n_in, -1)
-            if flat_from is not None and len(flat_from) == 3 and cur == (math.prod(flat_from),):
-                c, h, wd = flat_from  # hls4ml flattened (h, w, c); torch flattens (c, h, w)
-                W = W.reshape(h, wd, c, -1).transpose(2, 0, 1, 3).reshape(n_in, -1)
+            if flat_from is not None and len(flat_from) == 3:
+                c, h, wd = flat_from  # torch flattens (c, h, w)
+                if channels_last:  # after a conv hls4ml flattens (h, w, c)
+                    W = W.reshape(h, wd, c, -1).transpose(2, 0, 1, 3).reshape(n_in, -1)
+                else:  # its channels-last pass leaves an input it flattens (w, c·h) (measured)
+                    W = W.reshape(wd, c * h, -1).transpose(1, 0, 2).reshape(n_in, -1)
             pending = _Pending("linear", fresh("fc"), W.T.copy(), w.get("bias"))
             cur, flat_from = (*cur[:-1], int(W.shape[1])), None
         elif layer.kind == "conv2d":

@@ -154,3 +154,19 @@ def test_bad_projects_are_one_line(
     cpp.write_text(cpp.read_text().replace("nnet::hard_tanh<", "nnet::relu<", 1))
     assert main(["arch", "import", str(evil), "-o", str(bad)]) == 2
     assert "not an hls4ml weight file" in capsys.readouterr().err and not bad.exists()
+
+
+def test_a_model_without_convs_keeps_torchs_layout(tmp_path: Path) -> None:
+    """An MLP on a map (the Bragg MLP space's models): hls4ml keeps its input shape and
+    flattens it in an order of its own, put back (two channels, so that every axis shows)."""
+    spec = ArchSpec((2, 3, 4), (Flatten("f"), Linear("fc0", 6, act="relu"), Linear("out", 2)))
+    model = build_model(spec).eval()
+    reset_parameters(model, 2)
+    hw = HardwareConfig.uniform("xcu250-figd2104-2L-e", 6, 5.0, strategy="latency")
+    graph = convert(design_from_model(model, hw), model, tmp_path / "prj")
+    graph.write()
+    ref = torch_to_spec(model, "m", (2, 3, 4))
+    for imp in (graph_to_spec(graph, "m"), import_model(tmp_path / "prj", name="m")):
+        assert tuple(imp.spec.input_shape) == (2, 3, 4)
+        for key in ref.weights:
+            np.testing.assert_allclose(imp.weights[key], ref.weights[key], rtol=1e-5, atol=1e-6)
