@@ -164,11 +164,39 @@ def batch_speed(n: int) -> dict[str, float]:
         trial = study.ask()
         specs.append(spaces[i % 2].sample(trial))
         study.tell(trial, 0.0)
-    out = {}
+    out: dict[str, float] = {}
     for label in ("first_call", "warm"):
         t0 = time.perf_counter()
         preds = predict_many(specs, target="vu13p", bits=6)
         out[f"designs_per_s_{label}"] = round(len(preds) / (time.perf_counter() - t0))
+    out.update(expectation_vs_draw(specs[:150]))
+    return out
+
+
+def expectation_vs_draw(specs: list[ArchSpec]) -> dict[str, float]:
+    """Random weights in expectation against a real draw (seed 0) of the same designs, both
+    predicted by the shipped model, at 4 / 6 / 8 bits and 0 / 50 / 75 % sparsity: the mean and
+    largest |expected / drawn - 1| per metric (%)."""
+    from hwloop.api import DesignRequest, make_design, predict_made
+    from hwloop.surrogate import find_model
+
+    target = get_target("vu13p")
+    path = find_model("open", target, "post_synthesis", None)
+    ratios: dict[str, list[float]] = {"lut": [], "ff": [], "latency": []}
+    for bits, sparsity in ((4, 0.0), (6, 0.5), (8, 0.75)):
+        req = DesignRequest(bits=bits, sparsity=sparsity)
+        made = [make_design(x, req, target.part, target.clock_period_ns) for x in specs]
+        drawn = [(d.draw(), w) for d, w in made]  # type: ignore[union-attr]
+        exp = predict_made(made, target, path, None, "open", traced=False)
+        real = predict_made(drawn, target, path, None, "open", traced=False)
+        for e, r in zip(exp, real, strict=True):
+            for m in ratios:
+                ratios[m].append(e.metrics[m][1] / max(r.metrics[m][1], 1.0) - 1)
+    out: dict[str, float] = {"expectation_designs": float(len(specs) * 3)}
+    for m, v in ratios.items():
+        a = np.abs(np.asarray(v)) * 100
+        out[f"expectation_vs_draw_{m}_mean_pct"] = round(float(a.mean()), 2)
+        out[f"expectation_vs_draw_{m}_max_pct"] = round(float(a.max()), 1)
     return out
 
 
