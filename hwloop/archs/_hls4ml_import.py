@@ -29,8 +29,8 @@ from numpy.typing import NDArray
 
 from hwloop import HwloopError
 from hwloop.archs._onnx import Imported, _Pending
-from hwloop.archs._precision import FixedPoint, LayerPrecision
-from hwloop.archs._spec import ArchSpec, Conv2d, Flatten, Linear, Pool2d
+from hwloop.archs._precision import FixedPoint
+from hwloop.archs._spec import ArchSpec, Flatten, Pool2d
 
 Array = NDArray[np.float64]
 ACTS = {"relu": "relu", "leaky_relu": "leaky_relu", "sigmoid": "sigmoid", "tanh": "tanh"}
@@ -161,25 +161,8 @@ def hls_to_spec(
 
     def flush() -> None:
         nonlocal pending
-        if pending is None:
-            return
-        p = pending
-        prec = (
-            LayerPrecision(p.weight_bits, p.result_bits)
-            if p.weight_bits is not None or p.result_bits is not None
-            else None
-        )
-        act: Any = p.act
-        if p.kind == "linear":
-            layers.append(Linear(p.name, int(p.weight.shape[0]), act=act, precision=prec))
-        else:
-            k = int(p.weight.shape[-1])
-            layers.append(
-                Conv2d(p.name, int(p.weight.shape[0]), k, p.padding, act=act, precision=prec)
-            )
-        bias = p.bias if p.bias is not None else np.zeros(p.weight.shape[0])
-        weights[f"layers.{p.name}.0.weight"] = p.weight.astype(np.float32)
-        weights[f"layers.{p.name}.0.bias"] = bias.astype(np.float32)
+        if pending is not None:
+            pending.emit(layers, weights)
         pending = None
 
     def flatten() -> None:

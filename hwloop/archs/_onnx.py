@@ -49,6 +49,24 @@ class _Pending:
     weight_bits: FixedPoint | None = None
     result_bits: FixedPoint | None = None
 
+    def emit(self, layers: list[Any], weights: dict[str, NDArray[np.float32]]) -> None:
+        """Append the finished layer to ``layers`` and its weights (torch's state-dict keys)."""
+        prec = (
+            LayerPrecision(self.weight_bits, self.result_bits)
+            if self.weight_bits is not None or self.result_bits is not None
+            else None
+        )
+        act: Any = self.act
+        out = int(self.weight.shape[0])
+        if self.kind == "linear":
+            layers.append(Linear(self.name, out, act=act, precision=prec))
+        else:
+            k = int(self.weight.shape[-1])
+            layers.append(Conv2d(self.name, out, k, self.padding, act=act, precision=prec))
+        bias = self.bias if self.bias is not None else np.zeros(out)
+        weights[f"layers.{self.name}.0.weight"] = self.weight.astype(np.float32)
+        weights[f"layers.{self.name}.0.bias"] = bias.astype(np.float32)
+
 
 @dataclass
 class Imported:
@@ -167,30 +185,8 @@ def onnx_to_spec(
 
     def flush() -> None:
         nonlocal pending
-        if pending is None:
-            return
-        p = pending
-        prec = (
-            LayerPrecision(p.weight_bits, p.result_bits)
-            if p.weight_bits is not None or p.result_bits is not None
-            else None
-        )
-        if p.kind == "linear":
-            layers.append(Linear(p.name, int(p.weight.shape[0]), act=p.act, precision=prec))  # type: ignore[arg-type]
-        else:
-            layers.append(
-                Conv2d(
-                    p.name,
-                    int(p.weight.shape[0]),
-                    int(p.weight.shape[-1]),
-                    p.padding,
-                    act=p.act,  # type: ignore[arg-type]
-                    precision=prec,
-                )
-            )
-        bias = p.bias if p.bias is not None else np.zeros(p.weight.shape[0])
-        weights[f"layers.{p.name}.0.weight"] = p.weight.astype(np.float32)
-        weights[f"layers.{p.name}.0.bias"] = bias.astype(np.float32)
+        if pending is not None:
+            pending.emit(layers, weights)
         pending = None
 
     def attr(node: Any, key: str, default: Any) -> Any:
