@@ -42,8 +42,13 @@ from hwloop.cli.main import main as cli
 from hwloop.local._export import export_qonnx
 from hwloop.local._quant import quantised_from_float
 from hwloop.search._weights import load_trial_model
-from hwloop.synth import HardwareConfig, design_from_model, get_synthesizer, synthesize
-from hwloop.synth._hls4ml import convert
+from hwloop.synth import (
+    HardwareConfig,
+    design_from_model,
+    get_synthesizer,
+    synthesize,
+    to_hls4ml,
+)
 from synth_cache import SqlCache
 
 FACTORY = """from hwloop.archs import ArchSpec, build_model
@@ -110,7 +115,7 @@ def routes(model: torch.nn.Module, folder: Path, bits: int) -> dict[str, object]
     via_pt2 = import_model(folder / "m.pt2", name="m")
     # hls4ml: the real converter's ModelGraph, and the project folder it writes
     hw = HardwareConfig.uniform("xcu250-figd2104-2L-e", bits, 5.0, strategy="latency")
-    graph = convert(design_from_model(model, hw), model, folder / "hls4ml")
+    graph = to_hls4ml(design_from_model(model, hw), model, folder / "hls4ml")
     t0 = time.perf_counter()
     via_graph = graph_to_spec(graph, "m")
     t_graph = time.perf_counter() - t0

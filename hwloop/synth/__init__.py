@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         prune_per_layer,
         random_design,
     )
+    from hwloop.synth._hls4ml import to_hls4ml
     from hwloop.synth._open import trace_pieces
 
 _LAZY = {
@@ -30,6 +31,7 @@ _LAZY = {
     "prune_per_layer": "hwloop.synth._from_model",
     "random_design": "hwloop.synth._from_model",
     "trace_pieces": "hwloop.synth._open",
+    "to_hls4ml": "hwloop.synth._hls4ml",
 }
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "random_design",
     "reap_dead_runs",
     "synthesize",
+    "to_hls4ml",
     "trace_pieces",
 ]
 

@@ -85,3 +85,6 @@ def convert(design: Design, model: SpecModule, output_dir: str | os.PathLike[str
         part=design.hw.part,
         clock_period=design.hw.clock_period_ns,
     )
+
+
+to_hls4ml = convert  # the public name (hwloop.synth.to_hls4ml)

@@ -26,8 +26,7 @@ from hwloop.archs import (
     torch_to_spec,
 )
 from hwloop.cli.main import main
-from hwloop.synth import HardwareConfig, LayerHW, design_from_model
-from hwloop.synth._hls4ml import convert
+from hwloop.synth import HardwareConfig, LayerHW, design_from_model, to_hls4ml
 from hwloop.training import reset_parameters
 
 SPEC = ArchSpec(
@@ -57,7 +56,7 @@ def hls(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, Any,
     hw = HardwareConfig.uniform("xcu250-figd2104-2L-e", 8, 5.0, strategy="latency")
     hw = replace(hw, by_name=(("fc0", LayerHW(reuse_factor=3)),))
     folder = tmp_path_factory.mktemp("hls") / "prj"
-    graph = convert(design_from_model(model, hw), model, folder)
+    graph = to_hls4ml(design_from_model(model, hw), model, folder)
     graph.write()
     return model, graph, folder
 
@@ -163,7 +162,7 @@ def test_a_model_without_convs_keeps_torchs_layout(tmp_path: Path) -> None:
     model = build_model(spec).eval()
     reset_parameters(model, 2)
     hw = HardwareConfig.uniform("xcu250-figd2104-2L-e", 6, 5.0, strategy="latency")
-    graph = convert(design_from_model(model, hw), model, tmp_path / "prj")
+    graph = to_hls4ml(design_from_model(model, hw), model, tmp_path / "prj")
     graph.write()
     ref = torch_to_spec(model, "m", (2, 3, 4))
     for imp in (graph_to_spec(graph, "m"), import_model(tmp_path / "prj", name="m")):
