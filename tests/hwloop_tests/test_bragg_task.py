@@ -46,6 +46,7 @@ def test_polar_cartesian_round_trip() -> None:
     assert phys.to_cartesian(float(r), float(eta)) == pytest.approx((700.25, 333.5))
 
 
+@pytest.mark.slow
 def test_dataset_deterministic_cached_and_split(tmp_path: Path, peaks_file: Path) -> None:
     a = build_dataset(peaks_file, limit=120, seed=5, n_jobs=1, cache_dir=tmp_path, progress=False)
     files = list((tmp_path / "bragg").glob("*.npz"))

@@ -35,6 +35,7 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.slow
 def test_tiny_search_end_to_end_and_resume(tmp_path: Path) -> None:
     out = tmp_path / "out"
     common = [
@@ -95,6 +96,7 @@ def _count(db_path: Path, state: str) -> int:
         )
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_study_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "out"
     common = "search --epochs 1 --limit 120 --population 4 --out".split() + [str(out)]

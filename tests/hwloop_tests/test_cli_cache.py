@@ -12,6 +12,7 @@ from hwloop.cli.main import main
 FIX = Path(__file__).resolve().parents[2] / "../shared/fixtures"
 
 
+@pytest.mark.slow
 def test_import_ls_show_stats_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path}/c.db"
     assert main(["cache", "import", str(FIX), "--cache", url]) == 0

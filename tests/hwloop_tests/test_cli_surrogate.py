@@ -17,6 +17,7 @@ CSV = (
 METRICS = {"lut", "ff", "dsp", "bram_18k", "latency", "ii"}
 
 
+@pytest.mark.slow
 def test_fit_then_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The vivado flow fits the layer-level model: held out by architecture, against the
     plain-XGBoost baseline, with the numbers stored beside the model."""
@@ -56,6 +57,7 @@ def test_no_results_says_how_to_get_them(
     assert "no readable surrogate" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_open_flow_pieces_fit_and_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The open flow's piece model from the real large runs, evaluated held out by architecture
     and by size, beside the whole-design model and the traced fidelity."""

@@ -188,6 +188,7 @@ def test_predict_uses_trained_weights_and_says_so(
     assert "trained weights set their own" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_python_api(trained: tuple[Path, torch.nn.Module], tmp_path: Path) -> None:
     _, m = trained
     p = hwloop.predict(m, input_shape=(12,), target="vu13p", bits=6)

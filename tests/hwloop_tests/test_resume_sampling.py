@@ -18,6 +18,7 @@ from hwloop import HwloopError
 from hwloop.search import SearchConfig, open_study, session_seed
 
 
+@pytest.mark.slow
 def test_resumed_search_draws_new_parameters(tmp_path: Path) -> None:
     out = tmp_path / "d1"
     for n in (3, 6):  # the reproduction: 3 trials, then resumed to 6

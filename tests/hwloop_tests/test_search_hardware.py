@@ -63,6 +63,7 @@ def test_feasible_front_carries_predictions(tmp_path: Path) -> None:
     assert "Reference without a model: the mean training target scores" in report
 
 
+@pytest.mark.slow
 def test_expressible_follows_the_flow_and_attention_is_expressible(tmp_path: Path) -> None:
     out = tmp_path / "block"
     args = ["search", "--task", "bragg", "--space", "block", "--epochs", "1", "--limit", "120"]
@@ -81,6 +82,7 @@ def test_expressible_follows_the_flow_and_attention_is_expressible(tmp_path: Pat
         assert not (has_attention and hw["unsupported"])  # the open flow builds attention
 
 
+@pytest.mark.slow
 def test_a_design_that_timed_out_for_real_is_infeasible(tmp_path: Path) -> None:
     """The scorer looks each design up in the cache: a real run that timed out (or failed)
     makes the trial infeasible (a complete trial, constraint ``synthesised`` = 1), so the sampler
@@ -103,6 +105,7 @@ def test_a_design_that_timed_out_for_real_is_infeasible(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "b" / "pareto.json").read_text())["front"] == []
 
 
+@pytest.mark.slow
 def test_a_target_without_a_surrogate_is_calibrated_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -128,6 +131,7 @@ def test_a_target_without_a_surrogate_is_calibrated_first(
     assert trials and all("bootstrap" in t.user_attrs["hw"]["model"] for t in trials)
 
 
+@pytest.mark.slow
 def test_loop_synthesises_refits_and_reports(tmp_path: Path) -> None:
     out, cache = tmp_path / "loop", f"sqlite:///{tmp_path}/cache.db"
     args = ["search", *TINY, "--trials", "4", "--out", str(out), "--cache", cache]
@@ -171,6 +175,7 @@ def _worker(out: Path, storage: str, trials: int) -> subprocess.Popen[str]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.slow
 def test_two_workers_share_one_study(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -20,6 +20,7 @@ TINY = ["--task", "bragg", "--space", "mlp", "--epochs", "1", "--limit", "120"]
 TINY += ["--population", "4", "--target", "vu13p"]
 
 
+@pytest.mark.slow
 def test_loop_rounds_run_on_a_dask_cluster(tmp_path: Path) -> None:
     distributed = pytest.importorskip("dask.distributed")
     out, cache = tmp_path / "dask", f"sqlite:///{tmp_path}/cache.db"
@@ -45,6 +46,7 @@ def test_loop_rounds_run_on_a_dask_cluster(tmp_path: Path) -> None:
     assert not (out / "artifacts").exists()
 
 
+@pytest.mark.slow
 def test_bad_dask_address_is_a_one_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

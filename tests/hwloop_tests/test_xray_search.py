@@ -36,6 +36,7 @@ def _dominated(a: dict[str, float], b: dict[str, float]) -> bool:
     return all(b[k] <= a[k] for k in a) and any(b[k] < a[k] for k in a)
 
 
+@pytest.mark.slow
 def test_tiny_ptycho_cnn_search_through_the_cli(tmp_path: Path) -> None:
     out = tmp_path / "p"
     args = ["search", "--task", "ptycho", "--space", "cnn", "--size", "32", "--limit", "640"]
@@ -94,6 +95,7 @@ def test_chebyshev_values() -> None:
     assert chebyshev(v, w, ref) == pytest.approx(max(0.25, 1.2, 0.2))
 
 
+@pytest.mark.slow
 def test_scalarised_search_writes_the_raw_front(tmp_path: Path) -> None:
     out = tmp_path / "s"
     args = ["search", *BRAGG, "--space", "mlp", "--trials", "6", "--sampler", "tpe"]

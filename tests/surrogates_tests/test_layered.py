@@ -67,6 +67,7 @@ def test_layers_of_hwloop_designs() -> None:
         hls_layers(random_design(resolve_arch("braggnn"), hw, seed=0).canonical())
 
 
+@pytest.mark.slow
 def test_fit_predict_held_out_and_round_trip(records, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     docs, Y, groups = records
     names = np.unique(groups)

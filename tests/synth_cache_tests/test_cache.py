@@ -131,6 +131,7 @@ def test_key_is_content_addressed() -> None:
     assert a != design_key({"a": [1, 2], "b": 1}, "vivado", "0.23")
 
 
+@pytest.mark.slow
 def test_import_fixtures_twice(cache: SqlCache) -> None:
     first = import_paths(cache, [FIX])
     ntorc = 2 * (3998 + 5651 + 492)  # resource and latency rows are separate records

@@ -96,6 +96,7 @@ def _sane(cache: SqlCache) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
+@pytest.mark.slow
 def test_mutated_files_import_or_fail_typed(
     data: st.DataObject, seeds: dict[str, tuple[str, str]], tmp_path: Path
 ) -> None:

@@ -134,6 +134,7 @@ class WithConstants:
         return np.asarray(self.piece.comb.predict(data, n_threads=n_threads))
 
 
+@pytest.mark.slow
 def test_attention_design_synthesises(tmp_path: Path) -> None:
     """A conv + attention + dense design through da4ml and yosys: seven unique attention
     circuits for 4x4 positions, totals = sum of count x piece numbers."""

@@ -14,6 +14,7 @@ from hwloop.synth._calibrate import sample_space
 from synth_cache import SqlCache
 
 
+@pytest.mark.slow
 def test_calibrate_runs_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     arch = tmp_path / "tiny.json"
     ArchSpec((5,), (Linear("fc0", 3, act="relu"), Linear("out", 2)), name="tiny").save(arch)
@@ -86,6 +87,7 @@ def test_calibrate_errors(
     assert message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_kill_9_mid_batch_then_rerun(tmp_path: Path) -> None:
     """kill -9 during calibrate: the cache stays consistent and the rerun synthesises only what
     was missing."""
@@ -143,6 +145,7 @@ def test_kill_9_mid_batch_then_rerun(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.slow
 def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path, jobs: int) -> None:
     """SIGINT to the process group (what a terminal's Ctrl-C sends) while yosys runs: calibrate
     exits with 130 within seconds, stores nothing half-done (a yosys killed by the signal is not

@@ -34,6 +34,7 @@ def synth(request: pytest.FixtureRequest, fake_vitis: Callable[[str], None]) -> 
     return s
 
 
+@pytest.mark.slow
 def test_contract_real_run_and_cache(synth: Synthesizer, tmp_path: Path) -> None:
     cache = SqlCache(f"sqlite:///{tmp_path}/c.db")
     design = random_design(TINY, HardwareConfig.uniform(PART, 4), seed=0)

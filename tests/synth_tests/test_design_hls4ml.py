@@ -96,6 +96,7 @@ def test_unsupported_layers_named() -> None:
     assert "GELU" in (hls4ml_unsupported(random_design(builtin_archs()["nac-tiny"], hw)) or "")
 
 
+@pytest.mark.slow
 def test_hls4ml_emulation_matches_quantised_torch(tmp_path: Path) -> None:
     """hls4ml's C++ emulation (g++) agrees with the torch model on the same fixed-point weights
     and inputs, within the result quantisation of the layers."""

@@ -22,6 +22,7 @@ TINY_CONV = ArchSpec(
 )
 
 
+@pytest.mark.slow
 def test_open_flow_estimate_tracks_yosys(tmp_path: Path) -> None:
     synth = OpenSynthesizer()
     cache = SqlCache(f"sqlite:///{tmp_path}/c.db")
@@ -118,6 +119,7 @@ def test_yowasp_fallback_found_in_an_unactivated_venv(monkeypatch: pytest.Monkey
         y.yosys_command.cache_clear()
 
 
+@pytest.mark.slow
 def test_latency_strategy_uses_dsps(tmp_path: Path) -> None:
     """Strategy "latency" traces every weight as a multiplier operand tied to a constant: the
     logic still computes the network exactly, and yosys maps the products to DSP48E2."""
@@ -140,6 +142,7 @@ def test_latency_strategy_uses_dsps(tmp_path: Path) -> None:
     assert r.dsp is not None and r.dsp > 0
 
 
+@pytest.mark.slow
 def test_tables_padding_and_layer_norm_synthesise(tmp_path: Path) -> None:
     """GELU and 1/sqrt lookup tables (their .mem files and yosys fixes), 'same' padding, layer
     norm multipliers and LeakyReLU go through yosys for real."""
@@ -211,6 +214,7 @@ def test_deep_sets_pieces_are_per_element_and_bit_exact(method: str) -> None:
     np.testing.assert_array_equal(got, quantize(h, k, i, f))
 
 
+@pytest.mark.slow
 def test_deep_set_synthesises(tmp_path: Path) -> None:
     from hwloop.archs import builtin_archs
 

@@ -82,6 +82,7 @@ def test_training_rows_reproduce_the_real_totals(large: PieceSet) -> None:
         assert len(rows) == len(table) and all(y["lut"] >= 0 for _, y in rows)
 
 
+@pytest.mark.slow
 def test_fit_compose_save_load(large: PieceSet, tmp_path: Path) -> None:
     model = large.fit({"n_estimators": 60})
     pred, notes = model.predict_documents(large.docs[:4])
@@ -102,6 +103,7 @@ def test_fit_compose_save_load(large: PieceSet, tmp_path: Path) -> None:
     assert back.n_train_ == {"runs": len(large)}
 
 
+@pytest.mark.slow
 def test_unknown_piece_kind_is_flagged_extrapolated_not_zero(large: PieceSet) -> None:
     model = large.fit({"n_estimators": 30})
     hw = HardwareConfig.uniform(PART, 4, 5.0)
@@ -112,6 +114,7 @@ def test_unknown_piece_kind_is_flagged_extrapolated_not_zero(large: PieceSet) ->
     assert pred["lut"][0, 1] > 0 and pred["latency"][0, 1] > 0
 
 
+@pytest.mark.slow
 def test_held_out_by_size_trains_small_tests_large(large: PieceSet) -> None:
     ev = by_size(large, {"n_estimators": 60})
     assert ev.n_train + ev.n_test == len(large) and ev.n_test >= len(large) // 2 - 1
@@ -119,6 +122,7 @@ def test_held_out_by_size_trains_small_tests_large(large: PieceSet) -> None:
     assert ev.piece["lut"]["smape"] < 40 and ev.whole["lut"]["smape"] > 0
 
 
+@pytest.mark.slow
 def test_traced_fidelity_reads_the_synthesisers_trace(large: PieceSet, tmp_path: Path) -> None:
     """trace_pieces gives exactly the da4ml numbers the open flow records for each piece, and
     the traced prediction's latency is then the synthesised design's, cycle for cycle."""

@@ -48,6 +48,7 @@ def test_reports_of_both_kinds_are_parsed(tmp_path: Path, fake_vitis: Fake) -> N
     ("mode", "status", "words"),
     [("fail", "failed", "exit code 1"), ("empty", "failed", "no report"), ("hang", "timeout", "")],
 )
+@pytest.mark.slow
 def test_tool_failures_are_results(
     tmp_path: Path, fake_vitis: Fake, mode: str, status: str, words: str
 ) -> None:
