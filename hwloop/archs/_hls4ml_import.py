@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
-from hwloop.archs._onnx import Imported, _Pending
+from hwloop.archs._onnx import Imported, _Pending, _Sink
 from hwloop.archs._precision import FixedPoint
 from hwloop.archs._spec import ArchSpec, Flatten, Pool2d
 
@@ -147,22 +147,16 @@ def hls_to_spec(
         raise HwloopError(
             f"input shape {list(input_shape)} does not fit the model's input {list(shape)}"
         )
-    layers: list[Any] = []
-    weights: dict[str, NDArray[np.float32]] = {}
+    sink = _Sink()
+    layers, weights, fresh = sink.layers, sink.weights, sink.fresh
     reuse: dict[str, int] = {}
     strategies: set[str] = set()
-    counts: dict[str, int] = {}
     pending: _Pending | None = None
     cur, flat_from = shape, None
 
-    def fresh(prefix: str) -> str:
-        counts[prefix] = counts.get(prefix, 0) + 1
-        return f"{prefix}{counts[prefix] - 1}"
-
     def flush() -> None:
         nonlocal pending
-        if pending is not None:
-            pending.emit(layers, weights)
+        sink.take(pending)
         pending = None
 
     def flatten() -> None:

@@ -69,6 +69,23 @@ class _Pending:
 
 
 @dataclass
+class _Sink:
+    """What an importer has emitted so far: layers, their weights, and fresh layer names."""
+
+    layers: list[Any] = field(default_factory=list)
+    weights: dict[str, NDArray[np.float32]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def fresh(self, prefix: str) -> str:
+        self.counts[prefix] = self.counts.get(prefix, 0) + 1
+        return f"{prefix}{self.counts[prefix] - 1}"
+
+    def take(self, pending: _Pending | None) -> None:
+        if pending is not None:
+            pending.emit(self.layers, self.weights)
+
+
+@dataclass
 class Imported:
     """An imported model: its spec, its trained weights (SpecModule state dict) and what the
     graph said about precisions."""
@@ -172,21 +189,15 @@ def onnx_to_spec(
             f"the model's input shape {[s or '?' for s in shape]} is not fixed; give input_shape"
         )
     current = inputs[0].name
-    layers: list[Any] = []
+    sink = _Sink()
+    layers, weights, fresh = sink.layers, sink.weights, sink.fresh
     pending: _Pending | None = None
-    weights: dict[str, NDArray[np.float32]] = {}
     input_bits: FixedPoint | None = None
-    counts: dict[str, int] = {}
     cur_shape = shape
-
-    def fresh(prefix: str) -> str:
-        counts[prefix] = counts.get(prefix, 0) + 1
-        return f"{prefix}{counts[prefix] - 1}"
 
     def flush() -> None:
         nonlocal pending
-        if pending is not None:
-            pending.emit(layers, weights)
+        sink.take(pending)
         pending = None
 
     def attr(node: Any, key: str, default: Any) -> Any:
