@@ -165,86 +165,90 @@ def hls_to_spec(
         layers.append(Flatten(fresh("flatten")))
         flat_from, cur = cur, (math.prod(cur),)
 
-    for layer in hls:
-        where = f"hls4ml layer {layer.name}"
-        a, w = layer.attrs, layer.weights
-        if layer.kind == "skip":
-            continue
-        if layer.kind == "dense":
-            if len(cur) == 3:
-                flatten()  # a project's flatten is a reinterpretation: no call of its own
-            flush()
-            W = w.get("weight")
-            if W is None:
-                raise HwloopError(f"{where} (Dense): no weights")
-            n_in = int(cur[-1])
-            W = W.reshape(n_in, -1)
-            if flat_from is not None and len(flat_from) == 3:
-                c, h, wd = flat_from  # torch flattens (c, h, w)
-                if channels_last:  # after a conv hls4ml flattens (h, w, c)
-                    W = W.reshape(h, wd, c, -1).transpose(2, 0, 1, 3).reshape(n_in, -1)
-                else:  # its channels-last pass leaves an input it flattens (w, c·h) (measured)
-                    W = W.reshape(wd, c * h, -1).transpose(1, 0, 2).reshape(n_in, -1)
-            pending = _Pending("linear", fresh("fc"), W.T.copy(), w.get("bias"))
-            cur, flat_from = (*cur[:-1], int(W.shape[1])), None
-        elif layer.kind == "conv2d":
-            flush()
-            if len(cur) != 3:
-                raise HwloopError(f"{where} (Conv2D): its input {list(cur)} is not a 2-D map")
-            kh, kw = int(a.get("filt_height", 0)), int(a.get("filt_width", 0))
-            pads = {int(a.get(f"pad_{s}", 0)) for s in ("top", "bottom", "left", "right")}
-            strides = {int(a.get("stride_height", 1)), int(a.get("stride_width", 1))}
-            if kh != kw or len(pads) != 1 or strides != {1}:
-                raise HwloopError(
-                    f"{where} (Conv2D): hwloop's conv2d is square, stride 1, symmetric padding"
-                )
-            c, h, wd = cur
-            W = w["weight"].reshape(kh, kw, c, -1).transpose(3, 2, 0, 1)
-            pad = pads.pop()
-            pending = _Pending("conv2d", fresh("conv"), W.copy(), w.get("bias"), padding=pad)
-            cur = (int(W.shape[0]), h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1)
-        elif layer.kind == "batchnorm":
-            if pending is None or pending.act is not None:
-                raise HwloopError(
-                    f"{where} (BatchNormalization): only a batch norm right after a dense or "
-                    "conv layer can be folded"
-                )
-            s, beta = w["scale"].reshape(-1), w["bias"].reshape(-1)
-            b = pending.bias if pending.bias is not None else np.zeros_like(s)
-            pending.weight = pending.weight * s.reshape(-1, *([1] * (pending.weight.ndim - 1)))
-            pending.bias = b * s + beta
-        elif layer.kind == "act":
-            fn = str(a.get("activation", "")).lower()
-            if fn == "linear":
+    where = "hls4ml model"
+    try:
+        for layer in hls:
+            where = f"hls4ml layer {layer.name}"
+            a, w = layer.attrs, layer.weights
+            if layer.kind == "skip":
                 continue
-            if fn not in ACTS:
-                raise HwloopError(f"{where}: activation {fn!r} has no hwloop equivalent")
-            if fn == "leaky_relu" and abs(float(a.get("activ_param", 0.01)) - 0.01) > 1e-9:
-                raise HwloopError(f"{where}: hwloop's leaky ReLU has slope 0.01")
-            if pending is None or pending.act is not None:
-                raise HwloopError(f"{where}: an activation must follow a dense or conv layer")
-            pending.act = ACTS[fn]
-            pending.result_bits = layer.result or pending.result_bits
-            continue
-        elif layer.kind == "flatten":
-            if len(cur) == 3:
-                flatten()
-            continue
-        elif layer.kind == "pool":
-            flush()
-            size = int(a.get("pool_height", 0))
-            if len(cur) != 3 or size < 1 or int(a.get("pool_width", size)) != size:
-                raise HwloopError(f"{where}: only square 2-D pools with stride = size")
-            op = str(a.get("pool_op", a.get("class_name", "max"))).lower()
-            layers.append(Pool2d(fresh("pool"), size, "mean" if "av" in op else "max"))
-            cur = (cur[0], cur[1] // size, cur[2] // size)
-            continue
-        if pending is not None and layer.kind in ("dense", "conv2d"):
-            pending.weight_bits, pending.result_bits = layer.weight, layer.result
-            if layer.reuse:
-                reuse[pending.name] = layer.reuse
-            if layer.strategy:
-                strategies.add(layer.strategy)
+            if layer.kind == "dense":
+                if len(cur) == 3:
+                    flatten()  # a project's flatten is a reinterpretation: no call of its own
+                flush()
+                W = w.get("weight")
+                if W is None:
+                    raise HwloopError(f"{where} (Dense): no weights")
+                n_in = int(cur[-1])
+                W = W.reshape(n_in, -1)
+                if flat_from is not None and len(flat_from) == 3:
+                    c, h, wd = flat_from  # torch flattens (c, h, w)
+                    if channels_last:  # after a conv hls4ml flattens (h, w, c)
+                        W = W.reshape(h, wd, c, -1).transpose(2, 0, 1, 3).reshape(n_in, -1)
+                    else:  # its channels-last pass leaves an input it flattens (w, c·h) (measured)
+                        W = W.reshape(wd, c * h, -1).transpose(1, 0, 2).reshape(n_in, -1)
+                pending = _Pending("linear", fresh("fc"), W.T.copy(), w.get("bias"))
+                cur, flat_from = (*cur[:-1], int(W.shape[1])), None
+            elif layer.kind == "conv2d":
+                flush()
+                if len(cur) != 3:
+                    raise HwloopError(f"{where} (Conv2D): its input {list(cur)} is not a 2-D map")
+                kh, kw = int(a.get("filt_height", 0)), int(a.get("filt_width", 0))
+                pads = {int(a.get(f"pad_{s}", 0)) for s in ("top", "bottom", "left", "right")}
+                strides = {int(a.get("stride_height", 1)), int(a.get("stride_width", 1))}
+                if kh != kw or len(pads) != 1 or strides != {1}:
+                    raise HwloopError(
+                        f"{where} (Conv2D): hwloop's conv2d is square, stride 1, symmetric padding"
+                    )
+                c, h, wd = cur
+                W = w["weight"].reshape(kh, kw, c, -1).transpose(3, 2, 0, 1)
+                pad = pads.pop()
+                pending = _Pending("conv2d", fresh("conv"), W.copy(), w.get("bias"), padding=pad)
+                cur = (int(W.shape[0]), h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1)
+            elif layer.kind == "batchnorm":
+                if pending is None or pending.act is not None:
+                    raise HwloopError(
+                        f"{where} (BatchNormalization): only a batch norm right after a dense or "
+                        "conv layer can be folded"
+                    )
+                s, beta = w["scale"].reshape(-1), w["bias"].reshape(-1)
+                b = pending.bias if pending.bias is not None else np.zeros_like(s)
+                pending.weight = pending.weight * s.reshape(-1, *([1] * (pending.weight.ndim - 1)))
+                pending.bias = b * s + beta
+            elif layer.kind == "act":
+                fn = str(a.get("activation", "")).lower()
+                if fn == "linear":
+                    continue
+                if fn not in ACTS:
+                    raise HwloopError(f"{where}: activation {fn!r} has no hwloop equivalent")
+                if fn == "leaky_relu" and abs(float(a.get("activ_param", 0.01)) - 0.01) > 1e-9:
+                    raise HwloopError(f"{where}: hwloop's leaky ReLU has slope 0.01")
+                if pending is None or pending.act is not None:
+                    raise HwloopError(f"{where}: an activation must follow a dense or conv layer")
+                pending.act = ACTS[fn]
+                pending.result_bits = layer.result or pending.result_bits
+                continue
+            elif layer.kind == "flatten":
+                if len(cur) == 3:
+                    flatten()
+                continue
+            elif layer.kind == "pool":
+                flush()
+                size = int(a.get("pool_height", 0))
+                if len(cur) != 3 or size < 1 or int(a.get("pool_width", size)) != size:
+                    raise HwloopError(f"{where}: only square 2-D pools with stride = size")
+                op = str(a.get("pool_op", a.get("class_name", "max"))).lower()
+                layers.append(Pool2d(fresh("pool"), size, "mean" if "av" in op else "max"))
+                cur = (cur[0], cur[1] // size, cur[2] // size)
+                continue
+            if pending is not None and layer.kind in ("dense", "conv2d"):
+                pending.weight_bits, pending.result_bits = layer.weight, layer.result
+                if layer.reuse:
+                    reuse[pending.name] = layer.reuse
+                if layer.strategy:
+                    strategies.add(layer.strategy)
+    except (ValueError, KeyError, IndexError) as exc:  # weights that do not fit the sizes
+        raise HwloopError(f"{where}: its weights do not fit its sizes ({exc})") from None
     flush()
     if not layers:
         raise HwloopError("the hls4ml model has no layers hwloop can use")

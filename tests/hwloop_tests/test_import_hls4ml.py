@@ -153,6 +153,11 @@ def test_bad_projects_are_one_line(
     cpp.write_text(cpp.read_text().replace("nnet::hard_tanh<", "nnet::relu<", 1))
     assert main(["arch", "import", str(evil), "-o", str(bad)]) == 2
     assert "not an hls4ml weight file" in capsys.readouterr().err and not bad.exists()
+    (evil / "firmware" / "weights" / "w6.txt").write_text("1, 2, 3")  # numbers, too few
+    assert main(["arch", "import", str(evil), "-o", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "its weights do not fit its sizes" in err and len(err.strip().splitlines()) == 1
+    assert not bad.exists()
 
 
 def test_a_model_without_convs_keeps_torchs_layout(tmp_path: Path) -> None:
