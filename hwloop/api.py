@@ -147,14 +147,13 @@ def _declared_precisions(hw: Any, spec: Any, input_bits: Any) -> Any:
     from hwloop.archs import iter_layers
     from hwloop.synth import LayerHW
 
-    named = dict(hw.by_name)
-    for layer in iter_layers(spec.layers):
-        p = getattr(layer, "precision", None)
-        if p is None or (p.weight is None and p.result is None):
-            continue
-        over = LayerHW(weight=p.weight, result=p.result)
-        named[layer.name] = named[layer.name].merged(over) if layer.name in named else over
-    hw = replace(hw, by_name=tuple(sorted(named.items())))
+    declared = [
+        (layer.name, LayerHW(weight=p.weight, result=p.result))
+        for layer in iter_layers(spec.layers)
+        if (p := getattr(layer, "precision", None)) is not None
+        and (p.weight is not None or p.result is not None)
+    ]
+    hw = hw.with_layers(declared)
     return hw if input_bits is None else replace(hw, input_precision=input_bits)
 
 

@@ -270,8 +270,9 @@ def predict_designs(
         clock = designs[i].hw.clock_period_ns
         key = cached = None
         if cache is not None and tool_version:
-            draw = getattr(designs[i], "draw", None)  # random weights in expectation
-            key = design_key(draw().canonical() if draw else doc, model.flow, tool_version)
+            design = designs[i]  # random weights in expectation: the seed's draw is keyed
+            keyed = doc if isinstance(design, Design) else design.draw().canonical()
+            key = design_key(keyed, model.flow, tool_version)
             entry = cache.get(key)
             cached = entry.result(model.kind) if entry else None  # type: ignore[arg-type]
         out.append(

@@ -8,6 +8,7 @@ the boundary (``Design.hls4ml_config``) and stored with the design.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -90,6 +91,14 @@ class HardwareConfig:
             if key == name:
                 hw = hw.merged(value)
         return hw
+
+    def with_layers(self, settings: Iterable[tuple[str, LayerHW]]) -> HardwareConfig:
+        """This config with per-layer ``settings`` merged over ``by_name`` (a setting given for
+        a layer already there overrides its fields that are set)."""
+        named = dict(self.by_name)
+        for name, hw in settings:
+            named[name] = named[name].merged(hw) if name in named else hw
+        return replace(self, by_name=tuple(sorted(named.items())))
 
     @classmethod
     def uniform(

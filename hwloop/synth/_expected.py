@@ -14,29 +14,29 @@ real draw where one is needed (to look the design up in a cache, or to synthesis
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from hwloop.archs import ArchSpec, Conv2d, ConvAttention, FixedPoint, Linear
 from hwloop.synth._design import Design, HardwareConfig, LayerHW
 
 
-def _matrices(spec: ArchSpec) -> list[tuple[str, str, int, int]] | None:
-    """(key, layer name, fan-in, weights) of every weight matrix; None where the arch has
-    layers this does not model (branches: draw those)."""
+def _matrices(spec: ArchSpec) -> list[tuple[str, str, str, int, int]] | None:
+    """(key, layer name, layer op, fan-in, weights) of every weight matrix; None where the arch
+    has layers this does not model (branches: draw those)."""
     out = []
     for layer, (shape_in, _) in zip(spec.layers, spec.shapes(), strict=True):
         if isinstance(layer, Linear):
             n = int(shape_in[-1])
-            out.append((layer.name, layer.name, n, n * layer.out_features))
+            out.append((layer.name, layer.name, layer.op, n, n * layer.out_features))
         elif isinstance(layer, Conv2d):
             n = int(shape_in[0]) * layer.kernel**2
-            out.append((layer.name, layer.name, n, n * layer.out_channels))
+            out.append((layer.name, layer.name, layer.op, n, n * layer.out_channels))
         elif isinstance(layer, ConvAttention):
             c, d = int(shape_in[0]), layer.hidden
             for part in ("query", "key", "value"):
-                out.append((f"{layer.name}.{part}", layer.name, c, c * d))
-            out.append((f"{layer.name}.proj", layer.name, d, d * c))
+                out.append((f"{layer.name}.{part}", layer.name, layer.op, c, c * d))
+            out.append((f"{layer.name}.proj", layer.name, layer.op, d, d * c))
         elif layer.op not in ("flatten", "aggregate", "pool2d", "upsample2d"):
             return None
     return out
@@ -83,23 +83,19 @@ class ExpectedDesign:
         """The document ``random_design(...).canonical()`` would give, with expected non-zeros
         and no weights digest."""
         nonzero: dict[str, float] = {}
-        fitted: dict[str, LayerHW] = dict(self.hw.by_name)
+        fitted: list[tuple[str, LayerHW]] = []
         total = zeros = 0.0
-        for key, name, fan_in, size in _matrices(self.arch) or []:
-            fmt = self.hw.layer(name, self._op(name))
+        for key, name, op, fan_in, size in _matrices(self.arch) or []:
+            fmt = self.hw.layer(name, op)
             assert fmt.weight is not None
             bound = 1.0 / math.sqrt(fan_in)
             wfmt = _fitted(fmt.weight.width, bound, size)
             if wfmt != fmt.weight:
-                fitted[key] = (
-                    fitted[key].merged(LayerHW(weight=wfmt))
-                    if key in fitted
-                    else (LayerHW(weight=wfmt))
-                )
+                fitted.append((key, LayerHW(weight=wfmt)))
             nonzero[key] = size * _nonzero_fraction(wfmt, bound, self.sparsity)
             total += size
             zeros += size - nonzero[key]
-        hw = replace(self.hw, by_name=tuple(sorted(fitted.items())))
+        hw = self.hw.with_layers(fitted)
         return {
             "arch": self.arch.structure(),
             "arch_digest": self.arch.digest,
@@ -109,6 +105,3 @@ class ExpectedDesign:
             "hw": hw.to_json(),
             "hls4ml_config": Design(self.arch, {}, hw).hls4ml_config(),
         }
-
-    def _op(self, name: str) -> str:
-        return next(layer.op for layer in self.arch.layers if layer.name == name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -78,17 +77,8 @@ def design_from_model(model: SpecModule, hw: HardwareConfig, fit_weights: bool =
                     vfmt = fit_integer_bits(v, fmt.weight.width) if fit_weights else fmt.weight
                     weights[f"{layer.name}.norm.{part}"] = quantise(v, vfmt)
     if fitted:
-        hw = replace(hw, by_name=tuple(_merge_by_name(hw.by_name, fitted)))
+        hw = hw.with_layers(fitted)
     return Design(spec, weights, hw)
-
-
-def _merge_by_name(
-    old: tuple[tuple[str, LayerHW], ...], new: list[tuple[str, LayerHW]]
-) -> list[tuple[str, LayerHW]]:
-    merged = dict(old)
-    for name, hw in new:
-        merged[name] = merged[name].merged(hw) if name in merged else hw
-    return sorted(merged.items())
 
 
 def prune_per_layer(model: nn.Module, sparsity: float) -> None:
