@@ -34,6 +34,7 @@ from surrogates._layered import (
 )
 from surrogates._layers import LAYER_FEATURES, HlsDesign, HlsLayer, hls_layers
 from surrogates._model import METRICS, ResourceSurrogate, SurrogateError, scores
+from surrogates._pieces import KINDS as PIECE_KINDS
 from surrogates._pieces import PIECE_FEATURES, PieceSpec, piece_rows, plan_pieces
 from surrogates._piecewise import PieceSurrogate
 from surrogates._reuse import (
@@ -46,6 +47,7 @@ from surrogates._shipped import SHIPPED_DIR, is_shipped, shipped_model_dir
 
 __all__ = [
     "PIECE_FEATURES",
+    "PIECE_KINDS",
     "PieceSpec",
     "PieceSurrogate",
     "Surrogate",

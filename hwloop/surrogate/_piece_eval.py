@@ -19,6 +19,9 @@ from surrogates import PieceSurrogate, ResourceSurrogate, feature_matrix, scores
 from synth_cache import CacheBackend
 
 METRICS = ("lut", "ff", "dsp", "latency")
+# families of runs made to hold given pieces (scripts/calibrate_attention_pieces.py), not
+# designs a search samples: every fit learns their pieces, no evaluation scores them
+LIBRARY_FAMILIES = ("attnlib",)
 
 
 @dataclass
@@ -59,8 +62,15 @@ class PieceSet:
             [*self.keys, *b.keys],
         )
 
+    @property
+    def library(self) -> NDArray[np.bool_]:
+        """The runs of a piece library (:data:`LIBRARY_FAMILIES`)."""
+        return np.isin(self.families, LIBRARY_FAMILIES)
+
     def fit(self, params: Mapping[str, Any] | None = None) -> PieceSurrogate:
-        return PieceSurrogate(**dict(params or {})).fit(self.docs, self.tables, self.Y, self.groups)
+        return PieceSurrogate(**dict(params or {})).fit(
+            self.docs, self.tables, self.Y, self.groups, self.library
+        )
 
 
 def family(source: str) -> str:
@@ -177,7 +187,8 @@ def _fold(
     model = train.fit(params)
     piece, notes = model.predict_documents(held.docs)
     traced, _ = model.predict_traced(held.docs, held.tables)
-    whole = ResourceSurrogate().fit(feature_matrix(train.docs), train.Y, groups=train.groups)
+    own = train.subset(~train.library)  # the whole-design model learns designs, not pieces
+    whole = ResourceSurrogate().fit(feature_matrix(own.docs), own.Y, groups=own.groups)
     unseen = np.array([any(n.endswith(": no training data") for n in ns) for ns in notes])
     return piece, whole.predict(feature_matrix(held.docs)), traced, unseen.astype(bool)
 
@@ -215,6 +226,7 @@ def _scores(
 def score_split(
     data: PieceSet, test: NDArray[np.bool_], split: str, params: Mapping[str, Any] | None = None
 ) -> PieceScores:
+    test = test & ~data.library
     train, held = data.subset(~test), data.subset(test)
     if len(train) < 4 or len(held) < 1:
         raise HwloopError(f"{split}: {len(train)} training / {len(held)} test designs: too few")
@@ -222,9 +234,11 @@ def score_split(
 
 
 def by_size(data: PieceSet, params: Mapping[str, Any] | None = None) -> PieceScores:
-    """Train on the designs below the median LUT count, test on those above."""
+    """Train on the designs below the median LUT count, test on those above (a piece
+    library's runs are always trained on)."""
     lut = data.Y["lut"]
-    return score_split(data, lut > np.median(lut), "by size (train < median LUT)", params)
+    median = np.median(lut[~data.library])
+    return score_split(data, lut > median, "by size (train < median LUT)", params)
 
 
 def by_arch(
@@ -237,7 +251,8 @@ def by_arch(
     architectures, shuffled by ``seed``); scores pooled over the folds' predictions."""
     from sklearn.model_selection import GroupKFold
 
-    n_archs = np.unique(data.groups).size
+    lib = data.library
+    n_archs = np.unique(data.groups[~lib]).size
     if n_archs < 2:
         raise HwloopError("holding out architectures needs at least 2 of them")
     folds = min(folds, n_archs)
@@ -245,9 +260,10 @@ def by_arch(
     unseen = np.zeros(len(data), dtype=bool)
     n_train = []
     splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for _, held in splitter.split(np.zeros((len(data), 1)), groups=data.groups):
+    rows = np.flatnonzero(~lib)
+    for _, held in splitter.split(np.zeros((rows.size, 1)), groups=data.groups[~lib]):
         test = np.zeros(len(data), dtype=bool)
-        test[held] = True
+        test[rows[held]] = True
         train = data.subset(~test)
         n_train.append(len(train))
         *got, new = _fold(train, data.subset(test), params)
@@ -256,8 +272,9 @@ def by_arch(
                 into[m][test] = pred[m]
         unseen[test] = new
     split = f"by architecture ({folds} folds)"
-    piece, whole, traced = pooled
-    return _scores(split, int(np.mean(n_train)), data, piece, whole, traced, unseen)
+    piece, whole, traced = ({m: p[m][~lib] for m in p} for p in pooled)
+    n = int(np.mean(n_train))
+    return _scores(split, n, data.subset(~lib), piece, whole, traced, unseen[~lib])
 
 
 def held_out_pairs(

@@ -15,11 +15,19 @@ from hwloop.surrogate._piece_eval import PieceSet, by_size, piece_set
 from hwloop.synth import HardwareConfig, random_design, trace_pieces
 from hwloop.synth._open import OpenSynthesizer
 from hwloop.synth._pieces import Planner
-from surrogates import FeatureError, PieceSurrogate, load_surrogate, piece_rows, plan_pieces
+from surrogates import (
+    PIECE_KINDS,
+    FeatureError,
+    PieceSurrogate,
+    load_surrogate,
+    piece_rows,
+    plan_pieces,
+)
 from synth_cache import SqlCache, import_paths
 
 PART = "xcvu13p-flga2577-2-e"
-LARGE = Path(__file__).resolve().parents[2] / "surrogates/data/calibration/open-large.parquet"
+DATA = Path(__file__).resolve().parents[2] / "surrogates/data/calibration"
+LARGE = DATA / "open-large.parquet"
 SPECS = {
     "wide mlp": ArchSpec((300,), (Linear("fc0", 20, act="relu"), Linear("out", 3))),
     "conv + layer norm": ArchSpec(
@@ -142,3 +150,31 @@ def test_traced_fidelity_reads_the_synthesisers_trace(large: PieceSet, tmp_path:
     pred, _ = model.predict_traced([design.canonical()], [rows])
     assert pred["latency"][0].tolist() == [real.latency_max] * 3
     assert pred["lut"][0, 0] <= pred["lut"][0, 1] <= pred["lut"][0, 2] and pred["ff"][0, 1] > 0
+
+
+@pytest.mark.slow
+def test_pieces_fixed_by_their_descriptor_get_their_real_numbers(
+    large: PieceSet, tmp_path: Path
+) -> None:
+    """Fitted on the attention piece library and the small attention designs, the surrogate
+    answers braggnn's q.k, softmax and SV pieces (a design it never saw) with exactly what
+    synthesis gave inside braggnn."""
+    cache = SqlCache(f"sqlite:///{tmp_path}/c.db")
+    import_paths(
+        cache, [DATA / "open-attention-pieces.parquet", DATA / "open-small-attention.parquet"]
+    )
+    data = piece_set(cache)
+    lib = data.library
+    assert lib.sum() >= 16 and set(data.families[lib]) == {"attnlib"}
+    model = data.fit({"n_estimators": 30})
+    fixed = {PIECE_KINDS[int(key[0])] for key in model.exact_}
+    assert {"scores", "softmax", "sv"} <= fixed and not fixed & {"dense", "rows", "proj"}
+    brag = large.subset(large.families == "braggnn")
+    assert len(brag) >= 1
+    rows = [(s, y) for s, y in piece_rows(brag.docs[0], brag.tables[0]) if s.kind in fixed]
+    assert {s.kind for s, _ in rows} >= {"scores", "softmax", "sv"}
+    pred = model.predict_pieces(np.asarray([s.features() for s, _ in rows]))
+    for metric in ("lut", "ff", "latency"):
+        real = np.asarray([y[metric] for _, y in rows])
+        np.testing.assert_array_equal(pred[metric][:, 1], real)
+        assert np.all(pred[metric][:, 0] <= real) and np.all(real <= pred[metric][:, 2])
