@@ -1,10 +1,17 @@
 """hwloop: hardware-in-the-loop neural-architecture codesign for FPGAs.
 
 The Python API: ``hwloop.predict``, ``hwloop.predict_many``, ``hwloop.Cache`` and
-``hwloop.load_front`` (``hwloop.api``). Further entry points live in the sub-packages:
-``hwloop.archs`` (arch specs and built-ins), ``hwloop.spaces`` (search spaces), ``hwloop.tasks``
-(tasks and data), ``hwloop.bops``, ``hwloop.training`` and ``hwloop.search``. The CLI is
-``hwloop.cli``.
+``hwloop.load_front`` (``hwloop.api``). Further entry points live in the sub-packages, top layer
+first (each imports only those below it):
+
+- ``hwloop.cli``: the ``hwloop`` command; ``hwloop.pipeline``: ``hwloop init`` / ``run``;
+- ``hwloop.local``: tuning and compression around one architecture (``tune``, ``compress``);
+- ``hwloop.search``: the architecture search and its synthesis loop;
+- ``hwloop.surrogate``: training sets, fitting and evaluation of the surrogates;
+- ``hwloop.synth``: designs, synthesizers (open flow, hls4ml + Vivado) and calibration;
+- ``hwloop.spaces`` (search spaces), ``hwloop.training``, ``hwloop.bops``;
+- ``hwloop.tasks`` (tasks and data), ``hwloop.archs`` (arch specs, built-ins, model import),
+  ``hwloop.measure`` (measured latency and energy), ``hwloop.experiment`` (the experiment file).
 """
 
 from __future__ import annotations

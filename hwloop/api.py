@@ -77,7 +77,7 @@ def make_design(
         trained_weights,
     )
     from hwloop.surrogate import with_reuse
-    from hwloop.synth import ExpectedDesign, HardwareConfig
+    from hwloop.synth import ExpectedDesign, HardwareConfig, default_strategy
 
     trained: Any = None
     label = ""
@@ -120,7 +120,8 @@ def make_design(
         raise HwloopError(
             f"input shape {list(req.input_shape)} does not fit the model's {list(spec.input_shape)}"
         )
-    default = "distributed_arithmetic" if flow == "open" else (hls_strategy or "latency")
+    # an hls4ml model's own strategy holds for the vivado flow; the open flow is multiplierless
+    default = default_strategy(flow, hls_strategy if flow != "open" else None)
     hw = HardwareConfig.uniform(part, req.bits, clock_ns, strategy=req.strategy or default)
     hw = _declared_precisions(hw, spec, input_bits)
     names = tuple(layer.name for layer in iter_layers(spec.layers))

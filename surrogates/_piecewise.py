@@ -381,12 +381,13 @@ class PieceSurrogate:
         return pred
 
     def _exact(self, X: NDArray[np.float64], pred: dict[str, NDArray[np.float64]]) -> None:
-        """Pieces of :attr:`exact_` get their real numbers (low = median = high)."""
+        """Pieces of :attr:`exact_` get their real numbers (the median; low and high keep the
+        trees' relative width around it)."""
         table = getattr(self, "exact_", None)
         if not table:
             return
-        for j, row in enumerate(X):
-            hit = table.get(_key(row))
+        for j in np.flatnonzero(X[:, PIECE_FEATURES.index("weights")] == 0):
+            hit = table.get(_key(X[j]))
             if hit is not None:
                 for metric, v in hit.items():
                     if metric in pred:

@@ -15,12 +15,10 @@ from hwloop.archs import ArchSpec, resolve_arch
 from hwloop.cli._common import console, jobs_option, positive_seconds
 from hwloop.search import load_existing_study
 from hwloop.spaces import get_space
-from hwloop.synth import Synthesizer, get_synthesizer
+from hwloop.synth import FLOWS, Synthesizer, default_strategy, get_synthesizer
 from hwloop.synth._calibrate import SPARSITIES, CalibrationItem, run_calibration, sample_space
 from hwloop.synth._design import STRATEGIES
 from synth_cache import default_cache_url
-
-FLOWS = ("open", "vivado")
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -143,7 +141,7 @@ def calibrate(
         )
     if jobs < 1:
         raise HwloopError(f"--jobs must be at least 1, got {jobs}")
-    strategy = strategy or ("distributed_arithmetic" if flow == "open" else "latency")
+    strategy = default_strategy(flow, strategy)
     items: list[CalibrationItem] = []
     if space:
         task, _, name = space.partition(":")

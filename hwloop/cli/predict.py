@@ -14,6 +14,7 @@ from fpga_targets import get_target
 from hwloop import HwloopError
 from hwloop.cli._common import console
 from hwloop.surrogate import Prediction, find_model
+from hwloop.synth import default_strategy
 from hwloop.synth._design import STRATEGIES
 from synth_cache import default_cache_url
 
@@ -191,7 +192,7 @@ def predict(
         "bits": bits,
         "sparsity": sparsity,
         "reuse_factor": reuse_factor,
-        "strategy": strategy or ("distributed_arithmetic" if flow == "open" else "latency"),
+        "strategy": default_strategy(flow, strategy),
     }
     if flow == "open" and (reuse_factor != "1" or strategy == "resource"):
         # the open flow builds every layer fully unrolled (multiplierless, or on DSPs with

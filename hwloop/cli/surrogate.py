@@ -34,9 +34,7 @@ from surrogates import (
     ResourceSurrogate,
     load_surrogate,
 )
-from synth_cache import SqlCache
-
-KINDS = ("post_synthesis", "hls_estimate")
+from synth_cache import KINDS, SqlCache
 
 
 def _fmt(v: float | None, spread: float | None = None) -> str:

@@ -24,6 +24,7 @@ from hwloop._progress import progress_bar
 from hwloop.experiment import Experiment, dump_experiment, identity
 from hwloop.local import CompressConfig, CompressResult, run_compress
 from hwloop.search import FrontMember, SearchConfig, SearchResult, load_existing_study, run_search
+from hwloop.synth import default_strategy
 
 log = logging.getLogger(__name__)
 EXPERIMENT_FILE = "experiment.toml"
@@ -224,7 +225,7 @@ def compress_config(
         seed=exp.search.seed,
         target=h.target,
         flow=h.flow,
-        strategy=h.strategy or ("distributed_arithmetic" if h.flow == "open" else "latency"),
+        strategy=default_strategy(h.flow, h.strategy),
         tolerance=loc.tolerance,
         out=out / "local" / f"trial-{m.trial}",
         train_config=train_config(exp, m, out / "local"),
@@ -248,7 +249,7 @@ def synthesize_member(cfg: SearchConfig, trial: int) -> dict[str, Any]:
     study = load_existing_study(cfg.study_name, cfg.storage_url)
     model = load_trial_model(study.trials[trial], weights_store(cfg))
     target = get_target(cfg.target)
-    strategy = cfg.strategy or ("distributed_arithmetic" if cfg.flow == "open" else "latency")
+    strategy = default_strategy(cfg.flow, cfg.strategy)
     design = design_from_model(
         model,
         HardwareConfig.uniform(target.part, cfg.hw_bits, target.clock_period_ns, strategy=strategy),

@@ -1,4 +1,6 @@
-"""Architecture search (global stage): NSGA-II over a search space, objectives metric and BOPs."""
+"""Architecture search (global stage): NSGA-II (or another Optuna sampler) over a search space,
+scored on the task metric, BOPs and the hardware objectives a surrogate predicts (with real
+synthesis of the front in the loop: hwloop.search._loop)."""
 
 from __future__ import annotations
 

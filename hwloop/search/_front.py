@@ -4,6 +4,7 @@ else the latest surrogate's (re-scored) predictions; feasibility re-checked on t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import optuna
@@ -73,9 +74,10 @@ def hardware_front(
             repeats[key].append(m.trial)
         else:
             first[key], repeats[key] = m, []
-    for key, m in first.items():
-        m.hw["repeated_in_trials"] = repeats[key]
-    return tuple(sorted(first.values(), key=lambda m: (m.bops, m.trial)))
+    members = [
+        replace(m, hw={**m.hw, "repeated_in_trials": repeats[key]}) for key, m in first.items()
+    ]
+    return tuple(sorted(members, key=lambda m: (m.bops, m.trial)))
 
 
 def _predicted(hw: dict[str, Any]) -> dict[str, float]:

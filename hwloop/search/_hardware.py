@@ -18,7 +18,7 @@ from typing import Any
 
 from fpga_targets import Target
 from hwloop.surrogate import TRACED, describe_model, predict_documents_traced, target_capacities
-from hwloop.synth import Design, HardwareConfig, Synthesizer, design_from_model
+from hwloop.synth import Design, HardwareConfig, Synthesizer, default_strategy, design_from_model
 from surrogates import (
     METRICS,
     AssignmentError,
@@ -108,6 +108,27 @@ class HardwareScore:
             "extrapolated": list(self.extrapolated),
             "reuse_factors": dict(self.reuse_factors),
         }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> HardwareScore:
+        """The score :meth:`to_json` wrote (a trial's ``hw`` user attribute)."""
+        return cls(
+            key=str(doc.get("key", "")),
+            predicted={
+                m: (float(v[0]), float(v[1]), float(v[2]))
+                for m, v in (doc.get("predicted") or {}).items()
+            },
+            latency_ns=float(doc.get("latency_ns", math.nan)),
+            utilisation={k: float(v) for k, v in (doc.get("utilisation") or {}).items()},
+            constraints={k: float(v) for k, v in (doc.get("constraints") or {}).items()},
+            unsupported=doc.get("unsupported"),
+            model=str(doc.get("model") or ""),
+            real=doc.get("real"),
+            extrapolated=tuple(doc.get("extrapolated") or ()),
+            reuse_factors=tuple(
+                (str(k), int(v)) for k, v in (doc.get("reuse_factors") or {}).items()
+            ),
+        )
 
 
 @dataclass
@@ -354,7 +375,7 @@ def hardware_scorer(cfg: Any, target: Target, space: Any) -> HardwareScorer:
     from synth_cache import default_cache_url
 
     synth = get_synthesizer(cfg.flow)
-    strategy = cfg.strategy or ("distributed_arithmetic" if cfg.flow == "open" else "latency")
+    strategy = default_strategy(cfg.flow, cfg.strategy)
     latest = latest_refit(cfg.out)
     if cfg.surrogate is not None:
         model_dir = Path(cfg.surrogate)

@@ -30,7 +30,7 @@ from optuna.trial import TrialState
 from fpga_targets import Target
 from hwloop import HwloopError
 from hwloop.search._config import SearchConfig
-from hwloop.search._hardware import HardwareScorer, real_values, within_limits
+from hwloop.search._hardware import HardwareScore, HardwareScorer, real_values, within_limits
 from hwloop.search._objectives import raw_front_trials, raw_values
 from hwloop.search._weights import WEIGHTS_ATTR, load_trial_model
 from hwloop.surrogate import PieceSet, TrainingSet, piece_set, training_set
@@ -146,7 +146,7 @@ class SynthesisLoop:
             (t for t in todo if t not in picked),
             key=lambda t: (
                 -len(t.user_attrs["hw"].get("extrapolated") or []),
-                -_uncertainty(t.user_attrs["hw"]),
+                -HardwareScore.from_json(t.user_attrs["hw"]).uncertainty(),
             ),
         )
         names = list(self.study.metric_names or [])
@@ -366,11 +366,6 @@ def val_metric(t: optuna.trial.FrozenTrial, names: list[str]) -> float:
 
 def _rebuildable(t: optuna.trial.FrozenTrial) -> bool:
     return "hw" in t.user_attrs and WEIGHTS_ATTR in t.user_attrs
-
-
-def _uncertainty(hw: dict[str, Any]) -> float:
-    lo, mid, hi = hw.get("predicted", {}).get("lut", (0.0, 0.0, 0.0))
-    return (hi - lo) / max(mid, 1.0)
 
 
 def _fmt(v: float | None) -> str:

@@ -9,7 +9,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from hwloop.synth._base import FLOWS, Outcome, Synthesizer, get_synthesizer, synthesize
+from hwloop.synth._base import (
+    FLOWS,
+    Outcome,
+    Synthesizer,
+    default_strategy,
+    get_synthesizer,
+    synthesize,
+)
 from hwloop.synth._design import Design, HardwareConfig, LayerHW, quantise
 from hwloop.synth._expected import ExpectedDesign
 
@@ -42,6 +49,7 @@ __all__ = [
     "LayerHW",
     "Outcome",
     "Synthesizer",
+    "default_strategy",
     "design_from_model",
     "get_synthesizer",
     "load_design_weights",

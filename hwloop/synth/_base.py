@@ -134,7 +134,15 @@ def synthesize(
     return Outcome(stored or entry, cached=False)
 
 
-FLOWS = ("open", "vivado")
+# flow -> the strategy it synthesises with unless told otherwise: the open flow's netlists are
+# multiplierless (distributed arithmetic), hls4ml's default is latency
+DEFAULT_STRATEGY = {"open": "distributed_arithmetic", "vivado": "latency"}
+FLOWS = tuple(DEFAULT_STRATEGY)
+
+
+def default_strategy(flow: str, strategy: str | None = None) -> str:
+    """``strategy`` if one was asked for, else ``flow``'s default (:data:`DEFAULT_STRATEGY`)."""
+    return strategy or DEFAULT_STRATEGY.get(flow, "latency")
 
 
 def get_synthesizer(flow: str, jobs: int = 1) -> Synthesizer:

@@ -16,6 +16,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hwloop.cli.main import main
+from hwloop.search._hardware import HardwareScore
 from hwloop.search._loop import loop_rounds
 
 TINY = ["--task", "bragg", "--space", "mlp", "--epochs", "1", "--limit", "120"]
@@ -206,3 +207,21 @@ def test_bad_hardware_options_are_one_line_errors(
         code = main(["search", *TINY, "--trials", "1", "--out", str(tmp_path / "o"), *extra])
         err = capsys.readouterr().err
         assert code == 2 and msg in err and "Traceback" not in err, err
+
+
+def test_a_hardware_score_reads_back_what_it_wrote() -> None:
+    """A trial's ``hw`` attribute (JSON through Optuna's storage) is the same typed score."""
+    score = HardwareScore(
+        key="k1",
+        predicted={"lut": (900.0, 1000.0, 1200.0), "dsp": (0.0, 0.0, 0.0)},
+        latency_ns=25.0,
+        utilisation={"lut": 0.01},
+        constraints={"lut": -0.5},
+        model="open-vu13p",
+        real={"status": "ok", "lut": 1010.0},
+        extrapolated=("inputs",),
+        reuse_factors=(("fc0", 4),),
+    )
+    back = HardwareScore.from_json(json.loads(json.dumps(score.to_json())))
+    assert back == score
+    assert back.uncertainty() == pytest.approx(0.3) and back.objective("lut") == 1010.0
