@@ -21,16 +21,12 @@ design. Prints a JSON line at the end.
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
-from fpga_targets import get_target
+from _calibrate_each import calibrate_each  # scripts/ is on sys.path when run
 from hwloop.archs import ArchSpec, ConvAttention, Flatten, Linear
 from hwloop.spaces._block import ATTN_HIDDEN
-from hwloop.synth import get_synthesizer
-from hwloop.synth._calibrate import CalibrationItem, run_calibration
-from synth_cache import SqlCache, export_rows, write_export
+from hwloop.synth._calibrate import CalibrationItem
 
 REPO = Path(__file__).resolve().parents[1]
 MAPS = (9, 7, 5, 3, 11, 10, 8, 6, 4, 2)  # the block space's maps first
@@ -67,33 +63,7 @@ def main() -> None:
         default=REPO / "surrogates/data/calibration/open-attention-pieces.parquet",
     )
     args = ap.parse_args()
-    Path(args.cache.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    target = get_target("vu13p")
-    synth = get_synthesizer("open", jobs=1)
-    todo = items()
-    t0 = time.perf_counter()
-    counts: dict[str, int] = {}
-    for i, item in enumerate(todo):
-        summary = run_calibration(
-            [item],
-            synth,
-            args.cache,
-            target.part,
-            target.clock_period_ns,
-            1,
-            args.timeout,
-            False,
-            strategy="distributed_arithmetic",
-        )
-        for status, c in summary.counts.items():
-            counts[status] = counts.get(status, 0) + c
-        write_export(export_rows(SqlCache(args.cache), flow="open"), "parquet", args.out)
-        print(
-            f"{i + 1}/{len(todo)} {item.arch.name} {item.bits}b {dict(summary.counts)} "
-            f"({time.perf_counter() - t0:.0f} s)",
-            flush=True,
-        )
-    print(json.dumps({"designs": len(todo), **counts, "seconds": round(time.perf_counter() - t0)}))
+    calibrate_each(items(), args.cache, args.out, args.timeout)
 
 
 if __name__ == "__main__":

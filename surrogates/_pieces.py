@@ -26,7 +26,7 @@ from surrogates._features import FeatureError
 ROW_BLOCK = 96  # the open flow's inputs per matrix piece (hwloop.synth._open.ROW_BLOCK)
 TABLE_BITS = 10  # activation / softmax / 1/sqrt tables are indexed by at most 10 bits
 SOFTMAX_BITS = 18  # hls4ml's exp and 1/x table entries: ap_fixed<18,8>
-PIECE_SCHEMA = "piece-5"
+PIECE_SCHEMA = "piece-6"
 
 # piece kinds -> stable codes (a feature); a new kind gets a new code at the end
 KINDS = (
@@ -64,6 +64,7 @@ PIECE_FEATURES = (
     "io_bits",  # input + output bits (pipeline registers hold at least the outputs)
     "clock_ns",
     "consts",  # expected distinct constant multiples of the inputs (shared shift-adds)
+    "reuse",  # non-zeros per distinct constant multiple (how often each shared multiple is used)
 )
 
 # the middle fidelity: what da4ml says of a traced piece of a design with real weights
@@ -116,6 +117,7 @@ class PieceSpec:
             self.inputs * self.in_bits + self.outputs * self.out_bits,
             self.clock_ns,
             self.consts,
+            self.reuse,
         )
 
     @property
@@ -147,6 +149,13 @@ class PieceSpec:
             return 0.0
         per_input = self.nonzero / self.inputs
         return self.inputs * min(per_input, 2 ** max(self.w_bits - 2, 0.0)) * self.in_bits
+
+    @property
+    def reuse(self) -> float:
+        """Non-zeros per distinct constant multiple (:attr:`consts` per input bit): past one, a
+        non-zero costs an adder and no new multiple, so LUTs grow more slowly than non-zeros."""
+        distinct = self.consts / self.in_bits if self.in_bits else 0.0
+        return self.nonzero / distinct if distinct else 0.0
 
     @property
     def terms(self) -> float:

@@ -104,7 +104,8 @@ def test_shipped_default_answers_without_a_model_of_ones_own(
     assert meta["eval"]["lut"]["r2"] > 0.5 and len(meta["evaluations"]) == 2
     model_dir = SHIPPED_DIR / f"open-{target}-post_synthesis"
     sizes = [p.stat().st_size for p in model_dir.rglob("*") if p.is_file()]
-    assert sum(sizes) < 3e6  # a few MB for both targets
+    # a few MB per target (3.05 MB on 600 runs with 6-deep trees; 8-deep ones took 6.9 MB)
+    assert sum(sizes) < 4e6
 
 
 def test_python_api_for_a_torch_model(fitted: tuple[str, Path, Path]) -> None:
