@@ -272,7 +272,6 @@ class PieceSurrogate:
         if n == 0:
             raise SurrogateError("no designs with piece tables to learn from")
         Yt = {m: np.asarray(v, dtype=np.float64) for m, v in totals.items()}
-        self.margin_ = {}
         g = np.asarray(groups if groups is not None else np.arange(n)).astype(str)
         names = np.random.default_rng(self.random_state).permutation(np.unique(g))
         folds = min(self.conformal_folds, names.size)
@@ -383,7 +382,7 @@ class PieceSurrogate:
     def _exact(self, X: NDArray[np.float64], pred: dict[str, NDArray[np.float64]]) -> None:
         """Pieces of :attr:`exact_` get their real numbers (the median; low and high keep the
         trees' relative width around it)."""
-        table = getattr(self, "exact_", None)
+        table = self.exact_
         if not table:
             return
         for j in np.flatnonzero(X[:, PIECE_FEATURES.index("weights")] == 0):
@@ -475,9 +474,8 @@ class PieceSurrogate:
     def _beyond(self, raw: Mapping[str, NDArray[np.float64]]) -> NDArray[np.bool_]:
         """Which designs are predicted larger (LUT) than any design trained on."""
         lut = raw.get("lut")
-        n = next(iter(raw.values())).shape[0] if raw else 0
-        if lut is None or not hasattr(self, "size_cut_"):
-            return np.zeros(n, dtype=bool)
+        if lut is None:  # no pieces were predicted: no design is past the trained sizes
+            return np.zeros(next(iter(raw.values())).shape[0] if raw else 0, dtype=bool)
         return np.asarray(lut[:, 1] > self.size_cut_)
 
     def _notes(self, plan: Sequence[PieceSpec]) -> list[str]:
