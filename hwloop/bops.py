@@ -5,6 +5,7 @@ p the fraction of non-zero weights:
 
 - Linear: ``m*n*(p*b_a*b_w + b_a + b_w + log2 n)``
 - Conv2d: ``H_out*W_out*m*n*k^2*(p*b_a*b_w + b_a + b_w + log2(n*k^2))`` (per output position)
+- Conv1d: ``L_out*m*n*k*(p*b_a*b_w + b_a + b_w + log2(n*k))``
 - ConvAttention (N = H*W tokens, d hidden channels): the four 1x1 convs as Conv2d, plus
   the score matmul ``N*N*(d*b_a^2 + (d-1)*b_a)``, the softmax over the N x N scores
   ``N^2*1.5*(b_a-1) + N*(N-1) + N^2`` and the value matmul ``N*d*(N*b_a^2 + (N-1)*b_a)``
@@ -31,6 +32,7 @@ from hwloop.archs import (
     Aggregate,
     ArchSpec,
     Branches,
+    Conv1d,
     Conv2d,
     ConvAttention,
     Flatten,
@@ -38,8 +40,8 @@ from hwloop.archs import (
     Linear,
     Pool2d,
     Upsample2d,
+    branch_shapes,
 )
-from hwloop.archs._spec import branch_shapes
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,10 @@ def _walk(
             c_in, (m, h, w) = shape_in[0], shape_out
             bops = _conv(h, w, m, c_in, layer.kernel, p, ba, bw)
             params = m * c_in * layer.kernel**2 + m + _norm_params(layer.norm, shape_out)
+        elif isinstance(layer, Conv1d):
+            c_in, (m, length) = shape_in[0], shape_out
+            bops = _conv(1, length, m, c_in * layer.kernel, 1, p, ba, bw)  # n*k inputs per output
+            params = m * c_in * layer.kernel + m + _norm_params(layer.norm, shape_out)
         elif isinstance(layer, ConvAttention):
             c, h, w = shape_in
             d = layer.hidden

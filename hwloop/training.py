@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwloop import HwloopError, _interrupt
+from hwloop import HwloopError, runtime
 from hwloop.tasks import Split, Task, TaskData
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def train(
         order = torch.randperm(len(data.train), generator=gen)
         diverged = False
         for i in range(0, len(order), cfg.batch_size):
-            _interrupt.check()  # a requested Ctrl-C stops here, not inside a finalizer
+            runtime.check()  # a requested Ctrl-C stops here, not inside a finalizer
             idx = order[i : i + cfg.batch_size]
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue

@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fpga_targets import get_target
-from hwloop.synth import get_synthesizer
-from hwloop.synth._calibrate import CalibrationItem, run_calibration
+from hwloop.synth import CalibrationItem, get_synthesizer, run_calibration
 from synth_cache import SqlCache, export_rows, write_export
 
 

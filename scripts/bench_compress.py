@@ -28,8 +28,7 @@ from typing import Any
 import optuna
 import torch
 
-from hwloop.local import CompressConfig, TuneConfig, run_compress, run_tune
-from hwloop.local._common import config_to_json
+from hwloop.local import CompressConfig, TuneConfig, config_to_json, run_compress, run_tune
 from hwloop.local._report import within_tolerance
 
 SHOW = (0, 1, 3, 5, 7, 10, 15, 20)  # iterations shown: sparsity 0, 20, 49, 67, 79, 89, 96, 99 %

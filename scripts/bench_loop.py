@@ -34,10 +34,10 @@ from hwloop.archs import ArchSpec, build_model
 from hwloop.search import SearchConfig, run_search
 from hwloop.search._hardware import HardwareScorer, latest_refit, real_values
 from hwloop.search._loop import loop_rounds
+from hwloop.surrogate import find_model
 from hwloop.synth import get_synthesizer, synthesize
 from hwloop.tasks import get_task
 from hwloop.training import TrainConfig, train
-from surrogates import SHIPPED_DIR
 from synth_cache import SqlCache
 
 METRICS = ("lut", "ff", "latency")
@@ -97,6 +97,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     cache_url = f"sqlite:///{(args.out / 'cache.db').resolve()}"
     target = get_target(args.target)
+    shipped = find_model("open", target, "post_synthesis")  # the default that answers for it
     common = dict(
         task="bragg",
         space=args.space,
@@ -119,7 +120,7 @@ def main() -> int:
         synth_batch=args.synth_batch,
         synth_timeout=args.synth_timeout,
         out=args.out / "loop",
-        surrogate=SHIPPED_DIR / f"open-{args.target}-post_synthesis",
+        surrogate=shipped,
     )
     # --surrogate pins the start model; the loop's refits take over from round 1 on
     loop = run_search(loop_cfg)
@@ -130,7 +131,6 @@ def main() -> int:
     trained_on = {d["key"] for r in rounds for d in r["designs"]}
 
     synth = get_synthesizer("open", jobs=2)
-    shipped = SHIPPED_DIR / f"open-{args.target}-post_synthesis"
     final = latest_refit(loop_cfg.out) or shipped
     strategy = "distributed_arithmetic"
 

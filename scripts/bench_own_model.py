@@ -41,7 +41,7 @@ from hwloop.archs import ArchSpec, Imported, graph_to_spec, import_model, save_i
 from hwloop.cli.main import main as cli
 from hwloop.local._export import export_qonnx
 from hwloop.local._quant import quantised_from_float
-from hwloop.search._weights import load_trial_model
+from hwloop.search import load_trial_model
 from hwloop.synth import (
     HardwareConfig,
     design_from_model,

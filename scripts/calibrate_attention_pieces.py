@@ -26,7 +26,7 @@ from pathlib import Path
 from _calibrate_each import calibrate_each  # scripts/ is on sys.path when run
 from hwloop.archs import ArchSpec, ConvAttention, Flatten, Linear
 from hwloop.spaces._block import ATTN_HIDDEN
-from hwloop.synth._calibrate import CalibrationItem
+from hwloop.synth import CalibrationItem
 
 REPO = Path(__file__).resolve().parents[1]
 MAPS = (9, 7, 5, 3, 11, 10, 8, 6, 4, 2)  # the block space's maps first

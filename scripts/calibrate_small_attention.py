@@ -20,7 +20,7 @@ from pathlib import Path
 
 from _calibrate_each import calibrate_each  # scripts/ is on sys.path when run
 from hwloop.spaces import BlockSpace
-from hwloop.synth._calibrate import CalibrationItem, sample_space
+from hwloop.synth import CalibrationItem, sample_space
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = (5, 6, 7)

@@ -109,6 +109,13 @@ def _from_hwloop(d: Mapping[str, Any]) -> DesignInfo:
             n_in, n_out, pos = c * k * k, int(layer["out_channels"]), ho * wo
             shape = [n_out, ho, wo]
             kind = "conv"
+        elif op == "conv1d":
+            c, length = shape
+            k, p = int(layer["kernel"]), int(layer.get("padding", 0))
+            lo = length + 2 * p - k + 1
+            n_in, n_out, pos = c * k, int(layer["out_channels"]), lo
+            shape = [n_out, lo]
+            kind = "conv"
         elif op == "conv_attention":
             c, h, wd = shape
             hid = int(layer["hidden"])
@@ -117,7 +124,7 @@ def _from_hwloop(d: Mapping[str, Any]) -> DesignInfo:
         else:
             raise FeatureError(
                 f"layer {name}: the surrogate has no features for op {op!r} (FPGA designs cover "
-                "conv2d, linear, conv_attention, aggregate and flatten)"
+                "conv2d, conv1d, linear, conv_attention, aggregate and flatten)"
             )
         nz = nonzero.get(name)
         layers.append(

@@ -176,10 +176,16 @@ def _from_hwloop(d: Mapping[str, Any]) -> HlsDesign:
                 k,
             )
             shape = [n_out, ho, wo]
+        elif op == "conv1d":
+            c, length = shape
+            k, p = int(layer["kernel"]), int(layer.get("padding", 0))
+            lo = length + 2 * p - k + 1
+            n_in, n_out, pos, kind, kernel = c * k, int(layer["out_channels"]), lo, "conv1d", k
+            shape = [n_out, lo]
         else:
             raise FeatureError(
                 f"layer {name}: hls4ml has no {op!r} layer the Vivado-flow surrogate knows (it "
-                "covers conv2d, linear, aggregate, pool2d, flatten and their activations)"
+                "covers conv2d, conv1d, linear, aggregate, pool2d, flatten and their activations)"
             )
         nz = nonzero.get(name)
         frac = float(nz) / (n_in * n_out) if nz is not None else 1.0 - sparsity

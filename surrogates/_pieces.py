@@ -341,6 +341,12 @@ def plan_pieces(doc: Mapping[str, Any], row_block: int = ROW_BLOCK) -> tuple[Pie
                 ho, wo = h + 2 * p - k + 1, wd + 2 * p - k + 1
                 n, m, positions = c * k * k, int(layer["out_channels"]), ho * wo
                 shape = (m, ho, wo)
+            elif op == "conv1d":
+                c, length = shape
+                k, p = int(layer["kernel"]), int(layer.get("padding", 0))
+                lo = length + 2 * p - k + 1
+                n, m, positions = c * k, int(layer["out_channels"]), lo
+                shape = (m, lo)
             elif op == "linear" and len(shape) == 2:  # a set: the same layer on each element
                 n, m, positions = shape[1], int(layer["out_features"]), shape[0]
                 shape = (shape[0], m)
@@ -349,8 +355,8 @@ def plan_pieces(doc: Mapping[str, Any], row_block: int = ROW_BLOCK) -> tuple[Pie
                 shape = (m,)
             else:
                 raise FeatureError(
-                    f"layer {name}: the open flow has no {op!r} (pieces cover conv2d, linear, "
-                    "conv_attention, aggregate and flatten)"
+                    f"layer {name}: the open flow has no {op!r} (pieces cover conv2d, conv1d, "
+                    "linear, conv_attention, aggregate and flatten)"
                 )
             out = plan.post(act, res)
             if norm == "layer":

@@ -171,7 +171,7 @@ class PieceSurrogate:
         n_estimators: int = 300,
         traced_estimators: int = 150,  # da4ml's cost explains most of a traced piece
         learning_rate: float = 0.05,
-        max_depth: int = 6,
+        max_depth: int = 8,
         conformal_folds: int = 5,
         size_fold: bool = True,
         n_jobs: int = 1,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from hwloop.archs._builtin import builtin_archs, resolve_arch
 from hwloop.archs._hls4ml_import import graph_to_spec, is_model_graph
@@ -25,6 +26,7 @@ from hwloop.archs._spec import (
     Aggregate,
     ArchSpec,
     Branches,
+    Conv1d,
     Conv2d,
     ConvAttention,
     Flatten,
@@ -32,11 +34,31 @@ from hwloop.archs._spec import (
     Linear,
     Pool2d,
     Upsample2d,
+    branch_shapes,
     iter_layers,
 )
 
 if TYPE_CHECKING:
-    from hwloop.archs._torch import SpecModule
+    from hwloop.archs._torch import (
+        ConvAttentionBlock,
+        SpecModule,
+        activation_module,
+        count_parameters,
+    )
+
+# torch-backed names load on first use: specs, BOPs and the CLI's start work without torch
+_LAZY = {
+    name: "hwloop.archs._torch"
+    for name in ("ConvAttentionBlock", "SpecModule", "activation_module", "count_parameters")
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hwloop.archs' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "ACTIVATIONS",
@@ -47,6 +69,7 @@ __all__ = [
     "UPSAMPLING",
     "ArchSpec",
     "Branches",
+    "Conv1d",
     "Conv2d",
     "ConvAttention",
     "FixedPoint",
@@ -68,7 +91,13 @@ __all__ = [
     "torch_to_spec",
     "trained_weights",
     "iter_layers",
+    "branch_shapes",
     "resolve_arch",
+    "build_model",
+    "ConvAttentionBlock",
+    "SpecModule",
+    "activation_module",
+    "count_parameters",
 ]
 
 

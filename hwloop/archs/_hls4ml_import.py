@@ -2,14 +2,16 @@
 
 Both are read into one list of layers (hls4ml's name, kind, weights, weight / result precision,
 reuse factor, strategy) and mapped like an ONNX graph (:mod:`hwloop.archs._onnx`): Dense becomes
-``linear``, Conv2D ``conv2d``, BatchNormalization is folded into the layer before it, activations
-attach to the layer before them, Reshape / Flatten ``flatten``, Pooling2D ``pool2d``. hls4ml
-computes convs channels last: a model with a conv takes (h, w, c) maps, its conv weights are
-(kh, kw, in, out) and a dense layer after a flatten of such a map takes its inputs in (h, w, c)
-order; all are put back in torch's order (a model without convs keeps torch's input shape,
-and hls4ml flattens it (w, c x h): measured on its converter), so a
-model gives the same spec and weights through hls4ml as through torch or ONNX. Any other layer
-is refused, naming it and its class.
+``linear``, Conv2D ``conv2d``, Conv1D ``conv1d``, BatchNormalization is folded into the layer
+before it, activations attach to the layer before them, Reshape / Flatten ``flatten``, Pooling2D
+``pool2d``. hls4ml computes convs channels last: its conv weights are (kh, kw, in, out) or
+(k, in, out), and a dense layer after a flatten of a map takes its inputs in (h, w, c) or (l, c)
+order. A model converted from Keras takes (h, w, c) / (l, c) inputs; one converted from PyTorch
+takes torch's (c, h, w) / (c, l) and starts with a Transpose to channels last (none for a single
+channel). All is put back in torch's order (a model without convs keeps torch's input shape, and
+hls4ml flattens it (w, c x h): measured on its converter), so a model gives the same spec and
+weights through hls4ml as through torch or ONNX. Any other layer is refused, naming it and its
+class.
 
 A project folder is read without hls4ml and without executing anything: ``hls4ml_config.yml``
 (precisions, reuse factors, strategy, input shape; python object tags in it, such as the
@@ -42,7 +44,7 @@ class HlsLayer:
     """One hls4ml layer, whichever way it was read."""
 
     name: str
-    kind: str  # dense / conv2d / batchnorm / act / flatten / pool / skip
+    kind: str  # dense / conv2d / conv1d / batchnorm / act / flatten / pool / transpose / skip
     attrs: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, Array] = field(default_factory=dict)
     weight: FixedPoint | None = None
@@ -55,6 +57,8 @@ class HlsLayer:
 _GRAPH_KINDS = {
     "Dense": "dense",
     "Conv2D": "conv2d",
+    "Conv1D": "conv1d",
+    "Transpose": "transpose",
     "BatchNormalization": "batchnorm",
     "Activation": "act",
     "ReLU": "act",
@@ -132,17 +136,24 @@ def hls_to_spec(
     input_shape: tuple[int, ...] | None = None,
 ) -> Imported:
     """The spec and weights (torch order) of hls4ml's layers (see the module docstring)."""
-    # hls4ml computes convs channels last: a model with a conv takes (h, w, c) and flattens
-    # (h, w, c); one without keeps torch's (c, h, w) layout and order
-    conv = next((layer for layer in hls if layer.kind == "conv2d"), None)
-    channels_last = len(shape) == 3 and conv is not None
-    if channels_last and int(conv.attrs.get("n_chan", shape[2])) != shape[2]:  # type: ignore[union-attr]
-        raise HwloopError(
-            f"hls4ml layer {conv.name}: {conv.attrs.get('n_chan')} input channels, the input "  # type: ignore[union-attr]
-            f"is {list(shape)} (hwloop reads hls4ml's maps channels last)"
-        )
+    # hls4ml computes convs channels last and flattens maps (h, w, c) / (l, c); a model without
+    # convs keeps torch's (c, h, w) layout and order
+    conv = next((layer for layer in hls if layer.kind in ("conv1d", "conv2d")), None)
+    dims = 2 if conv is None or conv.kind == "conv2d" else 1
+    channels_last = conv is not None and len(shape) == dims + 1
+    # a model converted from torch takes (c, ...) and transposes it first; one from Keras does not
+    transposed = bool(hls) and hls[0].kind == "transpose"
+    if transposed:
+        hls = hls[1:]
     if channels_last:
-        shape = (shape[2], shape[0], shape[1])
+        chans = shape[0] if transposed else shape[-1]
+        if int(conv.attrs.get("n_chan", chans)) != chans:  # type: ignore[union-attr]
+            raise HwloopError(
+                f"hls4ml layer {conv.name}: {conv.attrs.get('n_chan')} input channels, the "  # type: ignore[union-attr]
+                f"input is {list(shape)} (hwloop reads hls4ml's maps channels last)"
+            )
+        if not transposed:
+            shape = (shape[-1], *shape[:-1])
     if input_shape is not None and tuple(input_shape) != shape:
         raise HwloopError(
             f"input shape {list(input_shape)} does not fit the model's input {list(shape)}"
@@ -153,6 +164,9 @@ def hls_to_spec(
     strategies: set[str] = set()
     pending: _Pending | None = None
     cur, flat_from = shape, None
+
+    def is_map(s: tuple[int, ...]) -> bool:  # what a flatten turns into features
+        return len(s) == 3 or (channels_last and len(s) == dims + 1)
 
     def flush() -> None:
         nonlocal pending
@@ -172,8 +186,10 @@ def hls_to_spec(
             a, w = layer.attrs, layer.weights
             if layer.kind == "skip":
                 continue
+            if layer.kind == "transpose":
+                raise HwloopError(f"{where}: a transpose inside the model has no hwloop layer")
             if layer.kind == "dense":
-                if len(cur) == 3:
+                if is_map(cur):
                     flatten()  # a project's flatten is a reinterpretation: no call of its own
                 flush()
                 W = w.get("weight")
@@ -187,6 +203,9 @@ def hls_to_spec(
                         W = W.reshape(h, wd, c, -1).transpose(2, 0, 1, 3).reshape(n_in, -1)
                     else:  # its channels-last pass leaves an input it flattens (w, c·h) (measured)
                         W = W.reshape(wd, c * h, -1).transpose(1, 0, 2).reshape(n_in, -1)
+                elif flat_from is not None and channels_last and len(flat_from) == 2:
+                    c, length = flat_from  # torch flattens (c, l), hls4ml (l, c)
+                    W = W.reshape(length, c, -1).transpose(1, 0, 2).reshape(n_in, -1)
                 pending = _Pending("linear", fresh("fc"), W.T.copy(), w.get("bias"))
                 cur, flat_from = (*cur[:-1], int(W.shape[1])), None
             elif layer.kind == "conv2d":
@@ -205,6 +224,21 @@ def hls_to_spec(
                 pad = pads.pop()
                 pending = _Pending("conv2d", fresh("conv"), W.copy(), w.get("bias"), padding=pad)
                 cur = (int(W.shape[0]), h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1)
+            elif layer.kind == "conv1d":
+                flush()
+                if len(cur) != 2:
+                    raise HwloopError(f"{where} (Conv1D): its input {list(cur)} is not a sequence")
+                k = int(a.get("filt_width", 0))
+                pads = {int(a.get("pad_left", 0)), int(a.get("pad_right", 0))}
+                if len(pads) != 1 or int(a.get("stride_width", 1)) != 1:
+                    raise HwloopError(
+                        f"{where} (Conv1D): hwloop's conv1d is stride 1, symmetric padding"
+                    )
+                c, length = cur
+                W = w["weight"].reshape(k, c, -1).transpose(2, 1, 0)
+                pad = pads.pop()
+                pending = _Pending("conv1d", fresh("conv"), W.copy(), w.get("bias"), padding=pad)
+                cur = (int(W.shape[0]), length + 2 * pad - k + 1)
             elif layer.kind == "batchnorm":
                 if pending is None or pending.act is not None:
                     raise HwloopError(
@@ -229,7 +263,7 @@ def hls_to_spec(
                 pending.result_bits = layer.result or pending.result_bits
                 continue
             elif layer.kind == "flatten":
-                if len(cur) == 3:
+                if is_map(cur):
                     flatten()
                 continue
             elif layer.kind == "pool":
@@ -241,7 +275,7 @@ def hls_to_spec(
                 layers.append(Pool2d(fresh("pool"), size, "mean" if "av" in op else "max"))
                 cur = (cur[0], cur[1] // size, cur[2] // size)
                 continue
-            if pending is not None and layer.kind in ("dense", "conv2d"):
+            if pending is not None and layer.kind in ("dense", "conv1d", "conv2d"):
                 pending.weight_bits, pending.result_bits = layer.weight, layer.result
                 if layer.reuse:
                     reuse[pending.name] = layer.reuse

@@ -31,6 +31,9 @@ _KINDS = {
     "dense": "dense",
     "conv_2d_cl": "conv2d",
     "conv_2d": "conv2d",
+    "conv_1d_cl": "conv1d",
+    "conv_1d": "conv1d",
+    "transpose": "transpose",
     "normalize": "batchnorm",
     "pooling2d_cl": "pool",
     "pooling2d": "pool",
@@ -142,6 +145,8 @@ def project_layers(folder: Path) -> tuple[tuple[int, ...], FixedPoint | None, li
                 attrs["activ_param"] = float(_value(argv[1]))
         elif kind == "pool":
             attrs["pool_op"] = str(consts.get("pool_op", "Max"))
+        elif kind == "transpose":
+            pass
         else:
             names = ("weight", "bias") if kind != "batchnorm" else ("scale", "bias")
             for key, arg in zip(names, argv[2:4], strict=False):
@@ -155,7 +160,9 @@ def project_layers(folder: Path) -> tuple[tuple[int, ...], FixedPoint | None, li
                 types.get(typedefs.get("weight_t", "")),
                 types.get(tparams[1]) if len(tparams) > 2 else None,
                 int(consts["reuse_factor"]) if "reuse_factor" in consts else None,
-                _strategy(consts.get("strategy")) if kind in ("dense", "conv2d") else None,
+                _strategy(consts.get("strategy"))
+                if kind in ("dense", "conv1d", "conv2d")
+                else None,
             )
         )
     if not layers:

@@ -166,7 +166,7 @@ def save_imported(imp: Imported, spec_path: Path) -> tuple[Path, Path]:
     """``spec_path`` and the weights beside it (``.safetensors``), both written atomically."""
     from safetensors.numpy import save_file
 
-    from hwloop._atomic import atomic_path
+    from hwloop.runtime import atomic_path
 
     weights = spec_path.with_suffix(".safetensors")
     bits = imp.input_precision

@@ -1,13 +1,13 @@
 """ONNX and QONNX graphs as arch specs plus trained weights (issue 24).
 
 The graph must be a chain: every op takes the previous op's output (and constants). Gemm /
-MatMul + Add become ``linear``, Conv ``conv2d``, BatchNormalization is folded into the layer
-before it, activations attach to the layer before them, Flatten / Reshape to (batch, -1)
-``flatten``, MaxPool / AveragePool ``pool2d``, ReduceMean / ReduceMax over a set's elements
-``aggregate``; Identity and Dropout vanish. QONNX ``Quant`` nodes on weights quantise them and
-set the layer's weight precision; on activations they set the previous layer's result
-precision (the input's, before any layer). Any other op is refused, naming the node and its op
-type: a layer is never dropped silently.
+MatMul + Add become ``linear``, Conv ``conv2d`` (``conv1d`` for a 1-D kernel),
+BatchNormalization is folded into the layer before it, activations attach to the layer before
+them, Flatten / Reshape to (batch, -1) ``flatten``, MaxPool / AveragePool ``pool2d``, ReduceMean
+/ ReduceMax over a set's elements ``aggregate``; Identity and Dropout vanish. QONNX ``Quant``
+nodes on weights quantise them and set the layer's weight precision; on activations they set the
+previous layer's result precision (the input's, before any layer). Any other op is refused,
+naming the node and its op type: a layer is never dropped silently.
 
 Weights come back as a state dict of :class:`hwloop.archs._torch.SpecModule`
 (``layers.<name>.0.weight`` / ``.bias``), float32, ready for ``load_state_dict``.
@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from hwloop import HwloopError
 from hwloop.archs._precision import FixedPoint, LayerPrecision
-from hwloop.archs._spec import Aggregate, ArchSpec, Conv2d, Flatten, Linear, Pool2d
+from hwloop.archs._spec import Aggregate, ArchSpec, Conv1d, Conv2d, Flatten, Linear, Pool2d
 
 Array = NDArray[np.float64]
 ACTS = {
@@ -40,7 +40,7 @@ SKIP = {"Identity", "Dropout"}
 
 @dataclass
 class _Pending:
-    kind: str  # linear / conv2d
+    kind: str  # linear / conv2d / conv1d
     name: str
     weight: Array
     bias: Array | None = None
@@ -62,7 +62,8 @@ class _Pending:
             layers.append(Linear(self.name, out, act=act, precision=prec))
         else:
             k = int(self.weight.shape[-1])
-            layers.append(Conv2d(self.name, out, k, self.padding, act=act, precision=prec))
+            conv = Conv1d if self.kind == "conv1d" else Conv2d
+            layers.append(conv(self.name, out, k, self.padding, act=act, precision=prec))
         bias = self.bias if self.bias is not None else np.zeros(out)
         weights[f"layers.{self.name}.0.weight"] = self.weight.astype(np.float32)
         weights[f"layers.{self.name}.0.bias"] = bias.astype(np.float32)
@@ -291,38 +292,39 @@ def onnx_to_spec(
         elif op == "Conv":
             flush()
             w = consts.get(ins[1])
-            if w is None or w.ndim != 4:
+            if w is None or w.ndim not in (3, 4):
                 raise HwloopError(
-                    f"node {where} (Conv): only 2-D convolutions with constant weights"
+                    f"node {where} (Conv): only 1-D and 2-D convolutions with constant weights"
                 )
-            if len(cur_shape) != 3:
+            dims = w.ndim - 2
+            if len(cur_shape) != dims + 1:
                 raise HwloopError(
-                    f"node {where} (Conv): its input {list(cur_shape)} is not (channels, height, "
-                    "width)"
+                    f"node {where} (Conv): its input {list(cur_shape)} is not (channels, "
+                    + ("length)" if dims == 1 else "height, width)")
                 )
             k = int(w.shape[-1])
-            pads = list(attr(node, "pads", [0, 0, 0, 0]))
+            pads = list(attr(node, "pads", [0] * 2 * dims))
             if (
-                w.shape[-2] != k
-                or any(s != 1 for s in attr(node, "strides", [1, 1]))
-                or any(d != 1 for d in attr(node, "dilations", [1, 1]))
+                w.shape[2:] != (k,) * dims
+                or any(s != 1 for s in attr(node, "strides", [1] * dims))
+                or any(d != 1 for d in attr(node, "dilations", [1] * dims))
                 or int(attr(node, "group", 1)) != 1
                 or len(set(pads)) > 1
                 or _auto_pad(node, attr)
             ):
                 raise HwloopError(
-                    f"node {where} (Conv): hwloop's conv2d is square, stride 1, dilation 1, one "
-                    "group, symmetric explicit padding (no auto_pad)"
+                    f"node {where} (Conv): hwloop's convolutions are square, stride 1, "
+                    "dilation 1, one group, symmetric explicit padding (no auto_pad)"
                 )
             bias = _bias(
                 consts.get(ins[2]) if len(ins) > 2 and ins[2] else None, int(w.shape[0]), where
             )
             pad = int(pads[0]) if pads else 0
+            kind = "conv1d" if dims == 1 else "conv2d"
             pending = _Pending(
-                "conv2d", fresh("conv"), w, bias, padding=pad, weight_bits=bits_of(ins[1])
+                kind, fresh("conv"), w, bias, padding=pad, weight_bits=bits_of(ins[1])
             )
-            c, h, wd = cur_shape
-            cur_shape = (int(w.shape[0]), h + 2 * pad - k + 1, wd + 2 * pad - k + 1)
+            cur_shape = (int(w.shape[0]), *(n + 2 * pad - k + 1 for n in cur_shape[1:]))
         elif op == "BatchNormalization":
             if pending is None or pending.act is not None:
                 raise HwloopError(

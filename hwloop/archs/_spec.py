@@ -1,15 +1,15 @@
 """Arch specs: an architecture as a plain JSON document that names every layer.
 
-A spec is a list of layers applied in order to an input of ``input_shape`` (C, H, W) or (F,).
-Layer ops: ``conv2d`` (with optional norm and activation), ``conv_attention`` (BraggNN's
-non-local block with a residual skip and a skip activation), ``flatten``, ``linear``,
-``aggregate``, ``pool2d`` (max or mean over size x size windows), ``upsample2d`` (nearest or
-bilinear, by an integer factor) and ``branches`` (parallel lists of layers on the same input,
-outputs concatenated along the first axis: PtychoNN's two decoders).
-A ``linear`` layer on a set-shaped input (N, F) (N elements of F features, e.g. jet
-constituents) is applied to every element with shared weights, as Deep Sets' φ; ``aggregate``
-reduces a set (N, F) to (F,) by ``mean`` or ``max``, after which ``linear`` layers form ρ.
-Specs are immutable, hashable by content (``spec.digest``) and round-trip through JSON.
+A spec is a list of layers applied in order to an input of ``input_shape`` (C, H, W), (C, L) or
+(F,). Layer ops: ``conv2d`` and ``conv1d`` (with optional norm and activation),
+``conv_attention`` (BraggNN's non-local block with a residual skip and a skip activation),
+``flatten``, ``linear``, ``aggregate``, ``pool2d`` (max or mean over size x size windows),
+``upsample2d`` (nearest or bilinear, by an integer factor) and ``branches`` (parallel lists of
+layers on the same input, outputs concatenated along the first axis: PtychoNN's two decoders). A
+``linear`` layer on a set-shaped input (N, F) (N elements of F features, e.g. jet constituents)
+is applied to every element with shared weights, as Deep Sets' φ; ``aggregate`` reduces a set
+(N, F) to (F,) by ``mean`` or ``max``, after which ``linear`` layers form ρ. Specs are
+immutable, hashable by content (``spec.digest``) and round-trip through JSON.
 """
 
 from __future__ import annotations
@@ -48,6 +48,21 @@ class Conv2d:
     act: Act = None
     precision: LayerPrecision | None = None
     op: str = field(default="conv2d", init=False)
+
+
+@dataclass(frozen=True)
+class Conv1d:
+    """A 1-D convolution over a (C, L) input (a sequence of L positions of C channels), stride 1;
+    kernel, padding, norm and activation as :class:`Conv2d`'s."""
+
+    name: str
+    out_channels: int
+    kernel: int
+    padding: int = 0
+    norm: Norm = None
+    act: Act = None
+    precision: LayerPrecision | None = None
+    op: str = field(default="conv1d", init=False)
 
 
 @dataclass(frozen=True)
@@ -119,9 +134,12 @@ class Branches:
     op: str = field(default="branches", init=False)
 
 
-Layer = Conv2d | ConvAttention | Flatten | Linear | Aggregate | Pool2d | Upsample2d | Branches
+Layer = (
+    Conv2d | Conv1d | ConvAttention | Flatten | Linear | Aggregate | Pool2d | Upsample2d | Branches
+)
 _OPS: dict[str, Any] = {
     "conv2d": Conv2d,
+    "conv1d": Conv1d,
     "conv_attention": ConvAttention,
     "flatten": Flatten,
     "linear": Linear,
@@ -311,6 +329,8 @@ MAX_WEIGHTS = 1 << 26  # weights of any one layer
 def _weights(layer: Layer, shape: Shape) -> int:
     if isinstance(layer, Conv2d):
         return shape[0] * layer.kernel * layer.kernel * layer.out_channels
+    if isinstance(layer, Conv1d):
+        return shape[0] * layer.kernel * layer.out_channels
     if isinstance(layer, ConvAttention):
         return 4 * shape[0] * layer.hidden
     if isinstance(layer, Linear):
@@ -360,6 +380,15 @@ def _shape_of(layer: Layer, shape: Shape, arch: str) -> Shape:
         if ho < 1 or wo < 1:
             raise HwloopError(f"{where}: kernel {layer.kernel} does not fit a {h}x{w} input")
         return (layer.out_channels, ho, wo)
+    if isinstance(layer, Conv1d):
+        if len(shape) != 2:
+            raise HwloopError(f"{where}: conv1d needs a (C, L) input, got {shape}")
+        lo = shape[1] + 2 * layer.padding - layer.kernel + 1
+        if lo < 1:
+            raise HwloopError(
+                f"{where}: kernel {layer.kernel} does not fit a length-{shape[1]} input"
+            )
+        return (layer.out_channels, lo)
     if isinstance(layer, ConvAttention):
         if len(shape) != 3:
             raise HwloopError(f"{where}: conv_attention needs a (C, H, W) input, got {shape}")

@@ -9,6 +9,7 @@ from hwloop.archs._spec import (
     Aggregate,
     ArchSpec,
     Branches,
+    Conv1d,
     Conv2d,
     ConvAttention,
     Flatten,
@@ -19,7 +20,7 @@ from hwloop.archs._spec import (
 )
 
 
-def _activation(name: str | None) -> nn.Module:
+def activation_module(name: str | None) -> nn.Module:
     if name is None:
         return nn.Identity()
     if name == "relu":
@@ -48,7 +49,7 @@ class ConvAttentionBlock(nn.Module):
         self.key = nn.Conv2d(channels, hidden, 1)
         self.value = nn.Conv2d(channels, hidden, 1)
         self.proj = nn.Conv2d(hidden, channels, 1)
-        self.act = _activation(act)
+        self.act = activation_module(act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
@@ -134,7 +135,16 @@ def _build_layer(layer: object, shape_in: tuple[int, ...], shape_out: tuple[int,
         elif layer.norm == "layer":
             parts.append(nn.LayerNorm(list(shape_out)))  # over (C, H, W), as NAC does
         if layer.act is not None:  # no Identity modules: converters (hls4ml) reject them
-            parts.append(_activation(layer.act))
+            parts.append(activation_module(layer.act))
+        return nn.Sequential(*parts)
+    if isinstance(layer, Conv1d):
+        parts = [nn.Conv1d(shape_in[0], layer.out_channels, layer.kernel, padding=layer.padding)]
+        if layer.norm == "batch":
+            parts.append(nn.BatchNorm1d(layer.out_channels))
+        elif layer.norm == "layer":
+            parts.append(nn.LayerNorm(list(shape_out)))  # over (C, L), as conv2d's
+        if layer.act is not None:
+            parts.append(activation_module(layer.act))
         return nn.Sequential(*parts)
     if isinstance(layer, ConvAttention):
         return ConvAttentionBlock(shape_in[0], layer.hidden, layer.act)
@@ -161,7 +171,7 @@ def _build_layer(layer: object, shape_in: tuple[int, ...], shape_out: tuple[int,
         elif layer.norm == "layer":
             parts.append(nn.LayerNorm(layer.out_features))
         if layer.act is not None:  # no Identity modules: converters (hls4ml) reject them
-            parts.append(_activation(layer.act))
+            parts.append(activation_module(layer.act))
         return nn.Sequential(*parts)
     raise TypeError(f"unknown layer {layer!r}")
 

@@ -13,8 +13,8 @@ from rich import box
 from rich.table import Table
 
 from hwloop import HwloopError
-from hwloop._progress import progress_bar
 from hwloop.cli._common import console, writable_file
+from hwloop.runtime import progress_bar
 from synth_cache import EXPORT_FORMATS as FORMATS
 from synth_cache import SqlCache, export_rows, import_paths, write_export
 

@@ -10,14 +10,22 @@ from rich.table import Table
 
 from fpga_targets import get_target
 from hwloop import HwloopError
-from hwloop._progress import progress_bar
 from hwloop.archs import ArchSpec, resolve_arch
 from hwloop.cli._common import console, jobs_option, positive_seconds
+from hwloop.runtime import progress_bar
 from hwloop.search import load_existing_study
 from hwloop.spaces import get_space
-from hwloop.synth import FLOWS, Synthesizer, default_strategy, get_synthesizer
-from hwloop.synth._calibrate import SPARSITIES, CalibrationItem, run_calibration, sample_space
-from hwloop.synth._design import STRATEGIES
+from hwloop.synth import (
+    FLOWS,
+    SPARSITIES,
+    STRATEGIES,
+    CalibrationItem,
+    Synthesizer,
+    default_strategy,
+    get_synthesizer,
+    run_calibration,
+    sample_space,
+)
 from synth_cache import default_cache_url
 
 

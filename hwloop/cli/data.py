@@ -150,7 +150,7 @@ def export(task_name: str, out: Path, limit: int | None, seed: int, size: int | 
     of x_train / y_train / x_val / y_val / x_test / y_test, which an experiment file reads with
     split = "suffix" (examples/TASK.toml). Regression targets are in the task's own units
     (Bragg: pixels)."""
-    from hwloop._atomic import atomic_path
+    from hwloop.runtime import atomic_path
     from hwloop.tasks import get_task
 
     if out.suffix != ".npz":
@@ -214,7 +214,7 @@ def qubit(
     preparation errors; docs/qubit.md) and print the reference classifiers' fidelities."""
     import json
 
-    from hwloop._atomic import atomic_path
+    from hwloop.runtime import atomic_path
     from hwloop.tasks.file import random_split
     from hwloop.tasks.qubit import ReadoutConfig, reference_fidelities, simulate
 

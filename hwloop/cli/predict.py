@@ -14,8 +14,7 @@ from fpga_targets import get_target
 from hwloop import HwloopError
 from hwloop.cli._common import console
 from hwloop.surrogate import Prediction, find_model
-from hwloop.synth import default_strategy
-from hwloop.synth._design import STRATEGIES
+from hwloop.synth import STRATEGIES, default_strategy
 from synth_cache import default_cache_url
 
 

@@ -91,9 +91,9 @@ def run(experiment: Path, sets: tuple[str, ...], out: Path | None, force: bool) 
     front members, then real synthesis of the chosen models; one progress display. Re-running
     resumes every stage. Writes pareto.json / .csv / .png and summary.md into the output
     folder."""
-    from hwloop._progress import shared_display
     from hwloop.experiment import load_experiment
     from hwloop.pipeline import claim_output, run_experiment
+    from hwloop.runtime import shared_display
     from hwloop.tasks.file import FileTask
 
     exp = load_experiment(experiment, sets)

@@ -17,12 +17,9 @@ from hwloop.cli._common import (
     si,
     writable_dir,
 )
-from hwloop.search import SearchConfig, run_search
-from hwloop.search._config import SAMPLERS, SCALARIZATIONS
-from hwloop.search._hardware import parse_objectives
+from hwloop.search import SAMPLERS, SCALARIZATIONS, SearchConfig, parse_objectives, run_search
 from hwloop.spaces import SPACE_HELP, SPACES
-from hwloop.synth import FLOWS
-from hwloop.synth._design import STRATEGIES
+from hwloop.synth import FLOWS, STRATEGIES
 
 _SPACES_HELP = "; ".join(f"{t}: {', '.join(s)}" for t, s in SPACES.items())
 _SPACES_EPILOG = (

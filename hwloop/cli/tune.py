@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from hwloop.cli._common import console, limit_option, writable_dir
-from hwloop.local import TuneConfig, run_tune
-from hwloop.local._common import config_to_json
+from hwloop.local import TuneConfig, config_to_json, run_tune
 from hwloop.tasks import TASKS
 
 

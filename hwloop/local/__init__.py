@@ -6,7 +6,12 @@ Brevitas, qonnx and hls4ml are imported only when a function needs them.
 
 from __future__ import annotations
 
-from hwloop.local._common import load_train_config, resolve_local_arch, train_config_beside
+from hwloop.local._common import (
+    config_to_json,
+    load_train_config,
+    resolve_local_arch,
+    train_config_beside,
+)
 from hwloop.local._compress import (
     CompressConfig,
     CompressPoint,
@@ -18,6 +23,7 @@ from hwloop.local._tune import TuneConfig, TuneResult, run_tune
 
 __all__ = [
     "CompressConfig",
+    "config_to_json",
     "CompressPoint",
     "CompressResult",
     "TuneConfig",

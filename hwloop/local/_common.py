@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from hwloop import HwloopError
-from hwloop._atomic import atomic_path
 from hwloop.archs import ArchSpec, resolve_arch
+from hwloop.runtime import atomic_path
 from hwloop.tasks import Task, get_task
 from hwloop.training import TrainConfig
 

@@ -22,12 +22,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from fpga_targets import get_target
-from hwloop import HwloopError, _interrupt
-from hwloop._atomic import atomic_path
-from hwloop._interrupt import graceful_sigint
-from hwloop._progress import progress_bar
-from hwloop.archs import ArchSpec, build_model
-from hwloop.archs._torch import count_parameters
+from hwloop import HwloopError, runtime
+from hwloop.archs import ArchSpec, build_model, count_parameters
 from hwloop.bops import compute_bops
 from hwloop.local._common import (
     config_to_json,
@@ -40,6 +36,7 @@ from hwloop.local._common import (
 from hwloop.local._design import design_from_quantised
 from hwloop.local._prune import Masks, apply_masks, full_masks, kept_fraction, prune_global
 from hwloop.local._quant import QuantSpecModule, quantised_from_float, unsupported_for_quantisation
+from hwloop.runtime import atomic_path, graceful_sigint, progress_bar
 from hwloop.tasks import TaskData
 from hwloop.training import TrainConfig, train
 
@@ -411,7 +408,7 @@ class Compressor:
             last = 0
         layers = qmodel.main_layers()
         for it in range(last + 1, cfg.iterations + 1):
-            _interrupt.check()
+            runtime.check()
             t0 = time.perf_counter()
             masks = prune_global(layers, masks, cfg.prune_fraction, qmodel.fold_scales())
             apply_masks(layers, masks)

@@ -20,8 +20,7 @@ from torch import nn
 from hwloop import HwloopError
 from hwloop.archs import FixedPoint
 from hwloop.local._quant import QuantSpecModule
-from hwloop.synth import Design, HardwareConfig, LayerHW
-from hwloop.synth._from_model import fit_integer_bits
+from hwloop.synth import Design, HardwareConfig, LayerHW, fit_integer_bits
 
 
 def fixed_point(scale: Any, bits: Any, signed: Any) -> FixedPoint:

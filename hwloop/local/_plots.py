@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hwloop._atomic import atomic_path
+from hwloop.runtime import atomic_path
 
 if TYPE_CHECKING:
     from hwloop.local._compress import CompressPoint

@@ -28,9 +28,8 @@ import torch
 from torch import nn
 
 from hwloop import HwloopError
-from hwloop.archs import ArchSpec, Conv2d, Flatten, Linear
-from hwloop.archs._torch import SpecModule, _activation
-from hwloop.synth._pieces import LEAKY_SLOPE
+from hwloop.archs import ArchSpec, Conv1d, Conv2d, Flatten, Linear, SpecModule, activation_module
+from hwloop.synth import LEAKY_SLOPE
 
 STATS_BATCHES = 16  # batches of training data that initialise the activation scales
 
@@ -73,7 +72,7 @@ def quantisers(bits: int) -> dict[str, Any]:
 
 def unsupported_for_quantisation(spec: ArchSpec) -> str | None:
     for layer in spec.layers:
-        if not isinstance(layer, (Conv2d, Linear, Flatten)):
+        if not isinstance(layer, (Conv2d, Conv1d, Linear, Flatten)):
             return f"layer {layer.name} ({layer.op}) has no quantised implementation"
     return None
 
@@ -105,6 +104,10 @@ class QuantSpecModule(nn.Module):
                 main: nn.Module = qnn.QuantConv2d(
                     shape_in[0], layer.out_channels, layer.kernel, padding=layer.padding, **common
                 )
+            elif isinstance(layer, Conv1d):
+                main = qnn.QuantConv1d(
+                    shape_in[0], layer.out_channels, layer.kernel, padding=layer.padding, **common
+                )
             else:
                 assert isinstance(layer, Linear)
                 main = qnn.QuantLinear(shape_in[0], layer.out_features, bias=True, **common)
@@ -114,7 +117,7 @@ class QuantSpecModule(nn.Module):
             if layer.act == "leaky_relu":  # the slope the hardware multiplies by, exactly
                 parts.append(nn.LeakyReLU(LEAKY_SLOPE))
             elif layer.act is not None:
-                parts.append(_activation(layer.act))
+                parts.append(activation_module(layer.act))
             if i != last:
                 unsigned = layer.act == "relu"
                 parts.append(

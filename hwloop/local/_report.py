@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from safetensors.torch import load_file, save_file
 
 from hwloop import HwloopError
-from hwloop._progress import progress_bar
 from hwloop.local._common import config_to_json, dataclass_columns, write_json, write_table
 from hwloop.local._quant import QuantSpecModule
+from hwloop.runtime import progress_bar
 
 if TYPE_CHECKING:
     from hwloop.local._compress import Compressor, CompressPoint, CompressResult, _State
@@ -159,7 +159,7 @@ def save_chosen(
 
 
 def _synthesize(comp: Compressor, design: Any) -> dict[str, Any]:
-    from hwloop.search._hardware import real_values
+    from hwloop.search import real_values
     from hwloop.synth import get_synthesizer, synthesize
     from synth_cache import SqlCache, default_cache_url
 

@@ -22,7 +22,6 @@ import optuna
 from optuna.trial import TrialState
 
 from hwloop import HwloopError
-from hwloop._interrupt import check, graceful_sigint, hide_optuna_interrupt_tracebacks
 from hwloop.archs import build_model
 from hwloop.local._common import (
     TRAIN_SUFFIX,
@@ -32,6 +31,7 @@ from hwloop.local._common import (
     write_json,
     write_table,
 )
+from hwloop.runtime import check, graceful_sigint, hide_optuna_interrupt_tracebacks
 from hwloop.search import session_seed
 from hwloop.training import OPTIMIZERS, TrainConfig, train
 
@@ -157,7 +157,7 @@ def run_tune(cfg: TuneConfig, progress: bool = True) -> TuneResult:
             trial.set_user_attr("epochs_run", result.epochs_run)
             return result.val_metric
 
-        from hwloop._progress import progress_bar
+        from hwloop.runtime import progress_bar
 
         hide_optuna_interrupt_tracebacks()  # a Ctrl-C'd trial is not an error to log
         with progress_bar(cfg.trials, "tune", progress) as advance:

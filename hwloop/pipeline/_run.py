@@ -19,10 +19,9 @@ from typing import Any
 
 from fpga_targets import get_target
 from hwloop import HwloopError
-from hwloop._atomic import atomic_path
-from hwloop._progress import progress_bar
 from hwloop.experiment import Experiment, dump_experiment, identity
 from hwloop.local import CompressConfig, CompressResult, run_compress
+from hwloop.runtime import atomic_path, progress_bar
 from hwloop.search import FrontMember, SearchConfig, SearchResult, load_existing_study, run_search
 from hwloop.synth import default_strategy
 

@@ -1,11 +1,18 @@
 """Architecture search (global stage): NSGA-II (or another Optuna sampler) over a search space,
 scored on the task metric, BOPs and the hardware objectives a surrogate predicts (with real
-synthesis of the front in the loop: hwloop.search._loop)."""
+synthesis of the front in the loop: hwloop.search._loop). ``SAMPLERS``, ``SCALARIZATIONS`` and
+``parse_objectives`` are what the CLI builds its options from."""
 
 from __future__ import annotations
 
-from hwloop.search._config import FrontMember, SearchConfig, SearchResult
-from hwloop.search._hardware import real_values
+from hwloop.search._config import (
+    SAMPLERS,
+    SCALARIZATIONS,
+    FrontMember,
+    SearchConfig,
+    SearchResult,
+)
+from hwloop.search._hardware import parse_objectives, real_values
 from hwloop.search._nas import (
     load_existing_study,
     open_study,
@@ -16,6 +23,9 @@ from hwloop.search._nas import (
 from hwloop.search._weights import load_trial_model, weights_store
 
 __all__ = [
+    "SAMPLERS",
+    "SCALARIZATIONS",
+    "parse_objectives",
     "FrontMember",
     "SearchConfig",
     "SearchResult",

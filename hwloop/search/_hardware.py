@@ -437,7 +437,7 @@ def bootstrap_surrogate(
     for this flow and target."""
     from hwloop import HwloopError
     from hwloop.surrogate import piece_set, training_set
-    from hwloop.synth._calibrate import run_calibration, sample_space
+    from hwloop.synth import run_calibration, sample_space
     from synth_cache import SqlCache, default_cache_url
 
     reason = synth.available()

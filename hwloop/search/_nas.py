@@ -20,10 +20,9 @@ from optuna.trial import TrialState
 
 from fpga_targets import get_target
 from hwloop import HwloopError
-from hwloop._interrupt import check, graceful_sigint, hide_optuna_interrupt_tracebacks
-from hwloop._process import pid_alive
 from hwloop.archs import build_model, builtin_archs
 from hwloop.bops import compute_bops
+from hwloop.runtime import check, graceful_sigint, hide_optuna_interrupt_tracebacks, pid_alive
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
 from hwloop.search._front import hardware_front
 from hwloop.search._hardware import HW_OBJECTIVES, HardwareScorer, hardware_scorer
@@ -44,8 +43,7 @@ from hwloop.spaces import SearchSpace, get_space
 from hwloop.synth import get_synthesizer
 from hwloop.tasks import Task, TaskData, get_task
 from hwloop.training import TrainConfig, train
-from synth_cache import SqlCache, default_cache_url
-from synth_cache._backend import retry_schema_race
+from synth_cache import SqlCache, default_cache_url, retry_schema_race
 
 log = logging.getLogger(__name__)
 

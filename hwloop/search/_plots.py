@@ -10,7 +10,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hwloop._atomic import atomic_path
+from hwloop.runtime import atomic_path
 from hwloop.search._config import FrontMember, SearchConfig
 from hwloop.search._loop import loop_rounds, val_metric
 

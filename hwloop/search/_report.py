@@ -12,7 +12,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hwloop._atomic import atomic_path
+from hwloop.runtime import atomic_path
 from hwloop.search._config import FrontMember, SearchConfig
 from hwloop.search._plots import draw_reference, write_hardware_report
 

@@ -13,8 +13,7 @@ import torch
 from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 
 from hwloop import HwloopError
-from hwloop.archs import ArchSpec, build_model
-from hwloop.archs._torch import SpecModule
+from hwloop.archs import ArchSpec, SpecModule, build_model
 from hwloop.search._config import SearchConfig
 
 WEIGHTS_ATTR = "weights_artifact"

@@ -19,9 +19,9 @@ from surrogates import PieceSurrogate, ResourceSurrogate, feature_matrix, scores
 from synth_cache import CacheBackend
 
 METRICS = ("lut", "ff", "dsp", "latency")
-# families of runs made to hold given pieces (scripts/calibrate_attention_pieces.py), not
+# families of runs made to hold given pieces (scripts/calibrate_{attention,conv}_pieces.py), not
 # designs a search samples: every fit learns their pieces, no evaluation scores them
-LIBRARY_FAMILIES = ("attnlib",)
+LIBRARY_FAMILIES = ("attnlib", "convlib")
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from fpga_targets import Target
 from hwloop import HwloopError
 from hwloop.surrogate._data import target_capacities
-from hwloop.synth._design import Design
+from hwloop.synth import Design
 from surrogates import (
     FeatureError,
     LayeredSurrogate,
@@ -337,7 +337,7 @@ def with_reuse(design_hw: Any, reuse: Any, layers: tuple[str, ...] | None = None
     if whole is not None:
         hw = replace(hw, model=replace(hw.model, reuse_factor=whole))
     if per:
-        from hwloop.synth._design import LayerHW
+        from hwloop.synth import LayerHW
 
         named = dict(hw.by_name)
         for name, rf in per.items():
@@ -356,7 +356,7 @@ def predict_model(
 ) -> Prediction:
     """The Python API: predicted resources of a torch model (an ``hwloop.archs`` SpecModule with
     its trained, possibly pruned weights) under hardware config ``hw``."""
-    from hwloop.synth._from_model import design_from_model
+    from hwloop.synth import design_from_model
 
     design = design_from_model(model, hw)
     return predict_designs([design], target, find_model(flow, target, kind, model_dir))[0]

@@ -17,21 +17,37 @@ from hwloop.synth._base import (
     get_synthesizer,
     synthesize,
 )
-from hwloop.synth._design import Design, HardwareConfig, LayerHW, quantise
+from hwloop.synth._design import STRATEGIES, Design, HardwareConfig, LayerHW, quantise
 from hwloop.synth._expected import ExpectedDesign
 
 if TYPE_CHECKING:
-    from hwloop.synth._calibrate import reap_dead_runs
+    from hwloop.synth._calibrate import (
+        SPARSITIES,
+        CalibrationItem,
+        CalibrationSummary,
+        reap_dead_runs,
+        run_calibration,
+        sample_space,
+    )
     from hwloop.synth._from_model import (
         design_from_model,
+        fit_integer_bits,
         load_design_weights,
         prune_per_layer,
         random_design,
     )
     from hwloop.synth._hls4ml import to_hls4ml
     from hwloop.synth._open import trace_pieces
+    from hwloop.synth._pieces import LEAKY_SLOPE
 
 _LAZY = {
+    "SPARSITIES": "hwloop.synth._calibrate",
+    "CalibrationItem": "hwloop.synth._calibrate",
+    "CalibrationSummary": "hwloop.synth._calibrate",
+    "run_calibration": "hwloop.synth._calibrate",
+    "sample_space": "hwloop.synth._calibrate",
+    "fit_integer_bits": "hwloop.synth._from_model",
+    "LEAKY_SLOPE": "hwloop.synth._pieces",
     "reap_dead_runs": "hwloop.synth._calibrate",
     "design_from_model": "hwloop.synth._from_model",
     "load_design_weights": "hwloop.synth._from_model",
@@ -43,6 +59,14 @@ _LAZY = {
 
 __all__ = [
     "FLOWS",
+    "LEAKY_SLOPE",
+    "SPARSITIES",
+    "STRATEGIES",
+    "CalibrationItem",
+    "CalibrationSummary",
+    "fit_integer_bits",
+    "run_calibration",
+    "sample_space",
     "Design",
     "ExpectedDesign",
     "HardwareConfig",

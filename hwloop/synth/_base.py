@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hwloop.synth._design import Design
-from synth_cache import CacheBackend, CacheEntry, SynthResult, design_key
-from synth_cache._model import Status
+from synth_cache import CacheBackend, CacheEntry, Status, SynthResult, design_key
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ import optuna
 from joblib import Parallel, delayed
 
 from hwloop import HwloopError
-from hwloop._process import pid_alive
 from hwloop.archs import ArchSpec
 from hwloop.bops import compute_bops
+from hwloop.runtime import pid_alive
 from hwloop.spaces import SearchSpace
 from hwloop.synth._base import Synthesizer, synthesize
 from hwloop.synth._design import HardwareConfig

@@ -59,7 +59,8 @@ class LayerHW:
 
 @dataclass(frozen=True)
 class HardwareConfig:
-    """How a network becomes hardware. ``by_type`` keys are layer ops (``linear``, ``conv2d``);
+    """How a network becomes hardware. ``by_type`` keys are layer ops (``linear``, ``conv2d``,
+    ``conv1d``);
     ``by_name`` keys are layer names; both override ``model``."""
 
     part: str
@@ -188,7 +189,7 @@ class Design:
             "LayerName": {},
         }
         for layer in self.arch.layers:
-            if layer.op not in ("linear", "conv2d"):
+            if layer.op not in ("linear", "conv1d", "conv2d"):
                 continue
             hw = self.hw.layer(layer.name, layer.op)
             prec = {

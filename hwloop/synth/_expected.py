@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from hwloop.archs import ArchSpec, Conv2d, ConvAttention, FixedPoint, Linear
+from hwloop.archs import ArchSpec, Conv1d, Conv2d, ConvAttention, FixedPoint, Linear
 from hwloop.synth._design import Design, HardwareConfig, LayerHW
 
 
@@ -31,6 +31,9 @@ def _matrices(spec: ArchSpec) -> list[tuple[str, str, str, int, int]] | None:
             out.append((layer.name, layer.name, layer.op, n, n * layer.out_features))
         elif isinstance(layer, Conv2d):
             n = int(shape_in[0]) * layer.kernel**2
+            out.append((layer.name, layer.name, layer.op, n, n * layer.out_channels))
+        elif isinstance(layer, Conv1d):
+            n = int(shape_in[0]) * layer.kernel
             out.append((layer.name, layer.name, layer.op, n, n * layer.out_channels))
         elif isinstance(layer, ConvAttention):
             c, d = int(shape_in[0]), layer.hidden

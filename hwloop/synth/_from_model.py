@@ -9,8 +9,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from hwloop.archs import ArchSpec, FixedPoint, build_model
-from hwloop.archs._torch import ConvAttentionBlock, SpecModule
+from hwloop.archs import ArchSpec, ConvAttentionBlock, FixedPoint, SpecModule, build_model
 from hwloop.synth._design import Design, HardwareConfig, LayerHW, quantise
 from hwloop.training import reset_parameters
 
@@ -89,7 +88,7 @@ def prune_per_layer(model: nn.Module, sparsity: float) -> None:
         return
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, (nn.Linear, nn.Conv2d)):
+            if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
                 w = m.weight
                 k = int(round(sparsity * w.numel()))
                 if k:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hwloop import HwloopError
-from hwloop.archs._torch import SpecModule
+from hwloop.archs import SpecModule
 from hwloop.synth._design import HLS4ML_STRATEGY, Design
 
 log = logging.getLogger(__name__)

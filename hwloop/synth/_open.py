@@ -7,7 +7,7 @@ output position of a convolution, layer-norm statistics and scaling), each trace
 synthesised on its own (in parallel with ``jobs``); identical pieces are synthesised once, and
 the design's numbers are the sums over pieces times their counts.
 
-Supported: conv2d (any padding; im2col), linear (also on sets: Deep Sets' φ, counted per
+Supported: conv2d and conv1d (any padding; im2col), linear (also on sets: Deep Sets' φ, counted per
 element), set aggregation (mean, max), ReLU, LeakyReLU, GELU (lookup table), batch
 norm (folded), layer norm (tables and multipliers), and the attention block
 (``hwloop/synth/_attention.py``): q/k/v and projection as per-position 1x1 convolutions, q.k and
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from hwloop.archs import Aggregate, Conv2d, ConvAttention, Flatten, Linear
+from hwloop.archs import Aggregate, Conv1d, Conv2d, ConvAttention, Flatten, Linear
 from hwloop.synth._base import Synthesizer
 from hwloop.synth._design import Design
 from hwloop.synth._pieces import Piece, Planner
@@ -115,7 +115,7 @@ class OpenSynthesizer(Synthesizer):
                 return f"layer {layer.name}: reuse factor {reuse} (the open flow unrolls fully)"
             if isinstance(layer, ConvAttention) and layer.hidden > self.row_block:
                 return f"layer {layer.name}: hidden {layer.hidden} is wider than a row block"
-            if not isinstance(layer, (Conv2d, Linear, ConvAttention)):
+            if not isinstance(layer, (Conv2d, Conv1d, Linear, ConvAttention)):
                 return f"layer {layer.name}: the open flow has no {layer.op} yet"
             if layer.act not in SUPPORTED_ACTS:
                 return f"layer {layer.name}: the open flow has no {layer.act} yet"

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hwloop.archs import Aggregate, Conv2d, ConvAttention, FixedPoint, Flatten, Linear
+from hwloop.archs import Aggregate, Conv1d, Conv2d, ConvAttention, FixedPoint, Flatten, Linear
 from hwloop.synth._design import Design
 
 LEAKY_SLOPE = 3 / 256  # torch's 0.01, rounded to 8 fractional bits (a float constant has ~52)
@@ -166,7 +166,7 @@ class Planner:
 
                 fmt = plan_attention(self, layer, shape, fmt)
                 continue
-            assert isinstance(layer, (Conv2d, Linear))
+            assert isinstance(layer, (Conv2d, Conv1d, Linear))
             w = d.weights[f"{layer.name}.weight"]
             b = d.weights[f"{layer.name}.bias"]
             lw = d.hw.layer(layer.name, layer.op)
@@ -177,6 +177,10 @@ class Planner:
                 ho, wo = h + 2 * p - k + 1, wd + 2 * p - k + 1
                 wt = w.reshape(w.shape[0], -1).T
                 positions, shape = ho * wo, (w.shape[0], ho, wo)
+            elif isinstance(layer, Conv1d):
+                lo = shape[1] + 2 * layer.padding - layer.kernel + 1
+                wt = w.reshape(w.shape[0], -1).T
+                positions, shape = lo, (w.shape[0], lo)
             elif len(shape) == 2:  # a set: the same layer on each element
                 wt, positions, shape = w.T, shape[0], (shape[0], w.shape[0])
             else:

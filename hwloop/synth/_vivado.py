@@ -22,7 +22,7 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
-from hwloop.archs import Conv2d, Linear, build_model
+from hwloop.archs import Conv1d, Conv2d, Linear, build_model
 from hwloop.synth._base import Synthesizer, raise_if_interrupted
 from hwloop.synth._design import Design
 from hwloop.synth._from_model import load_design_weights
@@ -107,7 +107,7 @@ class VivadoSynthesizer(Synthesizer):
             design.arch,
             layers=tuple(
                 replace(layer, norm=None)
-                if isinstance(layer, (Conv2d, Linear)) and layer.norm == "batch"
+                if isinstance(layer, (Conv2d, Conv1d, Linear)) and layer.norm == "batch"
                 else layer
                 for layer in design.arch.layers
             ),

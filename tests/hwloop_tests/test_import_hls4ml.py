@@ -17,6 +17,7 @@ import torch
 import hwloop
 from hwloop.archs import (
     ArchSpec,
+    Conv1d,
     Conv2d,
     Flatten,
     Linear,
@@ -172,5 +173,48 @@ def test_a_model_without_convs_keeps_torchs_layout(tmp_path: Path) -> None:
     ref = torch_to_spec(model, "m", (2, 3, 4))
     for imp in (graph_to_spec(graph, "m"), import_model(tmp_path / "prj", name="m")):
         assert tuple(imp.spec.input_shape) == (2, 3, 4)
+        for key in ref.weights:
+            np.testing.assert_allclose(imp.weights[key], ref.weights[key], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ArchSpec(  # several input channels: hls4ml's PyTorch converter transposes them first
+            (3, 5, 5),
+            (Conv2d("c0", 4, 3, 1, act="relu"), Flatten("f"), Linear("out", 2)),
+            name="rgb",
+        ),
+        ArchSpec(
+            (3, 10),
+            (
+                Conv1d("c0", 4, 3, 1, act="relu", norm="batch"),
+                Flatten("f"),
+                Linear("fc0", 5, act="tanh"),
+                Linear("out", 2),
+            ),
+            name="seq",
+        ),
+    ],
+    ids=["conv2d-3ch", "conv1d"],
+)
+def test_multichannel_and_1d_convs_import_like_torch(spec: ArchSpec, tmp_path: Path) -> None:
+    """hls4ml's Transpose of a torch model's input and its channels-last Conv1D are put back:
+    the graph and the project give the torch route's spec and weights."""
+    model = build_model(spec).eval()
+    reset_parameters(model, 4)
+    hw = HardwareConfig.uniform("xcu250-figd2104-2L-e", 8, 5.0, strategy="latency")
+    graph = to_hls4ml(design_from_model(model, hw), model, tmp_path / "prj")
+    graph.write()
+    ref = torch_to_spec(model, spec.name, tuple(spec.input_shape))
+    assert [layer.op for layer in ref.spec.layers][0] == spec.layers[0].op
+    for imp in (graph_to_spec(graph, spec.name), import_model(tmp_path / "prj", name=spec.name)):
+        strip = [
+            {k: v for k, v in layer.items() if k != "precision"}
+            for layer in imp.spec.structure()["layers"]
+        ]
+        assert strip == ref.spec.structure()["layers"]
+        assert tuple(imp.spec.input_shape) == tuple(spec.input_shape)
+        assert sorted(imp.weights) == sorted(ref.weights)
         for key in ref.weights:
             np.testing.assert_allclose(imp.weights[key], ref.weights[key], rtol=1e-5, atol=1e-6)

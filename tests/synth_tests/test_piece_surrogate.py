@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwloop.archs import Aggregate, ArchSpec, Conv2d, ConvAttention, Flatten, Linear
+from hwloop.archs import Aggregate, ArchSpec, Conv1d, Conv2d, ConvAttention, Flatten, Linear
 from hwloop.surrogate._piece_eval import PieceSet, by_size, piece_set
 from hwloop.synth import HardwareConfig, random_design, trace_pieces
 from hwloop.synth._open import OpenSynthesizer
@@ -41,6 +41,15 @@ SPECS = {
     ),
     "attention": ArchSpec(
         (2, 4, 4), (ConvAttention("att", 3, act="relu"), Flatten("f"), Linear("o", 2))
+    ),
+    "conv1d": ArchSpec(
+        (3, 12),
+        (
+            Conv1d("c0", 24, 3, padding=1, act="relu"),  # c1: 120 inputs, two row blocks
+            Conv1d("c1", 40, 5, norm="batch", act="gelu"),
+            Flatten("f"),
+            Linear("out", 2),
+        ),
     ),
     "deep sets": ArchSpec(
         (8, 3), (Linear("phi", 16, act="relu"), Aggregate("agg", "max"), Linear("rho", 5))

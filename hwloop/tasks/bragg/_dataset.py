@@ -16,8 +16,7 @@ from joblib import Parallel, delayed
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
-from hwloop._atomic import atomic_path
-from hwloop._progress import progress_bar
+from hwloop.runtime import atomic_path, progress_bar
 from hwloop.tasks.bragg import _physics as phys
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
-from hwloop._atomic import atomic_path
-from hwloop._progress import progress_bar
+from hwloop.runtime import atomic_path, progress_bar
 from hwloop.tasks.jets._generate import CLASSES, generate_shard
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,7 @@ from joblib import Parallel, delayed
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
-from hwloop._atomic import atomic_path
-from hwloop._progress import progress_bar
+from hwloop.runtime import atomic_path, progress_bar
 from hwloop.tasks.bragg._dataset import default_cache_dir
 from hwloop.tasks.ptycho import _physics as phys
 
