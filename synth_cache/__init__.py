@@ -9,13 +9,13 @@ synthesis baselines. Depends on
 
 from __future__ import annotations
 
-from synth_cache._backend import CacheBackend, SqlCache, default_cache_url
+from synth_cache._backend import CacheBackend, SqlCache, default_cache_url, retry_schema_race
 from synth_cache._export import FORMATS as EXPORT_FORMATS
 from synth_cache._export import export_rows, write_export
 from synth_cache._hls4ml_baselines import parse_hls4ml_baseline
 from synth_cache._importer import ImportSummary, import_paths
 from synth_cache._key import canonical, design_key
-from synth_cache._model import KINDS, STATUSES, CacheEntry, CacheError, SynthResult
+from synth_cache._model import KINDS, STATUSES, CacheEntry, CacheError, Status, SynthResult
 from synth_cache._ntorc import NTORC_PART, parse_ntorc_csv
 from synth_cache._parsers import (
     ImportedRun,
@@ -36,6 +36,8 @@ __all__ = [
     "CacheBackend",
     "CacheEntry",
     "CacheError",
+    "Status",
+    "retry_schema_race",
     "ImportSummary",
     "ImportedRun",
     "ReportParseError",
