@@ -1,17 +1,17 @@
 """Fit the default surrogates shipped inside the package (``surrogates/data/``).
 
-    python scripts/fit_default_surrogates.py [--data DIR] [--targets u250,vu13p]
+    python scripts/fit_default_surrogates.py [--data DIR] [--targets vu13p]
 
 Reads the committed open-flow calibration runs (``surrogates/data/calibration/*.parquet``, real
 da4ml + yosys syntheses produced by ``scripts/calibrate_open.sh``) into a throw-away cache,
-evaluates the surrogate on architectures held out of training (several split seeds), fits one
-model per target
-on every run and writes it, with its evaluation, the training-set size and the calibration files
-it came from in ``metadata.json``, to ``surrogates/data/open-<target>-post_synthesis/``.
+evaluates the surrogate on architectures held out of training (several split seeds), fits it on
+every run and writes it, with its evaluation, the training-set size and the calibration files it
+came from in ``metadata.json``, to ``surrogates/data/open-<target>-post_synthesis/``.
 
-The open flow's netlist depends on the device family (UltraScale+ for both targets) and the clock
-(5 ns on both), not on the part, so the u250 and vu13p defaults learn from the same runs; the
-target's capacities are features, and each model is stored under its own target.
+The open flow's netlist depends on the device family and the clock, not on the part, so one model
+answers every built-in target of the calibrated one's family and clock (UltraScale+ at 5 ns: u250,
+vu13p and the Zynq parts; ``hwloop.surrogate.find_model``), each with its own capacities. It is
+stored once, under vu13p, where the calibration ran (``answers_for`` in its metadata lists them).
 
 Since issue 17 the shipped default is the piece-level model (``--level piece``): it learns the
 unique pieces of the runs that carry a piece table and composes designs like the open flow does;
@@ -32,21 +32,26 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from fpga_targets import get_target
-from hwloop.surrogate import by_arch, by_size, evaluate, piece_set, training_set
-from surrogates import SHIPPED_DIR, ResourceSurrogate
+from fpga_targets import Target, get_target
+from hwloop.surrogate import Evaluation, fit_and_save, piece_set, training_set
+from surrogates import SHIPPED_DIR
 from synth_cache import SqlCache, import_paths
 
 REPO = Path(__file__).resolve().parents[1]
+NOTE = (
+    "open flow (da4ml + yosys) runs on vu13p at 5 ns; the netlist does not depend on the part "
+    "within UltraScale+ at the same clock"
+)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO / "surrogates/data/calibration")
-    ap.add_argument("--targets", default="u250,vu13p")
+    ap.add_argument("--targets", default="vu13p")
     ap.add_argument("--out", type=Path, default=SHIPPED_DIR)
     ap.add_argument("--seeds", type=int, default=5, help="held-out split seeds in the evaluation")
     ap.add_argument("--min-runs", type=int, default=None)
@@ -78,10 +83,47 @@ def main() -> int:
         return 2
 
     t0 = time.perf_counter()
-    ev = evaluate(data, seeds=range(args.seeds))
-    t_eval = time.perf_counter() - t0
+    written: dict[str, Any] = {}
+    ev = None
+    for target in targets(args):
+        extra = {
+            "target": target.name,
+            "shipped": True,
+            "trained_on": {
+                "architectures": n_arch,
+                "calibration_files": sources,
+                "note": NOTE,
+            },
+        }
+        dest = args.out / f"open-{target.name}-post_synthesis"
+        if ev is None:  # evaluated once, with the first target's fit
+            fitted = fit_and_save(data, dest, "open", seeds=args.seeds, extra=extra, compress=True)
+            (ev,) = fitted.evaluations
+            assert isinstance(ev, Evaluation)
+            print_evaluation(ev, args.seeds)
+            path = fitted.path
+        else:
+            more = {**extra, "eval": ev.to_json()}
+            path = fit_and_save(data, dest, "open", extra=more, compress=True).path
+        written[target.name] = report(path)
     print(
-        f"held-out evaluation ({args.seeds} splits, {ev.n_test} designs of "
+        "FIT_JSON "
+        + json.dumps(
+            {
+                "runs": len(data),
+                "architectures": n_arch,
+                "seconds": round(time.perf_counter() - t0, 1),
+                "eval": ev.to_json() if ev else None,
+                "models": written,
+            }
+        )
+    )
+    return 0
+
+
+def print_evaluation(ev: Evaluation, seeds: int) -> None:
+    print(
+        f"held-out evaluation ({seeds} splits, {ev.n_test} designs of "
         f"{ev.n_test_archs} archs each):"
     )
     print(f"{'metric':<9} {'R2':>14} {'SMAPE%':>14} {'MAPE%':>14} {'cov80':>12}")
@@ -96,44 +138,18 @@ def main() -> int:
         + ", ".join(f"{n} -> {s.get('lut', math.nan):.1f}" for n, s in ev.curve)
     )
 
-    written = {}
-    for name in args.targets.split(","):
-        target = get_target(name.strip())
-        model = ResourceSurrogate(flow="open", kind="post_synthesis").fit(
-            data.X, data.Y, groups=data.groups
-        )
-        extra = {
-            "target": target.name,
-            "eval": ev.to_json(),
-            "shipped": True,
-            "trained_on": {
-                "runs": len(data),
-                "architectures": n_arch,
-                "calibration_files": sources,
-                "note": "open flow (da4ml + yosys) runs on vu13p at 5 ns; the netlist does not "
-                "depend on the part within UltraScale+ at the same clock",
-            },
-        }
-        path = model.save(args.out / f"open-{target.name}-post_synthesis", extra, compress=True)
-        size = sum(p.stat().st_size for p in path.iterdir())
-        written[target.name] = {
-            "path": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path),
-            "bytes": size,
-        }
-        print(f"wrote {path} ({size / 1e6:.2f} MB)")
-    print(
-        "FIT_JSON "
-        + json.dumps(
-            {
-                "runs": len(data),
-                "architectures": n_arch,
-                "eval_seconds": round(t_eval, 1),
-                "eval": ev.to_json(),
-                "models": written,
-            }
-        )
-    )
-    return 0
+
+def targets(args: argparse.Namespace) -> list[Target]:
+    return [get_target(name.strip()) for name in args.targets.split(",")]
+
+
+def report(path: Path) -> dict[str, Any]:
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    print(f"wrote {path} ({size / 1e6:.2f} MB)")
+    return {
+        "path": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path),
+        "bytes": size,
+    }
 
 
 def fit_pieces(args: argparse.Namespace, cache: SqlCache, sources: dict[str, str]) -> int:
@@ -147,34 +163,32 @@ def fit_pieces(args: argparse.Namespace, cache: SqlCache, sources: dict[str, str
         print(f"only {len(data)} runs (< {min_runs}); calibrate more or --force", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    evs = [by_arch(data), by_size(data)]
-    t_eval = time.perf_counter() - t0
-    for ev in evs:
-        print("\n".join(ev.lines()))
-    model = data.fit()
-    written = {}
-    for name in args.targets.split(","):
-        target = get_target(name.strip())
-        extra = {
+    written: dict[str, Any] = {}
+    evs: list[Any] = []
+    for target in targets(args):
+        extra: dict[str, Any] = {
             "target": target.name,
-            "eval": evs[0].piece,
-            "evaluations": [ev.to_json() for ev in evs],
+            "answers_for": kindred(target.name),
             "shipped": True,
             "trained_on": {
-                "runs": len(data),
                 "architectures": n_arch,
                 "families": families,
                 "calibration_files": sources,
-                "note": "open flow (da4ml + yosys) runs on vu13p at 5 ns; the netlist does not "
-                "depend on the part within UltraScale+ at the same clock",
+                "note": NOTE,
             },
         }
-        path = model.save(args.out / f"open-{target.name}-post_synthesis", extra)
-        for stale in path.glob("*.json.gz"):  # a whole-design model written here before
+        dest = args.out / f"open-{target.name}-post_synthesis"
+        if not evs:  # evaluated (by architecture, by size) once, with the first target's fit
+            fitted = fit_and_save(data, dest, "open", seeds=1, extra=extra)
+            evs = list(fitted.evaluations)
+            for ev in evs:
+                print("\n".join(ev.lines()))
+        else:
+            extra |= {"eval": evs[0].piece, "evaluations": [ev.to_json() for ev in evs]}
+            fitted = fit_and_save(data, dest, "open", extra=extra)
+        for stale in fitted.path.glob("*.json.gz"):  # a whole-design model written here before
             stale.unlink()
-        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-        written[target.name] = {"path": str(path), "bytes": size}
-        print(f"wrote {path} ({size / 1e6:.2f} MB)")
+        written[target.name] = report(fitted.path)
     print(
         "FIT_JSON "
         + json.dumps(
@@ -182,13 +196,25 @@ def fit_pieces(args: argparse.Namespace, cache: SqlCache, sources: dict[str, str
                 "level": "piece",
                 "runs": len(data),
                 "architectures": n_arch,
-                "eval_seconds": round(t_eval, 1),
+                "seconds": round(time.perf_counter() - t0, 1),
                 "evaluations": [ev.to_json() for ev in evs],
                 "models": written,
             }
         )
     )
     return 0
+
+
+def kindred(name: str) -> list[str]:
+    """The built-in targets a model calibrated on ``name`` answers for (same family and clock)."""
+    from fpga_targets import builtin_targets
+
+    t = get_target(name)
+    return sorted(
+        o.name
+        for o in builtin_targets().values()
+        if (o.family, o.clock_period_ns) == (t.family, t.clock_period_ns)
+    )
 
 
 if __name__ == "__main__":

@@ -14,19 +14,22 @@ from rich.table import Table
 from fpga_targets import get_target
 from hwloop.cli._common import console, writable_dir
 from hwloop.surrogate import (
+    DocumentSet,
     Evaluation,
     PieceScores,
+    PieceSet,
     SplitScores,
     by_arch,
     by_size,
     default_model_dir,
     document_set,
     evaluate,
-    evaluate_by_arch,
-    evaluate_by_source,
+    fit_and_save,
+    load_data,
     piece_set,
     training_set,
 )
+from hwloop.surrogate import layered_evaluations as _layered_evaluations
 from surrogates import (
     METRICS,
     LayeredSurrogate,
@@ -123,15 +126,8 @@ def piece_evaluations(cache_url: str | None, seed: int = 0) -> list[PieceScores]
 
 
 def layered_evaluations(cache_url: str | None, kind: str, seeds: int) -> list[SplitScores]:
-    """The vivado flow's layer-level surrogate held out by architecture and by source (trained
-    on the wa-hls4ml records, tested on every other source)."""
-    ds = document_set(SqlCache(cache_url), "vivado", kind)
-    train = sorted({s for s in ds.sources.tolist() if s.startswith("wa-hls4ml")})
-    test = sorted(set(ds.sources.tolist()) - set(train))
-    out = [evaluate_by_arch(ds, seeds=range(seeds))]
-    if train and test:
-        out.append(evaluate_by_source(ds, train, test))
-    return out
+    """The vivado flow's layer-level surrogate held out by architecture and by source."""
+    return _layered_evaluations(document_set(SqlCache(cache_url), "vivado", kind), seeds)
 
 
 @click.group("surrogate")
@@ -189,52 +185,34 @@ def fit(
     vivado flow: one model per hls4ml layer kind, composed per network; the open flow: one model
     of the pieces it synthesises, composed per design, unless --level design)."""
     tgt = get_target(target) if target else None
-    if flow == "open" and level == "piece":
-        ps = piece_set(SqlCache(cache_url))
-        console.print(f"{len(ps)} open-flow runs with piece tables")
-        extra_p: dict[str, Any] = {"target": tgt.name if tgt else None}
-        if not no_eval:
-            evp = piece_evaluations(cache_url)
-            for ev_p in evp:
-                _print_pieces(ev_p)
-            extra_p["eval"] = evp[0].piece
-            extra_p["evaluations"] = [ev_p.to_json() for ev_p in evp]
-        piece = ps.fit()
-        dest = out or default_model_dir(flow, tgt.name if tgt else None, kind)
-        piece.save(dest, extra_p)
+    data = load_data(SqlCache(cache_url), flow, kind, level, tgt.part if tgt else None)
+    if isinstance(data, PieceSet):
+        console.print(f"{len(data)} open-flow runs with piece tables")
+    elif isinstance(data, DocumentSet):
+        console.print(f"{len(data)} {flow} {kind} records")
+    else:
         console.print(
-            f"saved the piece model ({sum(piece.kinds_.values())} pieces of "
-            f"{len(piece.kinds_)} kinds) to {dest}"
+            f"{len(data)} {flow} {kind} results of {len(set(data.groups))} architectures"
+            + (f" (skipped: {dict(data.skipped)})" if data.skipped else "")
         )
-        return
-    if flow == "vivado":
-        ds = document_set(SqlCache(cache_url), flow, kind)
-        console.print(f"{len(ds)} {flow} {kind} records")
-        extra_v: dict[str, Any] = {"target": tgt.name if tgt else None}
-        if not no_eval:
-            evs = layered_evaluations(cache_url, kind, seeds)
-            for split in evs:
-                _print_split(split, f"held out by {split.split} ({flow}, {kind})")
-            extra_v["eval"] = evs[0].layered
-            extra_v["evaluations"] = [split.to_json() for split in evs]
-        layered = LayeredSurrogate(flow=flow, kind=kind).fit(ds.docs, ds.Y)
-        dest = out or default_model_dir(flow, tgt.name if tgt else None, kind)
-        layered.save(dest, extra_v)
-        console.print(f"saved layer models ({', '.join(sorted(layered.kinds_))}) to {dest}")
-        return
-    data = training_set(SqlCache(cache_url), flow, kind, tgt.part if tgt else None)
-    console.print(
-        f"{len(data)} {flow} {kind} results of {len(set(data.groups))} architectures"
-        + (f" (skipped: {dict(data.skipped)})" if data.skipped else "")
-    )
-    extra: dict[str, Any] = {"target": tgt.name if tgt else None}
-    if not no_eval:
-        ev = evaluate(data, seeds=range(seeds))
-        _print_eval(ev, f"held-out evaluation ({flow}, {kind})")
-        extra["eval"] = ev.to_json()
-    model = ResourceSurrogate(flow=flow, kind=kind).fit(data.X, data.Y, groups=data.groups)
-    path = model.save(out or default_model_dir(flow, tgt.name if tgt else None, kind), extra)
-    console.print(f"saved {', '.join(sorted(model.boosters_))} models to {path}")
+    dest = out or default_model_dir(flow, tgt.name if tgt else None, kind)
+    extra = {"target": tgt.name if tgt else None}
+    fitted = fit_and_save(data, dest, flow, kind, 0 if no_eval else seeds, extra)
+    for ev in fitted.evaluations:
+        if isinstance(ev, PieceScores):
+            _print_pieces(ev)
+        elif isinstance(ev, SplitScores):
+            _print_split(ev, f"held out by {ev.split} ({flow}, {kind})")
+        else:
+            _print_eval(ev, f"held-out evaluation ({flow}, {kind})")
+    model = fitted.model
+    if isinstance(model, PieceSurrogate):
+        what = f"the piece model ({sum(model.kinds_.values())} pieces of {len(model.kinds_)} kinds)"
+    elif isinstance(model, LayeredSurrogate):
+        what = f"layer models ({', '.join(sorted(model.kinds_))})"
+    else:
+        what = f"{', '.join(sorted(model.boosters_))} models"
+    console.print(f"saved {what} to {fitted.path}")
 
 
 @surrogate.command("eval")

@@ -25,7 +25,6 @@ from surrogates import (
     FeatureError,
     LayeredSurrogate,
     PieceSurrogate,
-    ResourceSurrogate,
     Surrogate,
     assign_reuse_factors,
     capacity_weights,
@@ -436,7 +435,7 @@ def bootstrap_surrogate(
     minutes, not hours) into the cache and fit a first surrogate on every result the cache holds
     for this flow and target."""
     from hwloop import HwloopError
-    from hwloop.surrogate import piece_set, training_set
+    from hwloop.surrogate import fit_and_save, piece_set, training_set
     from hwloop.synth import run_calibration, sample_space
     from synth_cache import SqlCache, default_cache_url
 
@@ -459,13 +458,12 @@ def bootstrap_surrogate(
         strategy=strategy,
     )
     log.warning("calibrated %d designs: %s", len(items), dict(summary.counts))
-    dest = cfg.out / "surrogate" / "bootstrap"
-    if cfg.flow == "open":  # the pieces these runs synthesised, composed like synthesis
-        pieces = piece_set(SqlCache(url))
-        runs = {"runs": len(pieces), "bootstrap": True}
-        return pieces.fit().save(dest, {"target": target.name, "trained_on": runs})
-    data = training_set(SqlCache(url), cfg.flow, "post_synthesis", target.part)
-    model = ResourceSurrogate(flow=cfg.flow).fit(data.X, data.Y, groups=data.groups)
-    return model.save(
-        dest, {"target": target.name, "trained_on": {"runs": len(data), "bootstrap": True}}
+    # the open flow: the pieces these runs synthesised, composed like synthesis
+    cache = SqlCache(url)
+    data = (
+        piece_set(cache)
+        if cfg.flow == "open"
+        else training_set(cache, cfg.flow, "post_synthesis", target.part)
     )
+    extra = {"target": target.name, "trained_on": {"bootstrap": True}}
+    return fit_and_save(data, cfg.out / "surrogate" / "bootstrap", cfg.flow, extra=extra).path

@@ -33,9 +33,9 @@ from hwloop.search._config import SearchConfig
 from hwloop.search._hardware import HardwareScore, HardwareScorer, real_values, within_limits
 from hwloop.search._objectives import raw_front_trials, raw_values
 from hwloop.search._weights import WEIGHTS_ATTR, load_trial_model
-from hwloop.surrogate import PieceSet, TrainingSet, piece_set, training_set
+from hwloop.surrogate import PieceSet, TrainingSet, fit_and_save, piece_set, training_set
 from hwloop.synth import Design, synthesize
-from surrogates import SHIPPED_DIR, ResourceSurrogate
+from surrogates import SHIPPED_DIR
 from synth_cache import CacheBackend, SqlCache, import_paths
 
 log = logging.getLogger(__name__)
@@ -258,13 +258,10 @@ class SynthesisLoop:
     def refit(self, number: int) -> Path:
         path = (self.cfg.out / "surrogate" / f"round-{number}").resolve()  # other workers read it
         pieces = self.piece_data() if self.cfg.flow == "open" else None
-        if pieces is not None and len(pieces) >= MIN_PIECE_DESIGNS:
-            runs = {"runs": len(pieces), "round": number}
-            return pieces.fit().save(path, {"target": self.target.name, "trained_on": runs})
-        data = self.training_data()
-        model = ResourceSurrogate(flow=self.cfg.flow).fit(data.X, data.Y, groups=data.groups)
-        extra = {"target": self.target.name, "trained_on": {"runs": len(data), "round": number}}
-        return model.save(path, extra)
+        use_pieces = pieces is not None and len(pieces) >= MIN_PIECE_DESIGNS
+        data = pieces if pieces is not None and use_pieces else self.training_data()
+        extra = {"target": self.target.name, "trained_on": {"round": number}}
+        return fit_and_save(data, path, self.cfg.flow, extra=extra).path
 
     def _finish(self) -> None:
         assert self._pending is not None

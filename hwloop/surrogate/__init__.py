@@ -1,5 +1,6 @@
 """hwloop's side of the surrogates: training sets from the synthesis cache, evaluation held out
-by architecture. The models themselves live in the ``surrogates`` package."""
+by architecture, size or source, the one fit-and-save path (``fit_and_save``) and predictions.
+The models themselves live in the ``surrogates`` package."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hwloop.surrogate._data import (
     training_set,
 )
 from hwloop.surrogate._eval import Evaluation, evaluate
+from hwloop.surrogate._fit import LEVELS, Fitted, fit_and_save, layered_evaluations, load_data
 from hwloop.surrogate._layered_eval import (
     SplitScores,
     evaluate_by_arch,
@@ -40,6 +42,11 @@ from hwloop.surrogate._predict import (
 )
 
 __all__ = [
+    "LEVELS",
+    "Fitted",
+    "fit_and_save",
+    "layered_evaluations",
+    "load_data",
     "TRACED",
     "describe_model",
     "predict_documents_traced",
