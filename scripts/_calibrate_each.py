@@ -3,9 +3,10 @@ of the calibration scripts that add small, targeted sets of designs)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fpga_targets import get_target
@@ -46,3 +47,18 @@ def calibrate_each(
         )
     print(json.dumps({"designs": len(todo), **counts, "seconds": round(time.perf_counter() - t0)}))
     return counts
+
+
+def library_main(
+    doc: str, todo: Callable[[], Sequence[CalibrationItem]], cache_name: str, out_name: str
+) -> None:
+    """The command line of a piece-library script: ``--timeout``, ``--cache`` (default
+    ``.calibration/<cache_name>``) and ``--out`` (default ``surrogates/data/calibration/
+    <out_name>``), then :func:`calibrate_each` over ``todo()``."""
+    repo = Path(__file__).resolve().parents[1]
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--cache", default=f"sqlite:///{repo / '.calibration' / cache_name}")
+    ap.add_argument("--out", type=Path, default=repo / "surrogates/data/calibration" / out_name)
+    args = ap.parse_args()
+    calibrate_each(todo(), args.cache, args.out, args.timeout)

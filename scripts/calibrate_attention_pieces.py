@@ -20,15 +20,11 @@ design. Prints a JSON line at the end.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from _calibrate_each import calibrate_each  # scripts/ is on sys.path when run
+from _calibrate_each import library_main  # scripts/ is on sys.path when run
 from hwloop.archs import ArchSpec, ConvAttention, Flatten, Linear
 from hwloop.spaces._block import ATTN_HIDDEN
 from hwloop.synth import CalibrationItem
 
-REPO = Path(__file__).resolve().parents[1]
 MAPS = (9, 7, 5, 3, 11, 10, 8, 6, 4, 2)  # the block space's maps first
 BITS = (4, 6, 8)
 
@@ -54,16 +50,7 @@ def items() -> list[CalibrationItem]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--timeout", type=float, default=3600)
-    ap.add_argument("--cache", default=f"sqlite:///{REPO / '.calibration' / 'attnlib.db'}")
-    ap.add_argument(
-        "--out",
-        type=Path,
-        default=REPO / "surrogates/data/calibration/open-attention-pieces.parquet",
-    )
-    args = ap.parse_args()
-    calibrate_each(items(), args.cache, args.out, args.timeout)
+    library_main(__doc__ or "", items, "attnlib.db", "open-attention-pieces.parquet")
 
 
 if __name__ == "__main__":

@@ -21,14 +21,10 @@ design. Prints a JSON line at the end.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from _calibrate_each import calibrate_each  # scripts/ is on sys.path when run
+from _calibrate_each import library_main  # scripts/ is on sys.path when run
 from hwloop.archs import ArchSpec, Conv2d, Flatten, Linear
 from hwloop.synth import CalibrationItem
 
-REPO = Path(__file__).resolve().parents[1]
 # (stem channels C, conv outputs, activation of the conv): 3 x 3 x C = 108 ... 288 inputs
 SHAPES = ((16, 16, "gelu"), (24, 8, "relu"), (32, 16, "relu"), (12, 24, "gelu"), (24, 16, None))
 BITS = (4, 6, 8)
@@ -64,16 +60,7 @@ def items() -> list[CalibrationItem]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--timeout", type=float, default=3600)
-    ap.add_argument("--cache", default=f"sqlite:///{REPO / '.calibration' / 'convlib.db'}")
-    ap.add_argument(
-        "--out",
-        type=Path,
-        default=REPO / "surrogates/data/calibration/open-conv-pieces.parquet",
-    )
-    args = ap.parse_args()
-    calibrate_each(items(), args.cache, args.out, args.timeout)
+    library_main(__doc__ or "", items, "convlib.db", "open-conv-pieces.parquet")
 
 
 if __name__ == "__main__":

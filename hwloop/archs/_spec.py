@@ -39,7 +39,9 @@ Shape = tuple[int, ...]
 
 
 @dataclass(frozen=True)
-class Conv2d:
+class _Conv:
+    """What both convolutions hold (stride 1; ``padding`` zeros on each side)."""
+
     name: str
     out_channels: int
     kernel: int
@@ -47,21 +49,19 @@ class Conv2d:
     norm: Norm = None
     act: Act = None
     precision: LayerPrecision | None = None
+
+
+@dataclass(frozen=True)
+class Conv2d(_Conv):
+    """A square ``kernel`` x ``kernel`` convolution over a (C, H, W) input."""
+
     op: str = field(default="conv2d", init=False)
 
 
 @dataclass(frozen=True)
-class Conv1d:
-    """A 1-D convolution over a (C, L) input (a sequence of L positions of C channels), stride 1;
-    kernel, padding, norm and activation as :class:`Conv2d`'s."""
+class Conv1d(_Conv):
+    """A 1-D convolution over a (C, L) input (a sequence of L positions of C channels)."""
 
-    name: str
-    out_channels: int
-    kernel: int
-    padding: int = 0
-    norm: Norm = None
-    act: Act = None
-    precision: LayerPrecision | None = None
     op: str = field(default="conv1d", init=False)
 
 

@@ -9,7 +9,16 @@ import pytest
 import torch
 
 from hwloop import HwloopError
-from hwloop.archs import ArchSpec, Conv2d, FixedPoint, Flatten, Linear, build_model, builtin_archs
+from hwloop.archs import (
+    ArchSpec,
+    Conv1d,
+    Conv2d,
+    FixedPoint,
+    Flatten,
+    Linear,
+    build_model,
+    builtin_archs,
+)
 from hwloop.synth import (
     HardwareConfig,
     LayerHW,
@@ -97,14 +106,34 @@ def test_unsupported_layers_named() -> None:
 
 
 @pytest.mark.slow
-def test_hls4ml_emulation_matches_quantised_torch(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ArchSpec(
+            (1, 6, 6),
+            (
+                Conv2d("c", 3, 3, act="relu"),
+                Flatten("f"),
+                Linear("h", 8, act="relu"),
+                Linear("o", 2),
+            ),
+        ),
+        ArchSpec(  # 1-D, two channels: hls4ml's Conv1D after its transpose to channels last
+            (2, 8),
+            (
+                Conv1d("c", 3, 3, act="relu"),
+                Flatten("f"),
+                Linear("h", 8, act="relu"),
+                Linear("o", 2),
+            ),
+        ),
+    ],
+    ids=["conv2d", "conv1d"],
+)
+def test_hls4ml_emulation_matches_quantised_torch(spec: ArchSpec, tmp_path: Path) -> None:
     """hls4ml's C++ emulation (g++) agrees with the torch model on the same fixed-point weights
     and inputs, within the result quantisation of the layers."""
     pytest.importorskip("hls4ml")
-    spec = ArchSpec(
-        (1, 6, 6),
-        (Conv2d("c", 3, 3, act="relu"), Flatten("f"), Linear("h", 8, act="relu"), Linear("o", 2)),
-    )
     result = FixedPoint(18, 8)
     hw = HardwareConfig(
         PART,
@@ -118,7 +147,8 @@ def test_hls4ml_emulation_matches_quantised_torch(tmp_path: Path) -> None:
     hls_model = convert(design, model, tmp_path / "prj")
     hls_model.compile()
     rng = np.random.default_rng(0)
-    x = quantise(rng.uniform(0, 1, (64, 1, 6, 6)), hw.input_precision).astype(np.float32)
+    x = quantise(rng.uniform(0, 1, (64, *spec.input_shape)), hw.input_precision)
+    x = x.astype(np.float32)
     ours = model(torch.from_numpy(x)).detach().numpy()
     theirs = np.asarray(hls_model.predict(np.ascontiguousarray(x))).reshape(ours.shape)
     lsb = 2.0**-result.fractional
