@@ -12,13 +12,8 @@ from hwloop.local._common import (
     resolve_local_arch,
     train_config_beside,
 )
-from hwloop.local._compress import (
-    CompressConfig,
-    CompressPoint,
-    CompressResult,
-    load_compressed,
-    run_compress,
-)
+from hwloop.local._compress import load_compressed, run_compress
+from hwloop.local._state import CompressConfig, CompressPoint, CompressResult
 from hwloop.local._tune import TuneConfig, TuneResult, run_tune
 
 __all__ = [

@@ -14,12 +14,12 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from fpga_targets import get_target
 from hwloop import HwloopError, runtime
@@ -31,156 +31,26 @@ from hwloop.local._common import (
     local_task,
     resolve_local_arch,
     train_config_beside,
-    write_json,
 )
 from hwloop.local._design import design_from_quantised
-from hwloop.local._prune import Masks, apply_masks, full_masks, kept_fraction, prune_global
+from hwloop.local._prune import apply_masks, full_masks, kept_fraction, prune_global
 from hwloop.local._quant import QuantSpecModule, quantised_from_float, unsupported_for_quantisation
-from hwloop.runtime import atomic_path, graceful_sigint, progress_bar
+from hwloop.local._report import finish
+from hwloop.local._state import (
+    CompressConfig,
+    CompressPoint,
+    CompressResult,
+    CompressState,
+    load_quant_state,
+    quant_state,
+)
+from hwloop.runtime import graceful_sigint, progress_bar
 from hwloop.tasks import TaskData
 from hwloop.training import TrainConfig, train
 
 log = logging.getLogger(__name__)
 FORMAT = "hwloop.compress/1"
 CALIB = 512  # training inputs that set activation scales and read the design's formats
-
-
-@dataclass(frozen=True)
-class CompressConfig:
-    arch: str
-    task: str = ""  # "": the arch's task (else bragg)
-    bits: tuple[int, ...] = (4, 6, 8, 16)
-    iterations: int = 20
-    prune_fraction: float = 0.2
-    epochs: int = 5  # QAT epochs at each bit width (iteration 0)
-    finetune_epochs: int | None = None  # after each pruning step (default: epochs)
-    qat_lr_scale: float = 0.03  # QAT and fine-tuning run at this fraction of the config's lr
-    limit: int | None = 8000
-    seed: int = 0
-    target: str = "vu13p"
-    flow: str = "open"
-    strategy: str = "distributed_arithmetic"
-    tolerance: float = 0.05
-    out: Path = Path("hwloop-compress")
-    train_config: Path | None = None  # default: ARCH.train.json beside an arch file, if any
-    surrogate: Path | None = None
-    hls4ml: bool = True  # check the chosen model in hls4ml's C++ emulation
-    synthesize: bool = False  # synthesise the chosen design with --flow
-    synth_timeout: float = 900.0
-    cache: str | None = None  # synthesis cache URL (default: the user's cache)
-
-    def __post_init__(self) -> None:
-        if not self.bits:
-            raise HwloopError("--bits: give at least one bit width")
-        for b in self.bits:
-            if not 2 <= b <= 16:
-                raise HwloopError(
-                    f"--bits: each bit width must be in 2..16 (quantisation-aware training: "
-                    f"wider gains nothing over the float model), got {b}"
-                )
-        if self.iterations < 0:
-            raise HwloopError(f"--iterations must be >= 0, got {self.iterations}")
-        if not 0 < self.prune_fraction < 1:
-            raise HwloopError(f"--prune-fraction must be in (0, 1), got {self.prune_fraction}")
-        if self.epochs < 1 or (self.finetune_epochs is not None and self.finetune_epochs < 1):
-            raise HwloopError("--epochs and --finetune-epochs must be at least 1")
-        if not 0 < self.qat_lr_scale <= 1:
-            raise HwloopError(f"--qat-lr-scale must be in (0, 1], got {self.qat_lr_scale}")
-        if not 0 <= self.tolerance < 1:
-            raise HwloopError(f"--tolerance is a fraction in [0, 1), got {self.tolerance}")
-
-    @property
-    def ft_epochs(self) -> int:
-        return self.finetune_epochs or self.epochs
-
-
-@dataclass(frozen=True)
-class CompressPoint:
-    """One (bits, pruning iteration) model. ``bits`` 32 with ``iteration`` -1 is the float
-    reference (dense, unquantised)."""
-
-    bits: int
-    iteration: int
-    sparsity: float  # zero weights of the quantised model (pruned ones and rounded-to-zero ones)
-    val_metric: float
-    test_metric: float
-    bops: float
-    parameters: int
-    nonzero: int
-    predicted: dict[str, list[float]] = field(default_factory=dict)  # metric -> low, mid, high
-    latency_ns: float | None = None
-    extrapolated: tuple[str, ...] = ()
-    epochs_run: int = 0
-    seconds: float = 0.0
-
-    @property
-    def label(self) -> str:
-        return "float" if self.iteration < 0 else f"{self.bits}b-i{self.iteration:02d}"
-
-
-@dataclass(frozen=True)
-class CompressResult:
-    points: tuple[CompressPoint, ...]
-    reference: CompressPoint
-    chosen: CompressPoint | None
-    chosen_dir: Path | None
-    files: tuple[Path, ...]
-    metric_name: str
-    notes: dict[str, Any] = field(default_factory=dict)
-
-
-class _State:
-    """The run's directory: manifest (its settings), points and checkpoints."""
-
-    def __init__(self, out: Path, manifest: dict[str, Any]) -> None:
-        self.dir = out / "state"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / "manifest.json"
-        if path.is_file():
-            old = json.loads(path.read_text())
-            diff = sorted(k for k in manifest if old.get(k) != manifest[k])
-            if diff:
-                raise HwloopError(
-                    f"{out} holds a compress run with other settings ({', '.join(diff)}): "
-                    "use another --out to keep both"
-                )
-        else:
-            write_json(path, manifest)
-        self.points_path = self.dir / "points.json"
-        self.points: dict[str, CompressPoint] = {}
-        if self.points_path.is_file():
-            for doc in json.loads(self.points_path.read_text()):
-                doc["extrapolated"] = tuple(doc.get("extrapolated", ()))
-                p = CompressPoint(**doc)
-                self.points[p.label] = p
-
-    def checkpoint(self, label: str) -> Path:
-        return self.dir / f"{label}.safetensors"
-
-    def add(self, point: CompressPoint, state: dict[str, torch.Tensor]) -> None:
-        """Checkpoint first, then the point: a point on record always has its weights."""
-        tensors = {k: v.detach().contiguous().clone() for k, v in state.items()}
-        with atomic_path(self.checkpoint(point.label), suffix=".safetensors") as tmp:
-            save_file(tensors, str(tmp))
-        self.points[point.label] = point
-        write_json(self.points_path, [asdict(p) for p in self.points.values()])
-
-
-def _masks_state(masks: Masks) -> dict[str, torch.Tensor]:
-    return {f"mask.{k}": v.to(torch.uint8) for k, v in masks.items()}
-
-
-def quant_state(qmodel: QuantSpecModule, masks: Masks) -> dict[str, torch.Tensor]:
-    return {**{f"model.{k}": v for k, v in qmodel.state_dict().items()}, **_masks_state(masks)}
-
-
-def load_quant_state(
-    qmodel: QuantSpecModule, tensors: dict[str, torch.Tensor]
-) -> tuple[QuantSpecModule, Masks]:
-    model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    qmodel.load_state_dict(model)
-    masks = {k[5:]: v.bool() for k, v in tensors.items() if k.startswith("mask.")}
-    return qmodel, masks
 
 
 def _zeros(qmodel: QuantSpecModule) -> tuple[int, int]:
@@ -310,10 +180,9 @@ class Compressor:
 
     # ---- the run -----------------------------------------------------------------------------
     def run(self, progress: bool = True) -> CompressResult:
-        from hwloop.local._report import finish
 
         cfg = self.cfg
-        state = _State(cfg.out, self.manifest())
+        state = CompressState(cfg.out, self.manifest())
         data = self.task.load(limit=cfg.limit, seed=cfg.seed, progress=progress)
         self.data = data
         self.calib = torch.from_numpy(data.train.x[:CALIB])
@@ -338,7 +207,9 @@ class Compressor:
     def _wanted(self, p: CompressPoint) -> bool:
         return p.iteration < 0 or (p.bits in self.cfg.bits and p.iteration <= self.cfg.iterations)
 
-    def _reference(self, state: _State, model: Any, data: TaskData, advance: Any) -> CompressPoint:
+    def _reference(
+        self, state: CompressState, model: Any, data: TaskData, advance: Any
+    ) -> CompressPoint:
         label = "float"
         if label in state.points:
             model.load_state_dict(
@@ -385,7 +256,7 @@ class Compressor:
         return TrainResult(val, test, best_epoch=0, epochs_run=0, seconds=0.0)
 
     def _bit_width(
-        self, state: _State, float_model: Any, bits: int, data: TaskData, advance: Any
+        self, state: CompressState, float_model: Any, bits: int, data: TaskData, advance: Any
     ) -> None:
         cfg = self.cfg
         have = [p.iteration for p in state.points.values() if p.bits == bits and p.iteration >= 0]

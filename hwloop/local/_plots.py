@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from hwloop.runtime import atomic_path
 
 if TYPE_CHECKING:
-    from hwloop.local._compress import CompressPoint
+    from hwloop.local._state import CompressPoint
 
 
 def _pyplot() -> Any:

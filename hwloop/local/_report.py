@@ -7,17 +7,22 @@ import shutil
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from safetensors.torch import load_file, save_file
 
 from hwloop import HwloopError
 from hwloop.local._common import config_to_json, dataclass_columns, write_json, write_table
+from hwloop.local._plots import plot_compress
 from hwloop.local._quant import QuantSpecModule
+from hwloop.local._state import (
+    CompressPoint,
+    CompressResult,
+    CompressRun,
+    CompressState,
+    load_quant_state,
+)
 from hwloop.runtime import progress_bar
-
-if TYPE_CHECKING:
-    from hwloop.local._compress import Compressor, CompressPoint, CompressResult, _State
 
 log = logging.getLogger(__name__)
 _PRED = ("lut", "ff", "dsp", "bram_18k")
@@ -61,10 +66,8 @@ def _row(p: CompressPoint, metric: str) -> dict[str, Any]:
 
 
 def finish(
-    comp: Compressor, state: _State, ref: CompressPoint, points: tuple[CompressPoint, ...]
+    comp: CompressRun, state: CompressState, ref: CompressPoint, points: tuple[CompressPoint, ...]
 ) -> CompressResult:
-    from hwloop.local._compress import CompressResult
-
     cfg, metric = comp.cfg, comp.task.metric_name
     out = cfg.out
     rows = [_row(p, metric) for p in (ref, *points)]
@@ -86,8 +89,6 @@ def finish(
         "columns": dataclass_columns(type(ref)),
     }
     files = [out / "compress.csv", out / "compress.json"]
-    from hwloop.local._plots import plot_compress
-
     files += plot_compress(points, ref, metric, out, comp.task.metric_unit, cfg.tolerance)
     notes: dict[str, Any] = {}
     chosen_dir = None
@@ -101,11 +102,10 @@ def finish(
 
 
 def save_chosen(
-    comp: Compressor, state: _State, p: CompressPoint, ref: CompressPoint, folder: Path
+    comp: CompressRun, state: CompressState, p: CompressPoint, ref: CompressPoint, folder: Path
 ) -> dict[str, Any]:
     """arch.json, weights.safetensors, config.json and model.qonnx.onnx of the chosen point;
     optionally its bit-exactness in hls4ml's emulation and a real synthesis of its design."""
-    from hwloop.local._compress import load_quant_state
     from hwloop.local._export import compare_with_hls4ml, export_qonnx, hls4ml_unsupported
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -158,7 +158,7 @@ def save_chosen(
     return doc
 
 
-def _synthesize(comp: Compressor, design: Any) -> dict[str, Any]:
+def _synthesize(comp: CompressRun, design: Any) -> dict[str, Any]:
     from hwloop.search import real_values
     from hwloop.synth import get_synthesizer, synthesize
     from synth_cache import SqlCache, default_cache_url

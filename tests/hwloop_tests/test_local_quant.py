@@ -11,11 +11,11 @@ import torch
 
 from hwloop import HwloopError
 from hwloop.archs import ArchSpec, Conv2d, Flatten, Linear, build_model, builtin_archs
-from hwloop.local._compress import load_quant_state, quant_state
 from hwloop.local._design import design_from_quantised
 from hwloop.local._export import compare_with_hls4ml, hls4ml_unsupported, quantised_inputs
 from hwloop.local._prune import apply_masks, full_masks, kept_fraction, prune_global
 from hwloop.local._quant import QuantSpecModule, quantised_from_float
+from hwloop.local._state import load_quant_state, quant_state
 from hwloop.synth import Design, HardwareConfig, quantise
 from hwloop.synth._open import OpenSynthesizer
 from hwloop.training import reset_parameters
