@@ -7,7 +7,8 @@ first (each imports only those below it):
 - ``hwloop.cli``: the ``hwloop`` command; ``hwloop.pipeline``: ``hwloop init`` / ``run``;
 - ``hwloop.local``: tuning and compression around one architecture (``tune``, ``compress``);
 - ``hwloop.search``: the architecture search and its synthesis loop;
-- ``hwloop.surrogate``: training sets, fitting and evaluation of the surrogates;
+- ``hwloop.prediction``: training sets, fitting (one path), evaluation and predictions of the
+  surrogates (the models themselves: the top-level ``surrogates`` package);
 - ``hwloop.synth``: designs, synthesizers (open flow, hls4ml + Vivado) and calibration;
 - ``hwloop.spaces`` (search spaces), ``hwloop.training``, ``hwloop.bops``;
 - ``hwloop.tasks`` (tasks and data), ``hwloop.archs`` (arch specs, built-ins, model import),

@@ -29,7 +29,7 @@ from hwloop import HwloopError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hwloop.surrogate import Prediction
+    from hwloop.prediction import Prediction
     from hwloop.synth import Design, ExpectedDesign
 
 __all__ = ["Cache", "DesignRequest", "load_front", "predict", "predict_many"]
@@ -76,7 +76,7 @@ def make_design(
         torch_to_spec,
         trained_weights,
     )
-    from hwloop.surrogate import with_reuse
+    from hwloop.prediction import with_reuse
     from hwloop.synth import ExpectedDesign, HardwareConfig, default_strategy
 
     trained: Any = None
@@ -192,7 +192,7 @@ def predict_many(
     ``requests`` gives each model its own settings, else ``**request`` (bits, sparsity,
     reuse_factor, strategy, seed, input_shape, factory) applies to all."""
     from fpga_targets import get_target
-    from hwloop.surrogate import find_model
+    from hwloop.prediction import find_model
 
     tgt = get_target(target)
     kind = kind or ("post_synthesis" if flow == "open" else "hls_estimate")
@@ -222,7 +222,7 @@ def predict_made(
     seconds per design, and it sees what the constants cost)."""
     from dataclasses import replace
 
-    from hwloop.surrogate import predict_designs
+    from hwloop.prediction import predict_designs
     from synth_cache import SqlCache
 
     store = None

@@ -31,10 +31,10 @@ import optuna
 
 from fpga_targets import get_target
 from hwloop.archs import ArchSpec, build_model
+from hwloop.prediction import find_model
 from hwloop.search import SearchConfig, run_search
 from hwloop.search._hardware import HardwareScorer, latest_refit, real_values
 from hwloop.search._loop import loop_rounds
-from hwloop.surrogate import find_model
 from hwloop.synth import get_synthesizer, synthesize
 from hwloop.tasks import get_task
 from hwloop.training import TrainConfig, train

@@ -183,7 +183,7 @@ def expectation_vs_draw(specs: list[ArchSpec]) -> dict[str, float]:
     predicted by the shipped model, at 4 / 6 / 8 bits and 0 / 50 / 75 % sparsity: the mean and
     largest |expected / drawn - 1| per metric (%)."""
     from hwloop.api import DesignRequest, make_design, predict_made
-    from hwloop.surrogate import find_model
+    from hwloop.prediction import find_model
 
     target = get_target("vu13p")
     path = find_model("open", target, "post_synthesis", None)

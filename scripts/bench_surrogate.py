@@ -33,8 +33,8 @@ import numpy as np
 import optuna
 
 from hwloop import HwloopError
+from hwloop.prediction import by_arch, by_size, evaluate, held_out_pairs, piece_set, training_set
 from hwloop.spaces import get_space
-from hwloop.surrogate import by_arch, by_size, evaluate, held_out_pairs, piece_set, training_set
 from hwloop.synth import HardwareConfig
 from surrogates import ResourceSurrogate, feature_matrix
 from synth_cache import SqlCache, import_paths

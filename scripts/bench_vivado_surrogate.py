@@ -30,7 +30,7 @@ from typing import Any
 from fpga_targets import get_target
 from hwloop import HwloopError
 from hwloop.archs import resolve_arch
-from hwloop.surrogate import (
+from hwloop.prediction import (
     document_set,
     evaluate_by_arch,
     evaluate_by_source,

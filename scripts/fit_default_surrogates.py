@@ -10,7 +10,7 @@ came from in ``metadata.json``, to ``surrogates/data/open-<target>-post_synthesi
 
 The open flow's netlist depends on the device family and the clock, not on the part, so one model
 answers every built-in target of the calibrated one's family and clock (UltraScale+ at 5 ns: u250,
-vu13p and the Zynq parts; ``hwloop.surrogate.find_model``), each with its own capacities. It is
+vu13p and the Zynq parts; ``hwloop.prediction.find_model``), each with its own capacities. It is
 stored once, under vu13p, where the calibration ran (``answers_for`` in its metadata lists them).
 
 Since issue 17 the shipped default is the piece-level model (``--level piece``): it learns the
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from fpga_targets import Target, get_target
-from hwloop.surrogate import Evaluation, fit_and_save, piece_set, training_set
+from hwloop.prediction import Evaluation, fit_and_save, piece_set, training_set
 from surrogates import SHIPPED_DIR
 from synth_cache import SqlCache, import_paths
 

@@ -3,7 +3,7 @@ hls_estimate/``) on every real record the project has.
 
     python scripts/fit_vivado_surrogates.py [--targets u250,vu13p] [--seeds 3]
 
-Sources, imported into a throw-away cache (``hwloop.surrogate.vivado_record_paths``):
+Sources, imported into a throw-away cache (``hwloop.prediction.vivado_record_paths``):
 ../shared/fixtures (wa-hls4ml single dense layers and JSON models on a U250; N-TORC per-layer
 Conv1D / Dense / LSTM results on a ZCU104; hls4ml's baselines and wa-hls4ml's 3-layer table
 where copies are there) and ``--extra`` paths. HLS estimates of one
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fpga_targets import get_target
-from hwloop.surrogate import document_set, fit_and_save, vivado_record_paths
+from hwloop.prediction import document_set, fit_and_save, vivado_record_paths
 from surrogates import SHIPPED_DIR
 from synth_cache import SqlCache, import_paths
 

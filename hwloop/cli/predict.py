@@ -13,7 +13,7 @@ from rich.table import Table
 from fpga_targets import get_target
 from hwloop import HwloopError
 from hwloop.cli._common import console
-from hwloop.surrogate import Prediction, find_model
+from hwloop.prediction import Prediction, find_model
 from hwloop.synth import STRATEGIES, default_strategy
 from synth_cache import default_cache_url
 

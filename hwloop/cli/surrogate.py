@@ -13,7 +13,7 @@ from rich.table import Table
 
 from fpga_targets import get_target
 from hwloop.cli._common import console, writable_dir
-from hwloop.surrogate import (
+from hwloop.prediction import (
     DocumentSet,
     Evaluation,
     PieceScores,
@@ -29,7 +29,7 @@ from hwloop.surrogate import (
     piece_set,
     training_set,
 )
-from hwloop.surrogate import layered_evaluations as _layered_evaluations
+from hwloop.prediction import layered_evaluations as _layered_evaluations
 from surrogates import (
     METRICS,
     LayeredSurrogate,

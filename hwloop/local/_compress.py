@@ -96,7 +96,7 @@ class Compressor:
             self.surrogate = load_surrogate(self.model_dir)
 
     def _surrogate(self) -> Path | None:
-        from hwloop.surrogate import find_model
+        from hwloop.prediction import find_model
 
         try:
             return find_model(self.cfg.flow, self.target, "post_synthesis", self.cfg.surrogate)
@@ -136,7 +136,7 @@ class Compressor:
         latency = None
         outside: tuple[str, ...] = ()
         if self.model_dir is not None:
-            from hwloop.surrogate import predict_designs
+            from hwloop.prediction import predict_designs
 
             design = self.design(qmodel)
             p = predict_designs(

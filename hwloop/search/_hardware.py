@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fpga_targets import Target
-from hwloop.surrogate import TRACED, describe_model, predict_documents_traced, target_capacities
+from hwloop.prediction import TRACED, describe_model, predict_documents_traced, target_capacities
 from hwloop.synth import Design, HardwareConfig, Synthesizer, default_strategy, design_from_model
 from surrogates import (
     METRICS,
@@ -177,7 +177,7 @@ class HardwareScorer:
         rounds them, or (``auto``) the cheapest meeting the latency bound (N-TORC's ILP over the
         layer-level surrogate's predictions). A design the ILP cannot place keeps factor 1 and
         is left to the latency constraint."""
-        from hwloop.surrogate import parse_reuse, with_reuse
+        from hwloop.prediction import parse_reuse, with_reuse
 
         doc = design.canonical()
         try:
@@ -405,7 +405,7 @@ def _find_flow_model(flow: str, target: Target) -> Path:
     """The flow's post-synthesis model, else (the vivado flow ships HLS estimates) its
     ``hls_estimate`` one."""
     from hwloop import HwloopError
-    from hwloop.surrogate import find_model
+    from hwloop.prediction import find_model
 
     try:
         return find_model(flow, target, "post_synthesis")
@@ -435,7 +435,7 @@ def bootstrap_surrogate(
     minutes, not hours) into the cache and fit a first surrogate on every result the cache holds
     for this flow and target."""
     from hwloop import HwloopError
-    from hwloop.surrogate import fit_and_save, piece_set, training_set
+    from hwloop.prediction import fit_and_save, piece_set, training_set
     from hwloop.synth import run_calibration, sample_space
     from synth_cache import SqlCache, default_cache_url
 

@@ -29,11 +29,11 @@ from optuna.trial import TrialState
 
 from fpga_targets import Target
 from hwloop import HwloopError
+from hwloop.prediction import PieceSet, TrainingSet, fit_and_save, piece_set, training_set
 from hwloop.search._config import SearchConfig
 from hwloop.search._hardware import HardwareScore, HardwareScorer, real_values, within_limits
 from hwloop.search._objectives import raw_front_trials, raw_values
 from hwloop.search._weights import WEIGHTS_ATTR, load_trial_model
-from hwloop.surrogate import PieceSet, TrainingSet, fit_and_save, piece_set, training_set
 from hwloop.synth import Design, synthesize
 from surrogates import SHIPPED_DIR
 from synth_cache import CacheBackend, SqlCache, import_paths

@@ -70,7 +70,7 @@ HWLOOP_RANK = {
     "pipeline": 8,
     "local": 7,
     "search": 6,
-    "surrogate": 5,
+    "prediction": 5,
     "synth": 4,
     "spaces": 3,
     "training": 3,

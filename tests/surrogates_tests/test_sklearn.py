@@ -21,7 +21,7 @@ CSV = Path(__file__).resolve().parents[3] / "shared/fixtures/wa-hls4ml"
 def records(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from hwloop.surrogate import training_set
+    from hwloop.prediction import training_set
     from synth_cache import SqlCache, import_paths
 
     cache = SqlCache(f"sqlite:///{tmp_path_factory.mktemp('sk')}/c.db")

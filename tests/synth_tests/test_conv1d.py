@@ -79,7 +79,7 @@ def test_pieces_are_counted_per_position_and_bit_exact() -> None:
 @pytest.mark.slow
 def test_synthesises_and_the_shipped_model_answers(tmp_path: Path) -> None:
     from fpga_targets import get_target
-    from hwloop.surrogate import find_model, predict_designs
+    from hwloop.prediction import find_model, predict_designs
 
     design = random_design(SEQ, HardwareConfig.uniform(PART, 6, strategy=DA), seed=1)
     cache = SqlCache(f"sqlite:///{tmp_path}/c.db")

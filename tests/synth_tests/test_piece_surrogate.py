@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hwloop.archs import Aggregate, ArchSpec, Conv1d, Conv2d, ConvAttention, Flatten, Linear
-from hwloop.surrogate._piece_eval import PieceSet, by_size, piece_set
+from hwloop.prediction._piece_eval import PieceSet, by_size, piece_set
 from hwloop.synth import HardwareConfig, random_design, trace_pieces
 from hwloop.synth._open import OpenSynthesizer
 from hwloop.synth._pieces import Planner

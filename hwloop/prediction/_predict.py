@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from fpga_targets import Target
 from hwloop import HwloopError
-from hwloop.surrogate._data import target_capacities
+from hwloop.prediction._data import target_capacities
 from hwloop.synth import Design
 from surrogates import (
     FeatureError,

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from hwloop import HwloopError
-from hwloop.surrogate._data import TrainingSet
+from hwloop.prediction._data import TrainingSet
 from surrogates import METRICS, ResourceSurrogate, scores
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hwloop.surrogate._data import DocumentSet
+from hwloop.prediction._data import DocumentSet
 from surrogates import (
     METRICS,
     FeatureError,

@@ -14,14 +14,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
-from hwloop.surrogate._data import _row, arch_group, held_elsewhere
+from hwloop.prediction._data import _row, arch_group, held_elsewhere
 from surrogates import PieceSurrogate, ResourceSurrogate, feature_matrix, scores
 from synth_cache import CacheBackend
 
 METRICS = ("lut", "ff", "dsp", "latency")
-# families of runs made to hold given pieces (scripts/calibrate_{attention,conv}_pieces.py), not
-# designs a search samples: every fit learns their pieces, no evaluation scores them
-LIBRARY_FAMILIES = ("attnlib", "convlib")
+# families of runs made to hold given pieces (scripts/calibrate_{attention,conv,norm}_pieces.py),
+# not designs a search samples: every fit learns their pieces, no evaluation scores them
+LIBRARY_FAMILIES = ("attnlib", "convlib", "normlib")
 
 
 @dataclass

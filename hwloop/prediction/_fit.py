@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwloop.surrogate._data import DocumentSet, TrainingSet, document_set, training_set
-from hwloop.surrogate._eval import Evaluation, evaluate
-from hwloop.surrogate._layered_eval import SplitScores, evaluate_by_arch, evaluate_by_source
-from hwloop.surrogate._piece_eval import PieceScores, PieceSet, by_arch, by_size, piece_set
+from hwloop.prediction._data import DocumentSet, TrainingSet, document_set, training_set
+from hwloop.prediction._eval import Evaluation, evaluate
+from hwloop.prediction._layered_eval import SplitScores, evaluate_by_arch, evaluate_by_source
+from hwloop.prediction._piece_eval import PieceScores, PieceSet, by_arch, by_size, piece_set
 from surrogates import LayeredSurrogate, ResourceSurrogate
 from synth_cache import CacheBackend
 

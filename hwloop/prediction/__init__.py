@@ -4,7 +4,7 @@ The models themselves live in the ``surrogates`` package."""
 
 from __future__ import annotations
 
-from hwloop.surrogate._data import (
+from hwloop.prediction._data import (
     DocumentSet,
     TrainingSet,
     arch_group,
@@ -12,15 +12,15 @@ from hwloop.surrogate._data import (
     target_capacities,
     training_set,
 )
-from hwloop.surrogate._eval import Evaluation, evaluate
-from hwloop.surrogate._fit import LEVELS, Fitted, fit_and_save, layered_evaluations, load_data
-from hwloop.surrogate._layered_eval import (
+from hwloop.prediction._eval import Evaluation, evaluate
+from hwloop.prediction._fit import LEVELS, Fitted, fit_and_save, layered_evaluations, load_data
+from hwloop.prediction._layered_eval import (
     SplitScores,
     evaluate_by_arch,
     evaluate_by_source,
     vivado_record_paths,
 )
-from hwloop.surrogate._piece_eval import (
+from hwloop.prediction._piece_eval import (
     PieceScores,
     PieceSet,
     by_arch,
@@ -28,7 +28,7 @@ from hwloop.surrogate._piece_eval import (
     held_out_pairs,
     piece_set,
 )
-from hwloop.surrogate._predict import (
+from hwloop.prediction._predict import (
     TRACED,
     Prediction,
     default_model_dir,
