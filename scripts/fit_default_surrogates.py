@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from fpga_targets import Target, get_target
-from hwloop.prediction import Evaluation, fit_and_save, piece_set, training_set
+from hwloop.prediction import LEVELS, Evaluation, fit_and_save, piece_set, training_set
 from surrogates import SHIPPED_DIR
 from synth_cache import SqlCache, import_paths
 
@@ -56,7 +56,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=5, help="held-out split seeds in the evaluation")
     ap.add_argument("--min-runs", type=int, default=None)
     ap.add_argument("--force", action="store_true", help="write models from fewer runs")
-    ap.add_argument("--level", choices=("piece", "design"), default="piece")
+    ap.add_argument("--level", choices=LEVELS, default="piece")
     args = ap.parse_args()
 
     files = sorted(args.data.glob("*.parquet"))

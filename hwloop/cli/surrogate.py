@@ -14,6 +14,7 @@ from rich.table import Table
 from fpga_targets import get_target
 from hwloop.cli._common import console, writable_dir
 from hwloop.prediction import (
+    LEVELS,
     DocumentSet,
     Evaluation,
     PieceScores,
@@ -148,7 +149,7 @@ _seeds = click.option(
 )
 _level = click.option(
     "--level",
-    type=click.Choice(("piece", "design")),
+    type=click.Choice(LEVELS),
     default="piece",
     show_default=True,
     help="open flow: learn the pieces the flow synthesises (composed per design), or whole "

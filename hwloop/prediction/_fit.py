@@ -19,19 +19,18 @@ from hwloop.prediction._piece_eval import PieceScores, PieceSet, by_arch, by_siz
 from surrogates import LayeredSurrogate, ResourceSurrogate
 from synth_cache import CacheBackend
 
-LEVELS = ("piece", "design")
+LEVELS = ("piece", "design")  # the open flow's two models: its pieces, or whole designs
 Data = PieceSet | DocumentSet | TrainingSet
 Scores = PieceScores | SplitScores | Evaluation
 
 
 @dataclass(frozen=True)
 class Fitted:
-    """What :func:`fit_and_save` wrote: the model's folder, the model, its training-set size and
-    the held-out evaluations stored with it (none unless asked for)."""
+    """What :func:`fit_and_save` wrote: the model's folder, the model and the held-out
+    evaluations stored with it (none unless asked for)."""
 
     path: Path
     model: Any  # PieceSurrogate | LayeredSurrogate | ResourceSurrogate
-    runs: int
     evaluations: tuple[Scores, ...] = ()
 
 
@@ -103,4 +102,4 @@ def fit_and_save(
         path = model.save(dest, meta, compress=compress)
     else:
         path = model.save(dest, meta)
-    return Fitted(Path(path), model, len(data), evs)
+    return Fitted(Path(path), model, evs)

@@ -258,8 +258,8 @@ class SynthesisLoop:
     def refit(self, number: int) -> Path:
         path = (self.cfg.out / "surrogate" / f"round-{number}").resolve()  # other workers read it
         pieces = self.piece_data() if self.cfg.flow == "open" else None
-        use_pieces = pieces is not None and len(pieces) >= MIN_PIECE_DESIGNS
-        data = pieces if pieces is not None and use_pieces else self.training_data()
+        enough = pieces is not None and len(pieces) >= MIN_PIECE_DESIGNS
+        data = pieces if pieces is not None and enough else self.training_data()
         extra = {"target": self.target.name, "trained_on": {"round": number}}
         return fit_and_save(data, path, self.cfg.flow, extra=extra).path
 
