@@ -3,14 +3,19 @@ composed like hls4ml composes layers, plus a learned glue term.
 
 A network's prediction is the sum over its layers of each layer's prediction (latency: the sum,
 layers run one after another; II: the largest), mapped through a glue term fitted on the
-multi-layer records: ``log1p(total) = a + b log1p(sum) + c n_layers`` per metric (identity when
-fewer than :attr:`min_glue` multi-layer records exist). So a network never seen in training gets
+multi-layer records whose modelled layers lie inside their models' training range:
+``log1p(total) = a + log1p(sum) + c (n_layers - 1)`` per metric, a ratio to the sum (identity
+when fewer than :attr:`min_glue` such records exist; ``c`` only where layer counts vary).
+Single-layer designs are their layer model's answer. So a network never seen in training gets
 an answer from the layers it is made of. The 80 % interval sums the layers' interval bounds
 (conservative: it assumes the layers' errors move together).
 
 What answers a layer is :class:`ResourceSurrogate` over :data:`LAYER_FEATURES`, trained only on
 single-layer records of its kind. A kind with fewer than ``min_records`` records has no model;
-a design containing it cannot be predicted (:class:`LayerKindError` names it).
+a design containing it cannot be predicted (:class:`LayerKindError` names it). Activations and
+pooling are :class:`ElementwiseModel` s (a per-element level learnt from few records, see
+``surrogates._elementwise``), fitted on their single-layer records and on what multi-layer
+networks cost beyond their other layers' predictions; they need ``min_elementwise`` records.
 """
 
 from __future__ import annotations
@@ -27,8 +32,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from surrogates._assign import RESOURCES, ReuseOption
+from surrogates._elementwise import (
+    ELEMENTWISE_KINDS,
+    ElementwiseModel,
+    element_share,
+    family,
+    is_elementwise,
+)
 from surrogates._features import FeatureError
-from surrogates._layers import LAYER_FEATURES, LAYER_SCHEMA, HlsDesign, hls_layers, layer_features
+from surrogates._layers import (
+    LAYER_FEATURES,
+    LAYER_SCHEMA,
+    HlsDesign,
+    HlsLayer,
+    hls_layers,
+    layer_features,
+)
 from surrogates._model import METRICS, ResourceSurrogate, SurrogateError
 from surrogates._piecewise import FORMAT as PIECE_FORMAT
 from surrogates._piecewise import PieceSurrogate
@@ -55,7 +74,7 @@ def _matrix(design: HlsDesign) -> NDArray[np.float64]:
 class LayeredSurrogate:
     """Predicts :data:`METRICS` of hls4ml designs from per-layer-kind models (see module doc)."""
 
-    kinds_: dict[str, ResourceSurrogate]
+    kinds_: dict[str, ResourceSurrogate | ElementwiseModel]
     glue_: dict[str, tuple[float, float, float]]
     records_: dict[str, int]
     metadata_: dict[str, Any]
@@ -69,6 +88,7 @@ class LayeredSurrogate:
         max_depth: int = 6,
         min_records: int = 20,
         min_glue: int = 20,
+        min_elementwise: int = 3,
         n_jobs: int = 1,
         random_state: int = 0,
     ) -> None:
@@ -79,6 +99,7 @@ class LayeredSurrogate:
         self.max_depth = max_depth
         self.min_records = min_records
         self.min_glue = min_glue
+        self.min_elementwise = min_elementwise
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -91,6 +112,7 @@ class LayeredSurrogate:
             "max_depth": self.max_depth,
             "min_records": self.min_records,
             "min_glue": self.min_glue,
+            "min_elementwise": self.min_elementwise,
             "n_jobs": self.n_jobs,
             "random_state": self.random_state,
         }
@@ -136,7 +158,7 @@ class LayeredSurrogate:
         self.records_ = {"unreadable": skipped, "multi_layer": len(multi)}
         for kind, rows in sorted(by_kind.items()):
             self.records_[kind] = len(rows)
-            if len(rows) < self.min_records:
+            if len(rows) < self.min_records or kind in ELEMENTWISE_KINDS:
                 continue
             X = np.vstack([_matrix(parsed[i]) for i in rows])  # type: ignore[arg-type]
             groups = np.asarray([_shape_group(parsed[i]) for i in rows])  # type: ignore[arg-type]
@@ -150,8 +172,14 @@ class LayeredSurrogate:
             raise SurrogateError(
                 f"no layer kind has {self.min_records} single-layer records to learn from"
             )
+        self._fit_elementwise(parsed, by_kind, multi, Yn)
         self.glue_ = {}
-        usable = [i for i in multi if self._covered(parsed[i])]  # type: ignore[arg-type]
+        usable = [
+            i
+            for i in multi
+            if self._covered(parsed[i])  # type: ignore[arg-type]
+            and self._trusted(parsed[i], _modelled(parsed[i]))  # type: ignore[arg-type]
+        ]
         if len(usable) >= self.min_glue:
             sums = self._compose([parsed[i] for i in usable])  # type: ignore[misc]
             n_layers = np.asarray([len(parsed[i].layers) for i in usable], dtype=np.float64)  # type: ignore[union-attr]
@@ -163,11 +191,82 @@ class LayeredSurrogate:
                 ok = np.isfinite(y) & np.isfinite(pred[:, 1])
                 if ok.sum() < self.min_glue:
                     continue
-                A = np.column_stack([np.ones(ok.sum()), np.log1p(pred[ok, 1]), n_layers[ok]])
-                coef, *_ = np.linalg.lstsq(A, np.log1p(np.maximum(y[ok], 0)), rcond=None)
-                self.glue_[metric] = (float(coef[0]), float(coef[1]), float(coef[2]))
+                # log(network / sum of its layers) = a + c (n_layers - 1): a ratio, so that the
+                # glue scales with the network (a free slope on log(sum), fitted on one family of
+                # networks, flattened FF to a near-constant); c only where layer counts vary
+                r = np.log1p(np.maximum(y[ok], 0)) - np.log1p(pred[ok, 1])
+                extra = n_layers[ok] - 1
+                if np.ptp(extra) > 0:
+                    A = np.column_stack([np.ones(ok.sum()), extra])
+                    (a, c), *_ = np.linalg.lstsq(A, r, rcond=None)
+                else:
+                    a, c = float(np.mean(r)), 0.0
+                self.glue_[metric] = (float(a), 1.0, float(c))
         self.records_["glue"] = len(usable)
         return self
+
+    def _fit_elementwise(
+        self,
+        parsed: Sequence[HlsDesign | None],
+        single: Mapping[str, list[int]],
+        multi: Sequence[int],
+        Yn: Mapping[str, NDArray[np.float64]],
+    ) -> None:
+        """Element-wise kinds learn from their single-layer records and from the part of a
+        multi-layer network's cost its other layers (modelled, inside their training range) do
+        not explain, shared among its element-wise layers (all of one family) in proportion to
+        their size."""
+        rows: dict[str, list[tuple[NDArray[np.float64], str, dict[str, float]]]] = defaultdict(list)
+        for kind in ELEMENTWISE_KINDS:
+            for i in single.get(kind, []):
+                d = parsed[i]
+                assert d is not None
+                x = _matrix(d)[0]
+                rows[kind].append((x, family(d.layers[0]), {m: float(v[i]) for m, v in Yn.items()}))
+        for i in multi:
+            d = parsed[i]
+            assert d is not None
+            ew = [j for j, x in enumerate(d.layers) if x.model_kind in ELEMENTWISE_KINDS]
+            rest = [x for x in d.layers if x.model_kind not in ELEMENTWISE_KINDS]
+            fams = {(d.layers[j].model_kind, family(d.layers[j])) for j in ew}
+            if not ew or not rest or len(fams) != 1 or not self._trusted(d, rest):
+                continue
+            others = self._compose([replace(d, layers=tuple(rest))])
+            X = _matrix(d)[ew]
+            share = element_share(X)
+            (kind, fam) = fams.pop()
+            for k in range(len(ew)):
+                target = {}
+                for m, v in Yn.items():
+                    left = float(v[i]) - float(others[m][0, 1]) if m in others else np.nan
+                    if m == "ii":
+                        target[m] = np.nan  # the network's II says nothing of one layer's
+                    elif m in ("latency",):
+                        target[m] = max(left, 0.0) / len(ew)
+                    else:
+                        target[m] = max(left, 0.0) * share[k]
+                rows[kind].append((X[k], fam, target))
+        for kind, items in sorted(rows.items()):
+            self.records_[kind] = len(items)
+            if len(items) < self.min_elementwise:
+                continue
+            X = np.vstack([x for x, _, _ in items])
+            Y = {m: np.asarray([t.get(m, np.nan) for _, _, t in items]) for m in METRICS}
+            try:
+                self.kinds_[kind] = ElementwiseModel(kind).fit(X, [f for _, f, _ in items], Y)
+            except SurrogateError:
+                continue
+
+    def _trusted(self, design: HlsDesign, layers: Sequence[HlsLayer]) -> bool:
+        """Every one of ``layers`` has a model and lies inside its training range (a residual
+        after an extrapolated prediction would teach noise: hls4ml's baselines put a 1-input
+        Dense before each activation, which no Dense record resembles)."""
+        for x in layers:
+            model = self.kinds_.get(x.model_kind)
+            row = np.asarray([list(layer_features(x, design).values())], dtype=np.float64)
+            if model is None or model.outside(row)[0]:
+                return False
+        return True
 
     def _covered(self, design: HlsDesign) -> bool:
         return all(x.model_kind in self.kinds_ for x in design.layers)
@@ -175,15 +274,19 @@ class LayeredSurrogate:
     def _compose(self, designs: Sequence[HlsDesign]) -> dict[str, NDArray[np.float64]]:
         """Per metric, (n, 3) sums of the layers' (low, median, high), before the glue."""
         sums: dict[str, NDArray[np.float64]] = {}
-        by_kind: dict[str, list[tuple[int, NDArray[np.float64]]]] = defaultdict(list)
+        by_kind: dict[str, list[tuple[int, NDArray[np.float64], HlsLayer]]] = defaultdict(list)
         for i, d in enumerate(designs):
             X = _matrix(d)
             for j, layer in enumerate(d.layers):
-                by_kind[layer.model_kind].append((i, X[j]))
+                by_kind[layer.model_kind].append((i, X[j], layer))
         for kind, items in by_kind.items():
             model = self.kinds_[kind]
-            idx = np.asarray([i for i, _ in items])
-            pred = model.predict(np.vstack([x for _, x in items]))
+            idx = np.asarray([i for i, _, _ in items])
+            Xk = np.vstack([x for _, x, _ in items])
+            if isinstance(model, ElementwiseModel):
+                pred = model.predict(Xk, [family(x) for _, _, x in items])
+            else:
+                pred = model.predict(Xk)
             for metric, p in pred.items():
                 acc = sums.setdefault(metric, np.zeros((len(designs), 3)))
                 if metric == "ii":
@@ -198,22 +301,39 @@ class LayeredSurrogate:
         return sums
 
     def _glue(self, metric: str, q: NDArray[np.float64], n_layers: NDArray[Any]) -> Any:
+        """Networks (two layers or more) through the glue; a single layer is its own model's."""
         coef = self.glue_.get(metric)
         if coef is None:
             return q
         a, b, c = coef
-        return np.maximum(np.expm1(a + b * np.log1p(q) + c * n_layers[:, None]), 0.0)
+        glued = np.expm1(a + b * np.log1p(q) + c * (n_layers[:, None] - 1))
+        return np.where(n_layers[:, None] >= 2, np.maximum(glued, 0.0), q)
 
     def check(self, design: HlsDesign) -> None:
         """Raise :class:`LayerKindError` if a layer of ``design`` has no model."""
         for x in design.layers:
-            if x.model_kind not in self.kinds_:
+            model = self.kinds_.get(x.model_kind)
+            if isinstance(model, ElementwiseModel) and family(x) not in model.families():
+                known = ", ".join(sorted(model.families()))
+                raise LayerKindError(
+                    f"layer {x.name}: no {self.flow} records of {x.kind} layers of the "
+                    f"{family(x)!r} family ({x.act or x.kind}); the surrogate learnt {known}"
+                )
+            if model is None:
                 n = self.records_.get(x.model_kind, 0)
                 raise LayerKindError(
                     f"layer {x.name}: no {self.flow} records of layer kind {x.kind!r} "
                     f"({n} single-layer records; the surrogate learnt "
                     f"{', '.join(sorted(self.kinds_))})"
                 )
+
+    def answers(self, design: HlsDesign) -> bool:
+        """Whether every layer of ``design`` has a model (:meth:`check` would pass)."""
+        try:
+            self.check(design)
+        except LayerKindError:
+            return False
+        return True
 
     def predict_documents(
         self, docs: Sequence[Mapping[str, Any]], target: Mapping[str, float] | None = None
@@ -256,7 +376,9 @@ class LayeredSurrogate:
             X = np.asarray(
                 [list(layer_features(v, design).values()) for v in variants], dtype=np.float64
             )
-            pred = self.kinds_[layer.model_kind].predict(X)
+            model = self.kinds_[layer.model_kind]
+            assert isinstance(model, ResourceSurrogate)  # dense and conv are tree models
+            pred = model.predict(X)
             out[layer.name] = [
                 ReuseOption(
                     r,
@@ -311,11 +433,22 @@ class LayeredSurrogate:
         if meta.get("format") != FORMAT or meta.get("feature_schema") != LAYER_SCHEMA:
             raise SurrogateError(f"{d} is not a layered surrogate of schema {LAYER_SCHEMA}")
         model = cls(**meta["params"])
-        model.kinds_ = {k: ResourceSurrogate.load(d / k) for k in meta["kinds"]}
+        model.kinds_ = {k: _load_kind(d / k) for k in meta["kinds"]}
         model.glue_ = {k: (float(v[0]), float(v[1]), float(v[2])) for k, v in meta["glue"].items()}
         model.records_ = {k: int(v) for k, v in meta["records"].items()}
         model.metadata_ = meta
         return model
+
+
+def _modelled(design: HlsDesign) -> list[HlsLayer]:
+    """The layers of ``design`` a tree model answers (element-wise ones have no range)."""
+    return [x for x in design.layers if x.model_kind not in ELEMENTWISE_KINDS]
+
+
+def _load_kind(directory: Path) -> ResourceSurrogate | ElementwiseModel:
+    if is_elementwise(directory):
+        return ElementwiseModel.load(directory)
+    return ResourceSurrogate.load(directory)
 
 
 def _shape_group(design: HlsDesign) -> str:

@@ -194,9 +194,7 @@ def _from_hwloop(d: Mapping[str, Any]) -> HlsDesign:
             out.append(HlsLayer(f"{name}_norm", "norm", 1, n_out, pos, NAN, res, res))
         if layer.get("act"):
             act = str(layer["act"])
-            out.append(
-                HlsLayer(f"{name}_act", "activation", 1, n_out * pos, 1, NAN, res, res, act=act)
-            )
+            out.append(HlsLayer(f"{name}_act", "activation", 1, n_out, pos, NAN, res, res, act=act))
         in_bits = res
     return _hls_design(out, hw, str(hw.get("part", "")))
 
@@ -235,7 +233,9 @@ def _from_layers(d: Mapping[str, Any]) -> HlsDesign:
         rf = float(spec.get("reuse_factor") or reuse)
         seq = int(spec.get("seq_len", 1))
         if cls == "dense":
-            layer = HlsLayer(name, "dense", int(spec["d_in"]), int(spec["d_out"]), seq, b, b, b, rf)
+            d_in, d_out = int(spec["d_in"]), int(spec["d_out"])
+            frac = 1.0 - float(spec.get("n_zeros", 0)) / (d_in * d_out)  # pruned weights
+            layer = HlsLayer(name, "dense", d_in, d_out, seq, b, b, b, rf, 1.0, frac)
         elif cls == "conv1d":
             k = int(spec.get("kernel_size", 3))
             n_in, n_out = int(spec["n_chan"]) * k, int(spec["n_filt"])
@@ -251,9 +251,9 @@ def _from_layers(d: Mapping[str, Any]) -> HlsDesign:
             layer = HlsLayer(name, "lstm", n_in, 4 * units, seq, b, b, b, rf, units)
         elif cls in ("activation", "relu", "leakyrelu", "prelu", "elu", "softmax"):
             act = str(spec.get("activation", cls)).lower().replace("leakyrelu", "leaky_relu")
-            n = int(spec["n"])
+            n, chans = int(spec["n"]), int(spec.get("n_chan") or spec["n"])
             kind = "softmax" if act == "softmax" else "activation"
-            layer = HlsLayer(name, kind, 1, n, 1, NAN, b, b, 1.0, act=act)
+            layer = HlsLayer(name, kind, 1, chans, n // chans, NAN, b, b, 1.0, act=act)
         elif "pooling" in cls:
             dims = 2 if "2d" in cls else 1
             size = int(spec.get("pool_size", 2))
@@ -262,7 +262,7 @@ def _from_layers(d: Mapping[str, Any]) -> HlsDesign:
                 window = int(spec.get("height", 1)) * int(spec.get("width", spec.get("seq_len", 1)))
                 layer = HlsLayer(name, "pooling", window, n_chan, 1, NAN, b, b, 1.0, size)
             else:
-                pos = int(spec.get("out_positions") or 1)
+                pos = int(spec.get("out_positions") or _pooled_positions(spec, dims, size))
                 layer = HlsLayer(name, "pooling", size**dims, n_chan, pos, NAN, b, b, 1.0, size)
         elif cls in ("batchnormalization", "layernormalization"):
             n = int(spec["n"])
@@ -271,6 +271,15 @@ def _from_layers(d: Mapping[str, Any]) -> HlsDesign:
             raise FeatureError(f"layer {name}: no layer-level features for class {cls!r}")
         out.append(layer)
     return _hls_design(out, d, str(d.get("target_part", "")))
+
+
+def _pooled_positions(spec: Mapping[str, Any], dims: int, size: int) -> int:
+    """Output positions of a pooling layer (Keras' rule: ``same`` rounds up, ``valid`` down)."""
+    extents = (
+        [int(spec.get("seq_len", 1))] if dims == 1 else [int(spec["height"]), int(spec["width"])]
+    )
+    same = str(spec.get("padding", "valid")) == "same"
+    return math.prod(-(-n // size) if same else n // size for n in extents)
 
 
 def _from_wa_json(d: Mapping[str, Any]) -> HlsDesign:
@@ -294,10 +303,17 @@ def _from_wa_json(d: Mapping[str, Any]) -> HlsDesign:
             )
         )
         if x.act:
-            n = x.n_out * x.positions
             out.append(
                 HlsLayer(
-                    f"layer{i}_act", "activation", 1, n, 1, NAN, x.res_bits, x.res_bits, act=x.act
+                    f"layer{i}_act",
+                    "activation",
+                    1,
+                    x.n_out,
+                    x.positions,
+                    NAN,
+                    x.res_bits,
+                    x.res_bits,
+                    act=x.act,
                 )
             )
     return HlsDesign(

@@ -15,6 +15,7 @@ from pathlib import Path
 from synth_cache._backend import CacheBackend
 from synth_cache._export import entries_from_rows, read_export
 from synth_cache._hls4ml_baselines import is_hls4ml_baseline, parse_hls4ml_baseline
+from synth_cache._hls_networks import described_network, instance_runs, network_design
 from synth_cache._key import design_key
 from synth_cache._model import CacheEntry, CacheError, SynthResult
 from synth_cache._ntorc import is_ntorc_csv, parse_ntorc_csv
@@ -78,7 +79,20 @@ def _report_run(root: Path, files: list[Path]) -> ImportedRun:
             results[res.kind] = res
             digests[f.relative_to(root).as_posix()] = hashlib.sha256(text.encode()).hexdigest()
     design = {"source": "hls4ml-project", "reports": digests}
+    known = described_network(root)
+    if known and "hls_estimate" in results:
+        design = network_design(*known, results["hls_estimate"]) | {"reports": digests}
     return ImportedRun(design, tuple(results.values()), root.name)
+
+
+def _instance_runs(root: Path, files: list[Path], run: ImportedRun) -> list[ImportedRun]:
+    """The per-layer runs of a described network's csynth text report (none otherwise)."""
+    known = described_network(root)
+    rpt = next((f for f in files if f.name.endswith("_csynth.rpt")), None)
+    est = next((r for r in run.results if r.kind == "hls_estimate"), None)
+    if known is None or rpt is None or est is None:
+        return []
+    return instance_runs(*known, est, rpt.read_text(errors="replace"))
 
 
 def _walk(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
@@ -156,11 +170,14 @@ def collect_runs(
     for root, files in projects.items():
         try:
             run = _report_run(root, files)
+            layers = _instance_runs(root, files, run)
         except Exception as exc:  # one project's reports, malformed
             names = ", ".join(f.relative_to(root).as_posix() for f in files)
             summary.skipped.append(f"{root} ({names}): {_why(exc)}")
             continue
         yield str(root), run
+        for layer_run in layers:
+            yield str(root), layer_run
 
 
 def _read_text(f: Path) -> str:

@@ -118,3 +118,26 @@ def test_hls4ml_baselines(tmp_path: Path) -> None:
         "resource",
     )
     assert import_paths(cache, [BASELINES / "Vivado", BASELINES / "Vitis"]).added == 0
+
+
+def test_a_described_report_brings_its_network_and_its_layers(tmp_path: Path) -> None:
+    cache = open_cache(f"sqlite:///{tmp_path}/c.db")
+    import_paths(cache, [FIX / "hls-reports"])
+    entries = list(cache.entries())
+    nets = {
+        e.design["project"].split("__")[0]: e
+        for e in entries
+        if e.design["source"] == "hls-reports"
+    }
+    assert sorted(nets) == ["Hector-Plata", "Lrozzy", "pominiq"]  # Keb-L's has no C-synthesis
+    tagger = nets["Hector-Plata"]
+    assert [x["class_name"] for x in tagger.design["layers"]][:2] == ["Dense", "Activation"]
+    assert tagger.results[0].lut == 85140  # the whole network, as the report says
+    layers = {
+        (e.design["project"], e.design["instance"]): e for e in entries if "instance" in e.design
+    }
+    assert len(layers) == 4 + 8 + 7  # every instance networks.json maps
+    relu4 = next(e.results[0] for (_, m), e in layers.items() if m.endswith("relu_config4_s"))
+    assert (relu4.lut, relu4.ff, relu4.latency_max) in [(1792, 0, 0), (2280, 0, 0)]
+    pool = next(e for (_, m), e in layers.items() if m.endswith("4u_config4_s"))
+    assert pool.design["io_type"] == "io_stream" and pool.results[0].latency_max == 681
