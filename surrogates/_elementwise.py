@@ -18,7 +18,6 @@ other layers' predictions (the baselines' Dense + activation tests): see
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +27,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from surrogates._layers import LAYER_FEATURES, TABLE_ACTS, HlsLayer
-from surrogates._model import METRICS, SurrogateError
+from surrogates._model import (
+    METRICS,
+    SurrogateError,
+    feature_range,
+    outside_range,
+    read_metadata,
+    write_metadata,
+)
 
 FORMAT = "hwloop.elementwise/1"
 ELEMENTWISE_KINDS = frozenset(("activation", "pooling"))
@@ -133,14 +139,7 @@ class ElementwiseModel:
         if not self.families():
             raise SurrogateError(f"{self.kind}: no usable records")
         self.n_records_ = len(X)
-        with np.errstate(all="ignore"):
-            known = np.isfinite(X)
-            lo = np.where(known, X, np.inf).min(axis=0)
-            hi = np.where(known, X, -np.inf).max(axis=0)
-        self.feature_range_ = (
-            np.where(known.any(axis=0), lo, np.nan),
-            np.where(known.any(axis=0), hi, np.nan),
-        )
+        self.feature_range_ = feature_range(X)
         return self
 
     def _levels(self, fam: str, stream: bool, metric: str) -> list[float] | None:
@@ -164,12 +163,10 @@ class ElementwiseModel:
         return out
 
     def outside(self, X: NDArray[Any]) -> list[list[str]]:
-        lo, hi = self.feature_range_
-        X = np.asarray(X, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            bad = (X < lo) | (X > hi)
+        """Per row, the size features outside the records' range."""
         names = ("n_in", "n_out", "positions", "in_bits")
-        return [[n for n in names if bad[i, _COLUMN[n]]] for i in range(X.shape[0])]
+        every = outside_range(X, self.feature_range_, LAYER_FEATURES)
+        return [[n for n in row if n in names] for row in every]
 
     def save(self, directory: str | Path, compress: bool = True) -> Path:
         del compress  # a few numbers: JSON as it is
@@ -184,14 +181,12 @@ class ElementwiseModel:
             "n_records": self.n_records_,
             "feature_range": [[None if np.isnan(v) else float(v) for v in a] for a in (lo, hi)],
         }
-        tmp = d / "metadata.json.tmp"
-        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
-        tmp.replace(d / "metadata.json")
+        write_metadata(d, doc)
         return d
 
     @classmethod
     def load(cls, directory: str | Path) -> ElementwiseModel:
-        doc = json.loads((Path(directory) / "metadata.json").read_text())
+        doc = read_metadata(directory)
         if doc.get("format") != FORMAT:
             raise SurrogateError(f"{directory} is not an element-wise layer model")
         model = cls(doc["kind"], int(doc["min_group"]))
@@ -204,7 +199,6 @@ class ElementwiseModel:
 
 def is_elementwise(directory: str | Path) -> bool:
     try:
-        doc = json.loads((Path(directory) / "metadata.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        return bool(read_metadata(directory).get("format") == FORMAT)
+    except SurrogateError:
         return False
-    return bool(doc.get("format") == FORMAT)

@@ -20,7 +20,6 @@ networks cost beyond their other layers' predictions; they need ``min_elementwis
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -48,7 +47,13 @@ from surrogates._layers import (
     hls_layers,
     layer_features,
 )
-from surrogates._model import METRICS, ResourceSurrogate, SurrogateError
+from surrogates._model import (
+    METRICS,
+    ResourceSurrogate,
+    SurrogateError,
+    read_metadata,
+    write_metadata,
+)
 from surrogates._piecewise import FORMAT as PIECE_FORMAT
 from surrogates._piecewise import PieceSurrogate
 from surrogates._reuse import check_reuse_factor, valid_reuse_factors
@@ -418,18 +423,13 @@ class LayeredSurrogate:
             "domain": domain,
             **dict(extra or {}),
         }
-        tmp = d / "metadata.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
-        tmp.replace(d / "metadata.json")
+        write_metadata(d, meta)
         return d
 
     @classmethod
     def load(cls, directory: str | Path) -> LayeredSurrogate:
         d = Path(directory)
-        try:
-            meta = json.loads((d / "metadata.json").read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise SurrogateError(f"no readable surrogate in {d}: {exc}") from None
+        meta = read_metadata(d)
         if meta.get("format") != FORMAT or meta.get("feature_schema") != LAYER_SCHEMA:
             raise SurrogateError(f"{d} is not a layered surrogate of schema {LAYER_SCHEMA}")
         model = cls(**meta["params"])
@@ -462,10 +462,7 @@ Surrogate = ResourceSurrogate | LayeredSurrogate | PieceSurrogate
 
 def load_surrogate(directory: str | Path) -> Surrogate:
     """Any kind of saved surrogate, told apart by its metadata's format."""
-    try:
-        fmt = json.loads((Path(directory) / "metadata.json").read_text()).get("format")
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SurrogateError(f"no readable surrogate in {directory}: {exc}") from None
+    fmt = read_metadata(directory).get("format")
     if fmt == FORMAT:
         return LayeredSurrogate.load(directory)
     if fmt == PIECE_FORMAT:

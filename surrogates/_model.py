@@ -61,6 +61,46 @@ def _versions() -> dict[str, str]:
     return {"xgboost": str(xgboost.__version__), "numpy": np.__version__}
 
 
+def write_metadata(directory: Path, meta: Mapping[str, Any]) -> None:
+    """``metadata.json`` of a saved model, replaced whole (a crash leaves the old one)."""
+    tmp = directory / "metadata.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
+    tmp.replace(directory / "metadata.json")
+
+
+def read_metadata(directory: str | Path) -> dict[str, Any]:
+    """The ``metadata.json`` of a saved model; :class:`SurrogateError` when there is none."""
+    d = Path(directory)
+    try:
+        meta: dict[str, Any] = json.loads((d / "metadata.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SurrogateError(f"no readable surrogate in {d}: {exc}") from None
+    return meta
+
+
+def feature_range(X: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per column, the smallest and largest known value (NaN for a column never known)."""
+    X = np.asarray(X, dtype=np.float64)
+    known = ~np.isnan(X)
+    lo = np.where(known, X, np.inf).min(axis=0)
+    hi = np.where(known, X, -np.inf).max(axis=0)
+    return np.where(known.any(axis=0), lo, np.nan), np.where(known.any(axis=0), hi, np.nan)
+
+
+def outside_range(
+    X: NDArray[Any], bounds: tuple[NDArray[Any], NDArray[Any]], names: Sequence[str]
+) -> list[list[str]]:
+    """Per row of ``X``, its columns' names outside ``bounds`` (:func:`feature_range`)."""
+    lo, hi = bounds
+    X = np.asarray(X, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = (X < lo) | (X > hi)
+    out: list[list[str]] = [[] for _ in range(bad.shape[0])]
+    for i in np.flatnonzero(bad.any(axis=1)):
+        out[i] = [names[int(j)] for j in np.flatnonzero(bad[i])]
+    return out
+
+
 def targets_by_metric(Y: NDArray[Any]) -> dict[str, NDArray[np.float64]]:
     """An (n, len(METRICS)) target array (scikit-learn's form) as metric -> (n,) targets."""
     A = np.asarray(Y, dtype=np.float64)
@@ -209,25 +249,13 @@ class ResourceSurrogate:
             raise SurrogateError("no metric has at least 2 known targets to learn from")
         self.training_hash_ = h.hexdigest()[:24]
         self.feature_names_ = self._names
-        known = ~np.isnan(X)  # a feature unknown in every row (e.g. accumulators of CSV records)
-        lo = np.where(known, X, np.inf).min(axis=0)
-        hi = np.where(known, X, -np.inf).max(axis=0)
-        self.feature_range_ = (
-            np.where(known.any(axis=0), lo, np.nan),
-            np.where(known.any(axis=0), hi, np.nan),
-        )
+        # NaN where a feature is unknown in every row (e.g. accumulators of CSV records)
+        self.feature_range_ = feature_range(X)
         return self
 
     def outside(self, X: NDArray[Any]) -> list[list[str]]:
         """Per row, the features outside the training set's range (the model extrapolates)."""
-        lo, hi = self.feature_range_
-        X = np.asarray(X, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            bad = (X < lo) | (X > hi)
-        out: list[list[str]] = [[] for _ in range(bad.shape[0])]
-        for i in np.flatnonzero(bad.any(axis=1)):
-            out[i] = [self.feature_names_[j] for j in np.flatnonzero(bad[i])]
-        return out
+        return outside_range(X, self.feature_range_, self.feature_names_)
 
     def _held_out(self, groups: NDArray[Any] | None, n: int) -> NDArray[np.bool_]:
         if groups is None or self.conformal_fraction <= 0:
@@ -333,9 +361,7 @@ class ResourceSurrogate:
             "versions": _versions(),
             **dict(extra or {}),
         }
-        tmp = d / "metadata.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
-        tmp.replace(d / "metadata.json")
+        write_metadata(d, meta)
         return d
 
     @classmethod
@@ -343,10 +369,7 @@ class ResourceSurrogate:
         import xgboost as xgb
 
         d = Path(directory)
-        try:
-            meta = json.loads((d / "metadata.json").read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise SurrogateError(f"no readable surrogate in {d}: {exc}") from None
+        meta = read_metadata(d)
         if meta.get("format") != FORMAT:
             raise SurrogateError(f"{d} is not an hwloop surrogate ({meta.get('format')!r})")
         params = dict(meta["params"])

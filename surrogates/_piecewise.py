@@ -39,7 +39,6 @@ A piece kind with no training data still gets the model's answer, but the design
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -48,7 +47,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from surrogates._model import ResourceSurrogate, SurrogateError
+from surrogates._model import ResourceSurrogate, SurrogateError, read_metadata, write_metadata
 from surrogates._pieces import (
     PIECE_FEATURES,
     PIECE_SCHEMA,
@@ -522,18 +521,13 @@ class PieceSurrogate:
             "n_pieces": sum(self.kinds_.values()),
             **dict(extra or {}),
         }
-        tmp = d / "metadata.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
-        tmp.replace(d / "metadata.json")
+        write_metadata(d, meta)
         return d
 
     @classmethod
     def load(cls, directory: str | Path) -> PieceSurrogate:
         d = Path(directory)
-        try:
-            meta = json.loads((d / "metadata.json").read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise SurrogateError(f"no readable surrogate in {d}: {exc}") from None
+        meta = read_metadata(d)
         if meta.get("format") != FORMAT or meta.get("feature_schema") != PIECE_SCHEMA:
             raise SurrogateError(
                 f"{d} is not a piece-level surrogate of schema {PIECE_SCHEMA}: refit it"

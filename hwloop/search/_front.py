@@ -14,7 +14,7 @@ from fpga_targets import Target
 from hwloop.search._config import FrontMember, SearchConfig
 from hwloop.search._hardware import real_outcome, within_limits
 from hwloop.search._loop import latest_rescore
-from hwloop.search._objectives import dominates, raw_values, trial_extra
+from hwloop.search._objectives import dominates, front_member, raw_values
 from synth_cache import CacheBackend
 
 
@@ -48,19 +48,7 @@ def hardware_front(
         rows.append(
             (
                 [values[n] for n in names],
-                FrontMember(
-                    trial=t.number,
-                    metric=values.get("metric", float(t.user_attrs.get("val_metric", math.nan))),
-                    bops=float(t.user_attrs.get("bops", values.get("bops", math.nan))),
-                    parameters=int(t.user_attrs.get("parameters", 0)),
-                    test_metric=float(t.user_attrs.get("test_metric", math.nan)),
-                    arch_digest=str(t.user_attrs.get("arch_digest", "")),
-                    params=dict(t.params),
-                    arch=dict(t.user_attrs.get("arch", {})),
-                    values=values,
-                    hw=hw,
-                    extra=trial_extra(t),
-                ),
+                front_member(t, values, hw),
             )
         )
     front = [m for v, m in rows if not any(dominates(w, v) for w, _ in rows)]

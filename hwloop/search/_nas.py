@@ -29,13 +29,13 @@ from hwloop.search._hardware import HW_OBJECTIVES, HardwareScorer, hardware_scor
 from hwloop.search._loop import SynthesisLoop, latest_loop_model
 from hwloop.search._objectives import (
     check_measurable,
+    front_member,
     has_sample_errors,
     make_sampler,
     measure,
     raw_front_trials,
     scalarised,
     split_report,
-    trial_extra,
 )
 from hwloop.search._report import write_front
 from hwloop.search._weights import save_weights, weights_store
@@ -346,19 +346,7 @@ def pareto_front(study: optuna.Study, cfg: SearchConfig | None = None) -> tuple[
     members = []
     for t, values in raw_front_trials(study, names):
         members.append(
-            FrontMember(
-                trial=t.number,
-                metric=values.get("metric", float(t.user_attrs.get("val_metric", math.nan))),
-                bops=float(t.user_attrs.get("bops", values.get("bops", math.nan))),
-                parameters=int(t.user_attrs.get("parameters", 0)),
-                test_metric=float(t.user_attrs.get("test_metric", math.nan)),
-                arch_digest=str(t.user_attrs.get("arch_digest", "")),
-                params=dict(t.params),
-                arch=dict(t.user_attrs.get("arch", {})),
-                values=values,
-                hw=dict(t.user_attrs.get("hw", {})),
-                extra=trial_extra(t),
-            )
+            front_member(t, values, dict(t.user_attrs.get("hw", {}))),
         )
     return tuple(sorted(members, key=lambda m: (m.bops, m.trial)))
 

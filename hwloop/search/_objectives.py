@@ -17,7 +17,7 @@ import torch
 from optuna.trial import TrialState
 
 from hwloop import HwloopError
-from hwloop.search._config import SearchConfig
+from hwloop.search._config import FrontMember, SearchConfig
 from hwloop.tasks import Split, Task
 
 log = logging.getLogger(__name__)
@@ -174,3 +174,23 @@ def trial_extra(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
         if "p75" in report:
             out[f"{split}_percentiles"] = {k: report[k] for k in ("p75", "p95")}
     return out
+
+
+def front_member(
+    t: optuna.trial.FrozenTrial, values: dict[str, float], hw: dict[str, Any]
+) -> FrontMember:
+    """The front's record of trial ``t``: its raw objective ``values`` and hardware score
+    ``hw`` (``HardwareScore.to_json``), the rest read off its user attributes."""
+    return FrontMember(
+        trial=t.number,
+        metric=values.get("metric", float(t.user_attrs.get("val_metric", math.nan))),
+        bops=float(t.user_attrs.get("bops", values.get("bops", math.nan))),
+        parameters=int(t.user_attrs.get("parameters", 0)),
+        test_metric=float(t.user_attrs.get("test_metric", math.nan)),
+        arch_digest=str(t.user_attrs.get("arch_digest", "")),
+        params=dict(t.params),
+        arch=dict(t.user_attrs.get("arch", {})),
+        values=values,
+        hw=hw,
+        extra=trial_extra(t),
+    )

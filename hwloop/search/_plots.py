@@ -24,6 +24,18 @@ def _pyplot() -> Any:
     return plt
 
 
+def save_figure(fig: Any, ax: Any, path: Path, legend: bool = True) -> Path:
+    """Grid, legend, layout; written whole (a kill leaves the old file) and closed."""
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    _pyplot().close(fig)
+    return path
+
+
 def draw_reference(ax: Any, study: optuna.Study) -> None:
     """The task's model-free reference (``Task.reference``) as a dashed line: a front that
     barely beats it is barely learning."""
@@ -98,13 +110,7 @@ def _front_plot(
     ax.set_xlabel("LUT" if what == "lut" else "latency (ns)")
     ax.set_ylabel(f"validation {metric_name}")
     ax.set_title(study.study_name)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, path)
 
 
 def _member_pred(m: FrontMember, what: str) -> float:
@@ -124,14 +130,7 @@ def _error_plot(rounds: list[dict[str, Any]], path: Path) -> Path:
     ax.xaxis.get_major_locator().set_params(integer=True)  # rounds are whole numbers
     ax.set_ylabel("SMAPE of the predictions (%)")
     ax.set_title("surrogate error on the newly synthesised designs")
-    ax.grid(alpha=0.3)
-    if rounds:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, path, legend=bool(rounds))
 
 
 def _reference_line(study: optuna.Study) -> list[str]:

@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from hwloop.runtime import atomic_path
 from hwloop.search._config import FrontMember, SearchConfig
-from hwloop.search._plots import draw_reference, write_hardware_report
+from hwloop.search._plots import draw_reference, save_figure, write_hardware_report
 
 
 def write_front(
@@ -181,9 +181,4 @@ def _plot(
     ax.set_xlabel(f"BOPs ({study.user_attrs.get('bits', 32)}-bit)")
     ax.set_ylabel(f"validation {metric_name}")
     ax.set_title(f"{study.study_name}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, ax, path)

@@ -16,7 +16,7 @@ from joblib import Parallel, delayed
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
-from hwloop.runtime import atomic_path, progress_bar
+from hwloop.runtime import load_arrays, progress_bar, save_arrays
 from hwloop.tasks.bragg import _physics as phys
 
 log = logging.getLogger(__name__)
@@ -186,22 +186,12 @@ def build_dataset(
     return ds
 
 
+_ARRAYS = ("patches", "labels", "truth", "fit_error", "peak_index", "split")
+
+
 def _save(target: Path, ds: BraggDataset) -> None:
-    # atomic: a crash never leaves a half-written cache file
-    with atomic_path(target, suffix=".npz") as tmp:
-        np.savez(
-            tmp,
-            patches=ds.patches,
-            labels=ds.labels,
-            truth=ds.truth,
-            fit_error=ds.fit_error,
-            peak_index=ds.peak_index,
-            split=ds.split,
-        )
+    save_arrays(target, {n: getattr(ds, n) for n in _ARRAYS})
 
 
 def _load(target: Path, key: str) -> BraggDataset:
-    with np.load(target, allow_pickle=False) as z:
-        return BraggDataset(
-            z["patches"], z["labels"], z["truth"], z["fit_error"], z["peak_index"], z["split"], key
-        )
+    return BraggDataset(**load_arrays(target, _ARRAYS), key=key)

@@ -18,7 +18,7 @@ from joblib import Parallel, delayed
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
-from hwloop.runtime import atomic_path, progress_bar
+from hwloop.runtime import load_arrays, progress_bar, save_arrays
 from hwloop.tasks.bragg._dataset import default_cache_dir
 from hwloop.tasks.ptycho import _physics as phys
 
@@ -236,32 +236,12 @@ def build_dataset(
     return ds
 
 
+_ARRAYS = ("counts", "positions", "object_id", "amplitude", "phase", "object_split", "probe")
+
+
 def _save(target: Path, ds: PtychoDataset) -> None:
-    # atomic: a crash never leaves a half-written cache file
-    with atomic_path(target, suffix=".npz") as tmp:
-        np.savez(
-            tmp,
-            counts=ds.counts,
-            positions=ds.positions,
-            object_id=ds.object_id,
-            amplitude=ds.amplitude,
-            phase=ds.phase,
-            object_split=ds.object_split,
-            probe=ds.probe,
-        )
+    save_arrays(target, {n: getattr(ds, n) for n in _ARRAYS})
 
 
 def _load(target: Path, key: str, cfg: phys.SimConfig, seed: int) -> PtychoDataset:
-    with np.load(target, allow_pickle=False) as z:
-        return PtychoDataset(
-            z["counts"],
-            z["positions"],
-            z["object_id"],
-            z["amplitude"],
-            z["phase"],
-            z["object_split"],
-            z["probe"],
-            cfg,
-            seed,
-            key,
-        )
+    return PtychoDataset(**load_arrays(target, _ARRAYS), cfg=cfg, seed=seed, key=key)
