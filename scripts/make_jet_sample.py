@@ -25,7 +25,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     root = generate(args.per_class * len(CLASSES), jobs=args.jobs, seed=0)
-    js = _from_shards(root, args.per_class, 0)
+    js = _from_shards((root,), args.per_class, 0)
     assert js is not None
     out = sample_path()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from hwloop.archs._import import (
     trained_weights,
 )
 from hwloop.archs._onnx import Imported, onnx_to_spec
-from hwloop.archs._precision import FixedPoint, LayerPrecision
+from hwloop.archs._precision import FixedPoint, LayerPrecision, integer_bits_for
 from hwloop.archs._spec import (
     ACTIVATIONS,
     AGGREGATORS,
@@ -73,6 +73,7 @@ __all__ = [
     "Conv2d",
     "ConvAttention",
     "FixedPoint",
+    "integer_bits_for",
     "Flatten",
     "Layer",
     "LayerPrecision",

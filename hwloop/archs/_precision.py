@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from hwloop import HwloopError
+
+
+def integer_bits_for(max_abs: float) -> int:
+    """Signed integer bits (incl. sign) of an ``ap_fixed`` that holds every value of magnitude
+    up to ``max_abs`` without overflow: ``[-2^(I-1), 2^(I-1))`` must contain ``±max_abs``."""
+    if not math.isfinite(max_abs) or max_abs < 1.0:
+        return 1
+    return math.floor(math.log2(max_abs)) + 2
+
 
 _AP = re.compile(r"^\s*ap_(u?)fixed\s*<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,[^>]*)?>\s*$")
 

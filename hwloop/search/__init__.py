@@ -12,7 +12,7 @@ from hwloop.search._config import (
     SearchConfig,
     SearchResult,
 )
-from hwloop.search._hardware import parse_objectives, real_values
+from hwloop.search._hardware import HardwareScorer, parse_objectives, real_values
 from hwloop.search._nas import (
     load_existing_study,
     open_study,
@@ -23,6 +23,7 @@ from hwloop.search._nas import (
 from hwloop.search._weights import load_trial_model, weights_store
 
 __all__ = [
+    "HardwareScorer",
     "SAMPLERS",
     "SCALARIZATIONS",
     "parse_objectives",

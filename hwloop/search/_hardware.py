@@ -144,6 +144,7 @@ class HardwareScorer:
     max_latency_ns: float | None = None
     cache_url: str | None = None  # designs with a real outcome there are scored on it
     reuse: str = "1"  # hls4ml reuse factors: "4", "fc0=2,...", or "auto" (the ILP)
+    input_integer: int = 1  # integer bits of the inputs, from the training data's range
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -163,7 +164,11 @@ class HardwareScorer:
 
     def hardware(self) -> HardwareConfig:
         return HardwareConfig.uniform(
-            self.target.part, self.bits, self.target.clock_period_ns, strategy=self.strategy
+            self.target.part,
+            self.bits,
+            self.target.clock_period_ns,
+            input_integer=self.input_integer,
+            strategy=self.strategy,
         )
 
     def design(self, model: Any) -> Design:
@@ -365,10 +370,11 @@ def within_limits(
     return True
 
 
-def hardware_scorer(cfg: Any, target: Target, space: Any) -> HardwareScorer:
+def hardware_scorer(cfg: Any, target: Target, space: Any, input_integer: int = 1) -> HardwareScorer:
     """The scorer of a search: its flow's synthesizer and the surrogate that answers
     (``--surrogate``, the loop's latest refit in ``OUT/surrogate``, the user's own model, the
-    shipped default; with none of those, a small calibration of the space first). Logs which."""
+    shipped default; with none of those, a small calibration of the space first). Logs which.
+    ``input_integer``: the inputs' integer bits (``integer_bits_for`` the training data)."""
     from hwloop import HwloopError
     from hwloop.synth import get_synthesizer
     from synth_cache import default_cache_url
@@ -396,6 +402,7 @@ def hardware_scorer(cfg: Any, target: Target, space: Any) -> HardwareScorer:
         cfg.max_latency_ns,
         cfg.cache or default_cache_url(),
         cfg.reuse_factor,
+        input_integer,
     )
     log.info("hardware objectives predicted by %s", scorer.description)
     return scorer

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from fpga_targets import get_target
 from hwloop import HwloopError
-from hwloop.archs import build_model, builtin_archs
+from hwloop.archs import build_model, builtin_archs, integer_bits_for
 from hwloop.bops import compute_bops
 from hwloop.runtime import check, graceful_sigint, hide_optuna_interrupt_tracebacks, pid_alive
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
@@ -400,7 +401,9 @@ def run_search(
         if len(data.val):  # the model-free line the plots and the report draw
             what, value = task.reference(data)
             study.set_user_attr("reference", {"what": what, "value": value})
-        scorer = hardware_scorer(cfg, target, space) if cfg.hardware else None
+        # inputs sized to the data (scaled jet pT reaches ~15): real designs must not overflow
+        integer = integer_bits_for(float(np.abs(data.train.x).max(initial=0.0)))
+        scorer = hardware_scorer(cfg, target, space, integer) if cfg.hardware else None
         artifacts = weights_store(cfg) if scorer is not None else None
         objective = make_objective(cfg, task, space, data, scorer, artifacts)
         if scorer is not None and cfg.synth_every:

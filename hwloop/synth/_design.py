@@ -103,13 +103,20 @@ class HardwareConfig:
 
     @classmethod
     def uniform(
-        cls, part: str, bits: int, clock_period_ns: float = 5.0, **kw: Any
+        cls,
+        part: str,
+        bits: int,
+        clock_period_ns: float = 5.0,
+        input_integer: int = 1,
+        **kw: Any,
     ) -> HardwareConfig:
-        """All weights and inputs at ``bits`` (integer bits sized for typical trained weights)."""
+        """All weights and inputs at ``bits`` (integer bits sized for typical trained weights;
+        ``input_integer`` for the inputs, from the data's range: ``integer_bits_for``)."""
         model = LayerHW(
             FixedPoint(bits, min(2, bits)), FixedPoint(bits + 8, 6), FixedPoint(2 * bits + 8, 10), 1
         )
-        return cls(part, clock_period_ns, model, input_precision=FixedPoint(bits, 1), **kw)
+        inputs = FixedPoint(bits, min(input_integer, bits))
+        return cls(part, clock_period_ns, model, input_precision=inputs, **kw)
 
     def to_json(self) -> dict[str, Any]:
         return {

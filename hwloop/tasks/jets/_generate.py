@@ -1,8 +1,9 @@
-"""Simulated jets: Pythia 8 events, FastJet anti-kt R = 0.8, the leading jet's 8 hardest
-constituents. One call generates one *shard*: ``n`` jets of one class from one seed.
+"""Simulated jets: Pythia 8 events through a simplified detector (``_detector``: tracks and
+calorimeter towers), FastJet anti-kt R = 0.8 over the detector candidates, the leading jet's 8
+hardest candidates. One call generates one *shard*: ``n`` jets of one class from one seed.
 
-Classes and their processes (pp at 13 TeV, hard-process pT-hat in 600-1800 GeV so the leading
-jet lands in the 800-1600 GeV window often):
+Classes and their processes (pp at 13 TeV, hard-process pT-hat in 900-1100 GeV: the original
+data's partons and bosons at pT ≈ 1 TeV, so the leading jet lands in the 800-1600 GeV window):
 
 - ``t``: ttbar (gg and qqbar), W -> hadrons; the leading jet matched to a top quark;
 - ``W``: WW with both W -> hadrons; matched to a W;
@@ -12,9 +13,11 @@ jet lands in the 800-1600 GeV window often):
 - ``g``: hard QCD processes with outgoing gluons; matched to a gluon.
 
 Matching: ΔR(jet, parton or resonance of the hard process) < 0.8. Jet selection: leading jet
-(of anti-kt R = 0.8 over visible final-state particles with |η| < 3) with pT in 800-1600 GeV
-and |η| < 2. Constituents with pT > 2 GeV, the 8 hardest, features (pT in GeV, η - η_jet,
-Δφ to the jet axis), zero-padded. No detector simulation (docs/jets.md).
+(of anti-kt R = 0.8 over the detector candidates) with pT in 800-1600 GeV and |η| < 2.
+Constituents with pT > 2 GeV, the 8 hardest, features (pT in GeV, η - η_jet, Δφ to the jet
+axis), zero-padded. Each jet also keeps its 32 hardest candidates with their type (``cand``:
+pT, η - η_jet, Δφ, type; ``_detector`` names the types), so that N and the threshold can change
+offline without generating again.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from hwloop.tasks.jets._detector import Particle, detector_candidates
+
 CLASSES = ("q", "g", "W", "Z", "t")
 N_CONSTITUENTS = 8
 FEATURES = ("pt", "eta_rel", "phi_rel")
@@ -33,7 +38,8 @@ JET_R = 0.8
 PT_RANGE = (800.0, 1600.0)
 MAX_ETA = 2.0
 MIN_CONSTITUENT_PT = 2.0
-PTHAT = (600.0, 1800.0)
+PTHAT = (900.0, 1100.0)
+N_STORED = 32  # candidates kept per jet (``cand``)
 
 _COMMON = (
     "Beams:eCM = 13000.",
@@ -60,13 +66,15 @@ _MATCH_IDS = {"t": {6}, "W": {24}, "Z": {23}, "q": {1, 2, 3, 4}, "g": {21}}
 
 @dataclass(frozen=True)
 class Shard:
-    """``x``: (n, 8, 3) constituents (unscaled), ``jet``: (n, 3) jet pT, η, mass; ``tried``:
-    events generated for them."""
+    """``x``: (n, 8, 3) constituents (unscaled), ``jet``: (n, 3) jet pT, η, mass; ``cand``:
+    (n, 32, 4) the 32 hardest candidates (pT, η - η_jet, Δφ, type); ``tried``: events generated
+    for them."""
 
     label: str
     seed: int
     x: NDArray[np.float32]
     jet: NDArray[np.float32]
+    cand: NDArray[np.float32]
     tried: int
     seconds: float
 
@@ -141,20 +149,15 @@ def generate_shard(label: str, seed: int, n: int, max_tries: int | None = None) 
     jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, JET_R)
     xs = np.zeros((n, N_CONSTITUENTS, 3), np.float32)
     jets = np.zeros((n, 3), np.float32)
+    cands = np.zeros((n, N_STORED, 4), np.float32)
+    rng = np.random.default_rng(seed)  # the detector's smearing, reproducible per shard
     kept = tried = 0
     limit = max_tries or 400 * n
     while kept < n and tried < limit:
         tried += 1
         if not pythia.next():
             continue
-        inputs = []
-        for prt in pythia.event:
-            if prt.isFinal() and prt.isVisible() and abs(prt.eta()) < 3.0:
-                inputs.append(fastjet.PseudoJet(prt.px(), prt.py(), prt.pz(), prt.e()))
-        if not inputs:
-            continue
-        cs = fastjet.ClusterSequence(inputs, jetdef)
-        found = fastjet.sorted_by_pt(cs.inclusive_jets(100.0))
+        cs, found, types = _cluster(fastjet, jetdef, pythia.event, rng)
         if not found:
             continue
         jet = found[0]
@@ -164,14 +167,38 @@ def generate_shard(label: str, seed: int, n: int, max_tries: int | None = None) 
             continue
         if not _matched(label, pythia.process, eta, phi):
             continue
-        parts = sorted(
-            (c for c in jet.constituents() if c.pt() > MIN_CONSTITUENT_PT),
-            key=lambda c: -c.pt(),
-        )[:N_CONSTITUENTS]
-        for j, c in enumerate(parts):
+        parts = sorted(jet.constituents(), key=lambda c: -c.pt())
+        for j, c in enumerate(parts[:N_STORED]):
+            rel = (c.eta() - eta, _delta_phi(c.phi_std(), phi))
+            cands[kept, j] = (c.pt(), *rel, types[c.user_index()])
+        for j, c in enumerate([c for c in parts if c.pt() > MIN_CONSTITUENT_PT][:N_CONSTITUENTS]):
             xs[kept, j] = (c.pt(), c.eta() - eta, _delta_phi(c.phi_std(), phi))
         jets[kept] = (pt, eta, jet.m())
         kept += 1
     if kept < n:
         raise RuntimeError(f"class {label}, seed {seed}: only {kept} of {n} jets in {tried} events")
-    return Shard(label, seed, xs, jets, tried, time.perf_counter() - t0)
+    return Shard(label, seed, xs, jets, cands, tried, time.perf_counter() - t0)
+
+
+def _cluster(
+    fastjet: Any, jetdef: Any, event: Any, rng: np.random.Generator
+) -> tuple[Any, list[Any], list[int]]:
+    """The clustering (its jets' constituents need it alive), the event's jets above 100 GeV
+    (hardest first) over its detector candidates, and each candidate's type (by
+    ``user_index``)."""
+    particles = [
+        Particle(prt.px(), prt.py(), prt.pz(), prt.e(), prt.idAbs(), prt.charge())
+        for prt in event
+        if prt.isFinal() and prt.isVisible()
+    ]
+    inputs: list[Any] = []
+    types: list[int] = []
+    for px, py, pz, e, kind in detector_candidates(particles, rng):
+        pj = fastjet.PseudoJet(px, py, pz, e)
+        pj.set_user_index(len(types))
+        inputs.append(pj)
+        types.append(kind)
+    if not inputs:
+        return None, [], types
+    cs = fastjet.ClusterSequence(inputs, jetdef)
+    return cs, list(fastjet.sorted_by_pt(cs.inclusive_jets(100.0))), types

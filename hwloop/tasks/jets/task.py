@@ -37,7 +37,7 @@ class JetsTask(Task):
             val,
             test,
             description=f"jets: {len(js)} from {js.source}; robust scaling median "
-            f"{stats[0].round(3).tolist()}, IQR {stats[1].round(3).tolist()}",
+            f"{stats[0].round(3).tolist()}, 5-95 % range {stats[1].round(3).tolist()}",
         )
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
