@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from importlib import resources as ilr
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,11 +69,16 @@ def _shard_path(root: Path, label: str, seed: int) -> Path:
     return root / f"{label}-{seed:09d}.npz"
 
 
-def _generate_one(label: str, seed: int, n: int) -> tuple[str, int, dict[str, NDArray[np.float32]]]:
+def _generate_one(label: str, seed: int, n: int) -> tuple[str, int, dict[str, NDArray[Any]]]:
     shard = generate_shard(label, seed, n)
     # the 32 candidates in half precision (pT to 0.05 %): a third of a shard's bytes, committed
     cand = shard.cand.astype(np.float16)
-    arrays = {"x": shard.x, "jet": shard.jet, "cand": cand, "tried": np.array(shard.tried)}
+    arrays: dict[str, NDArray[Any]] = {
+        "x": shard.x,
+        "jet": shard.jet,
+        "cand": cand,
+        "tried": np.array(shard.tried),
+    }
     return label, seed, arrays
 
 
