@@ -2,8 +2,8 @@
 so the next checkout has them without regenerating (``hwloop data jets`` and the jets task read
 shards from there when the cache has none).
 
-Run while or after ``hwloop data jets --n 100000 --jobs 2`` runs, then commit ``data/jets``.
-Shards are the cache's files unchanged (compressed npz, ~24 kB per 200 jets); only complete
+Run while or after ``hwloop data jets --n 300000 --jobs 2`` runs, then commit ``data/jets``.
+Shards are the cache's files unchanged (compressed npz, ~61 kB per 200 det1 jets); only complete
 files are copied (the generator writes each shard atomically). Prints a JSON line.
 """
 
