@@ -1,0 +1,116 @@
+"""How many detector candidates does the Deep Sets baseline need? (issue 19, a probe)
+
+    python scripts/probe_jet_constituents.py [--counts 8,16,32] [--epochs 60]
+
+Reads the committed det1 shards' 32 stored candidates (``cand``), keeps the N hardest above
+2 GeV, scales them as the task does (median, 5-95 % range of the training split), and trains
+the seed's baseline Deep Set (φ 3-32-32-32 ReLU, mean, ρ 32-32-5; batch 1024, Adam 3.2e-3,
+patience 7 on the validation loss) on the same 80/10/10 split for each N. Prints test accuracy
+and per-class AUC per N, and one JSON line (prefix ``PROBE_JSON``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from hwloop.tasks.jets import CLASSES
+from hwloop.tasks.jets._dataset import exported_dir
+
+
+def load() -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    for c, label in enumerate(CLASSES):
+        for f in sorted(exported_dir().glob(f"{label}-*.npz")):
+            with np.load(f) as z:
+                xs.append(z["cand"].astype(np.float32))
+            ys.append(np.full(len(xs[-1]), c))
+    order = np.random.default_rng(0).permutation(sum(len(y) for y in ys))
+    return np.concatenate(xs)[order], np.concatenate(ys)[order]
+
+
+def scaled(cand: np.ndarray, n: int, n_train: int) -> torch.Tensor:
+    x = cand[:, :n, :3].copy()
+    real = x[..., 0] > 2.0
+    x[~real] = 0
+    for f in range(3):
+        v = x[:n_train][..., f][real[:n_train]]
+        q05, q50, q95 = np.quantile(v, [0.05, 0.5, 0.95])
+        x[..., f] = np.where(real, (x[..., f] - q50) / (q95 - q05), 0)
+    return torch.from_numpy(x)
+
+
+def deep_set() -> torch.nn.Module:
+    class DeepSet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            layers: list[torch.nn.Module] = []
+            for a, b in ((3, 32), (32, 32), (32, 32)):
+                layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+            self.phi = torch.nn.Sequential(*layers)
+            self.rho = torch.nn.Sequential(
+                torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 5)
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.rho(self.phi(x).mean(1))
+
+    return DeepSet()
+
+
+def run(x: torch.Tensor, y: torch.Tensor, n_train: int, n_val: int, epochs: int) -> dict[str, Any]:
+    torch.manual_seed(0)
+    model = deep_set()
+    opt = torch.optim.Adam(model.parameters(), 3.2e-3)
+    loss = torch.nn.functional.cross_entropy
+    best, state, bad, ran = float("inf"), model.state_dict(), 0, 0
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        ran += 1
+        model.train()
+        for i in range(0, n_train, 1024):
+            opt.zero_grad()
+            loss(model(x[i : i + 1024]), y[i : i + 1024]).backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            val = float(loss(model(x[n_train : n_train + n_val]), y[n_train : n_train + n_val]))
+        if val < best - 1e-4:
+            best, state, bad = val, {k: v.clone() for k, v in model.state_dict().items()}, 0
+        elif (bad := bad + 1) >= 7:
+            break
+    model.load_state_dict(state)
+    with torch.no_grad():
+        p = torch.softmax(model(x[n_train + n_val :]), 1).numpy()
+    truth = y[n_train + n_val :].numpy()
+    auc = {c: float(roc_auc_score(truth == i, p[:, i])) for i, c in enumerate(CLASSES)}
+    accuracy = float((p.argmax(1) == truth).mean())
+    return {"accuracy": accuracy, "auc": auc, "epochs": ran, "seconds": time.perf_counter() - t0}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--counts", default="8,16,32")
+    ap.add_argument("--epochs", type=int, default=60)
+    args = ap.parse_args()
+    cand, labels = load()
+    n_train, n_val = int(0.8 * len(labels)), int(0.1 * len(labels))
+    y = torch.from_numpy(labels)
+    rows = []
+    for n in (int(c) for c in args.counts.split(",")):
+        row = {"constituents": n} | run(scaled(cand, n, n_train), y, n_train, n_val, args.epochs)
+        rows.append(row)
+        auc = " ".join(f"{c} {v:.3f}" for c, v in row["auc"].items())
+        acc = 100 * row["accuracy"]
+        print(f"{n:>3} candidates: test {acc:.2f} %, AUC {auc} ({row['epochs']} epochs)")
+    print("PROBE_JSON " + json.dumps({"jets": len(labels), "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()
