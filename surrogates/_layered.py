@@ -188,11 +188,11 @@ class LayeredSurrogate:
             )
         self._fit_elementwise(parsed, by_kind, multi, Yn)
         self.glue_ = {}
+        covered = [i for i in multi if self._covered(parsed[i])]  # type: ignore[arg-type]
         usable = [
             i
-            for i in multi
-            if self._covered(parsed[i])  # type: ignore[arg-type]
-            and self._trusted(parsed[i], _modelled(parsed[i]))  # type: ignore[arg-type]
+            for i in covered
+            if self._trusted(parsed[i], _modelled(parsed[i]))  # type: ignore[arg-type]
         ]
         if len(usable) >= self.min_glue:
             sums = self._compose([parsed[i] for i in usable])  # type: ignore[misc]
@@ -222,12 +222,8 @@ class LayeredSurrogate:
         # FF 50 % SMAPE glued, 87 % unglued, held out by architecture); downwards nothing says
         # a ratio measured at reuse 512+ holds at reuse 1-4
         fitted = [_typical_reuse(parsed[i]) for i in usable]  # type: ignore[arg-type]
-        covered = [
-            _typical_reuse(parsed[i])  # type: ignore[arg-type]
-            for i in multi
-            if self._covered(parsed[i])  # type: ignore[arg-type]
-        ]
-        self.glue_reuse_ = (min(fitted), max(covered)) if fitted and self.glue_ else (1.0, 1.0)
+        kin = [_typical_reuse(parsed[i]) for i in covered]  # type: ignore[arg-type]
+        self.glue_reuse_ = (min(fitted), max(kin)) if fitted and self.glue_ else (1.0, 1.0)
         return self
 
     def _fit_elementwise(

@@ -11,9 +11,10 @@ from hwloop import HwloopError
 
 
 def integer_bits_for(max_abs: float) -> int:
-    """Signed integer bits (incl. sign) of an ``ap_fixed`` that holds every value of magnitude
-    up to ``max_abs`` without overflow: ``[-2^(I-1), 2^(I-1))`` must contain ``±max_abs``."""
-    if not math.isfinite(max_abs) or max_abs < 1.0:
+    """Signed integer bits (incl. sign) of an ``ap_fixed`` whose range ``[-2^(I-1), 2^(I-1))``
+    just holds ``±max_abs``: ``floor(log2 max_abs) + 2`` (below 0.5 it is 0 or fewer: the format
+    spends its bits on the fraction); 1 for 0."""
+    if max_abs == 0:
         return 1
     return math.floor(math.log2(max_abs)) + 2
 

@@ -402,7 +402,7 @@ def run_search(
             what, value = task.reference(data)
             study.set_user_attr("reference", {"what": what, "value": value})
         # inputs sized to the data (scaled jet pT reaches ~15): real designs must not overflow
-        integer = integer_bits_for(float(np.abs(data.train.x).max(initial=0.0)))
+        integer = max(1, integer_bits_for(float(np.abs(data.train.x).max(initial=0.0))))
         scorer = hardware_scorer(cfg, target, space, integer) if cfg.hardware else None
         artifacts = weights_store(cfg) if scorer is not None else None
         objective = make_objective(cfg, task, space, data, scorer, artifacts)

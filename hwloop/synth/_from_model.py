@@ -9,7 +9,14 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from hwloop.archs import ArchSpec, ConvAttentionBlock, FixedPoint, SpecModule, build_model
+from hwloop.archs import (
+    ArchSpec,
+    ConvAttentionBlock,
+    FixedPoint,
+    SpecModule,
+    build_model,
+    integer_bits_for,
+)
 from hwloop.synth._design import Design, HardwareConfig, LayerHW, quantise
 from hwloop.training import reset_parameters
 
@@ -30,8 +37,7 @@ def fit_integer_bits(values: NDArray[Any], width: int) -> FixedPoint:
     """A ``width``-bit signed format whose integer bits just hold ``max |values|`` (a power-of-two
     scale per layer, as Brevitas' po2 scaling and hls4ml's 'auto' precision do)."""
     peak = float(np.abs(values).max()) if values.size else 0.0
-    integer = 1 if peak == 0 else int(np.floor(np.log2(peak))) + 2
-    return FixedPoint(width, integer)
+    return FixedPoint(width, integer_bits_for(peak))
 
 
 def design_from_model(model: SpecModule, hw: HardwareConfig, fit_weights: bool = True) -> Design:
