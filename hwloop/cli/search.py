@@ -17,7 +17,15 @@ from hwloop.cli._common import (
     si,
     writable_dir,
 )
-from hwloop.search import SAMPLERS, SCALARIZATIONS, SearchConfig, parse_objectives, run_search
+from hwloop.search import (
+    SAMPLERS,
+    SCALARIZATIONS,
+    SearchConfig,
+    objectives_help,
+    parse_objectives,
+    run_search,
+)
+from hwloop.search.objectives import all_objectives
 from hwloop.spaces import SPACE_HELP, SPACES
 from hwloop.synth import FLOWS, STRATEGIES
 
@@ -129,11 +137,7 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     "--objectives",
     default="metric,bops",
     show_default=True,
-    help="Objectives to minimise, any subset of metric,bops,params,p95,latency_ms,energy_mj,"
-    "lut,dsp,latency: params = model size; p95 = 95th percentile of the per-sample error (p75 "
-    "is always reported); latency_ms / energy_mj measured at batch 32 on this machine "
-    "(--latency-backend; energy only from a hardware counter); lut, dsp and latency in ns are "
-    "predicted by the surrogate of --flow for --target.",
+    help=objectives_help(),
 )
 @click.option(
     "--sampler",
@@ -392,26 +396,16 @@ def search(
         f"({result.n_complete} complete, {result.n_failed} failed)",
     )
     hw_cols = ("LUT", "DSP", "latency ns", "source") if cfg.hardware else ()
-    pct = any("val_percentiles" in m.extra for m in result.front)
     parts = cfg.task == "ptycho"  # its metric is the mean of two: show both (test)
     part_cols = ("test amp", "test phase") if parts else ()
-    pct_cols = ("p75", "p95") if pct else ()
-    ms_cols = ("ms/batch32", "spread") if cfg.measured else ()
-    mj_cols = ("mJ/batch32",) if "energy_mj" in cfg.objectives else ()
-    cols = ("trial", "val", "test", *part_cols, *pct_cols, "BOPs", "parameters")
-    cols += (*ms_cols, *mj_cols, *hw_cols)
+    # each objective's own cells (percentiles, measurements), shown where any member has them
+    own = [{k: v for o in all_objectives() for k, v in o.cells(m).items()} for m in result.front]
+    own_cols = tuple(dict.fromkeys(k for cells in own for k in cells))
+    cols = ("trial", "val", "test", *part_cols, "BOPs", "parameters", *own_cols, *hw_cols)
     for col in (*cols, "arch"):
         table.add_column(col, justify="right" if col != "arch" else "left", no_wrap=True)
-    for m in result.front:
+    for m, cells in zip(result.front, own, strict=True):
         hw = _hw_cells(m.hw) if cfg.hardware else ()
-        p = m.extra.get("val_percentiles", {})
-        pcells = (f"{p.get('p75', float('nan')):.4f}", f"{p.get('p95', float('nan')):.4f}")
-        meas = m.extra.get("measure", {})
-        mcells = (
-            f"{meas.get('median_ms', float('nan')):.3f}",
-            f"{meas.get('p10_ms', float('nan')):.3f}-{meas.get('p90_ms', float('nan')):.3f}",
-        )
-        ecell = (f"{meas.get('energy_mj') or float('nan'):.2f}",)
         rep = m.extra.get("test_report", {})
         partcells = tuple(f"{rep.get(k, float('nan')):.4f}" for k in ("amp_mae", "phase_mae"))
         table.add_row(
@@ -419,11 +413,9 @@ def search(
             f"{m.metric:.4f}",
             f"{m.test_metric:.4f}",
             *(partcells if parts else ()),
-            *(pcells if pct else ()),
             si(m.bops),
             f"{m.parameters:,}",
-            *(mcells if cfg.measured else ()),
-            *(ecell if mj_cols else ()),
+            *(cells.get(c, "nan") for c in own_cols),
             *hw,
             m.arch_digest,
         )

@@ -22,7 +22,14 @@ from hwloop import HwloopError
 from hwloop.experiment import Experiment, dump_experiment, identity
 from hwloop.local import CompressConfig, CompressResult, run_compress
 from hwloop.runtime import atomic_path, progress_bar
-from hwloop.search import FrontMember, SearchConfig, SearchResult, load_existing_study, run_search
+from hwloop.search import (
+    FrontMember,
+    SearchConfig,
+    SearchResult,
+    load_existing_study,
+    needs_of,
+    run_search,
+)
 from hwloop.synth import default_strategy
 
 log = logging.getLogger(__name__)
@@ -163,6 +170,7 @@ def run_experiment(
     """Run (or resume) every stage of ``exp`` into ``out`` (default: ``output.dir``)."""
     out = Path(out or exp.output.dir)
     get_target(exp.hardware.target)
+    needs_of(exp.search.objectives)  # an unknown objective: one line, before anything is written
     task = str(claim_output(exp, out, force).resolve())
     _write_scaling(task, out)
     seconds: dict[str, float] = {}

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from hwloop import HwloopError
+from hwloop.search.objectives import get_objective, needs_of
 
 SAMPLERS = ("nsga2", "tpe", "gp", "random")
 SCALARIZATIONS = ("chebyshev",)
-MEASURED = ("latency_ms", "energy_mj")  # measured on this machine (hwloop.measure)
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,8 @@ class SearchConfig:
             object.__setattr__(self, "space", SPACES[self.task][0])
         elif not self.space and is_experiment_path(self.task):  # the file's space
             object.__setattr__(self, "space", load_experiment(self.task).space.kind)
+        for name in self.objectives:
+            get_objective(name)  # one line naming an unknown objective
         if self.reuse_factor not in ("1", "") and self.flow == "open":
             raise HwloopError(
                 "--reuse-factor: the open flow builds every layer fully parallel (reuse factor "
@@ -134,7 +136,7 @@ class SearchConfig:
         """Whether candidates get designs and predicted resources (hardware objectives,
         constraints or real synthesis rounds)."""
         return bool(
-            set(self.objectives) & {"lut", "dsp", "latency"}
+            "hardware" in needs_of(self.objectives)
             or self.max_util is not None
             or self.max_latency_ns is not None
             or self.synth_every
@@ -143,7 +145,7 @@ class SearchConfig:
     @property
     def measured(self) -> tuple[str, ...]:
         """The measured objectives asked for (latency_ms, energy_mj)."""
-        return tuple(o for o in self.objectives if o in MEASURED)
+        return tuple(o for o in self.objectives if "measure" in get_objective(o).needs)
 
     @property
     def study_name(self) -> str:

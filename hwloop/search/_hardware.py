@@ -36,27 +36,7 @@ from synth_cache import CacheBackend, SqlCache, SynthResult, design_key
 
 log = logging.getLogger(__name__)
 
-HW_OBJECTIVES = ("lut", "dsp", "latency")  # the hardware objectives a search can minimise
-# model size, the per-sample error's 95th percentile, latency / energy measured on this machine
-EDGE_OBJECTIVES = ("params", "p95", "latency_ms", "energy_mj")
-OBJECTIVES = ("metric", "bops", *EDGE_OBJECTIVES, *HW_OBJECTIVES)
 _CAPACITY = ("lut", "ff", "dsp", "bram_18k")
-
-
-def parse_objectives(text: str) -> tuple[str, ...]:
-    """``metric,bops,lut`` -> ('metric', 'bops', 'lut'); one-line errors for anything else."""
-    from hwloop import HwloopError
-
-    names = tuple(x.strip() for x in text.split(",") if x.strip())
-    bad = [x for x in names if x not in OBJECTIVES]
-    if bad or not names:
-        raise HwloopError(
-            f"--objectives: unknown {', '.join(bad) or '(none given)'}; choose from "
-            f"{', '.join(OBJECTIVES)}"
-        )
-    if len(set(names)) != len(names):
-        raise HwloopError(f"--objectives lists an objective twice: {text}")
-    return names
 
 
 @dataclass(frozen=True)

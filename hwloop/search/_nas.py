@@ -26,7 +26,7 @@ from hwloop.bops import compute_bops
 from hwloop.runtime import check, graceful_sigint, hide_optuna_interrupt_tracebacks, pid_alive
 from hwloop.search._config import FrontMember, SearchConfig, SearchResult
 from hwloop.search._front import hardware_front
-from hwloop.search._hardware import HW_OBJECTIVES, HardwareScorer, hardware_scorer
+from hwloop.search._hardware import HardwareScorer, hardware_scorer
 from hwloop.search._loop import SynthesisLoop, latest_loop_model
 from hwloop.search._objectives import (
     check_measurable,
@@ -40,6 +40,7 @@ from hwloop.search._objectives import (
 )
 from hwloop.search._report import write_front
 from hwloop.search._weights import save_weights, weights_store
+from hwloop.search.objectives import TrialOutcome, get_objective
 from hwloop.spaces import SearchSpace, get_space
 from hwloop.synth import get_synthesizer
 from hwloop.tasks import Task, TaskData, get_task
@@ -299,30 +300,27 @@ def make_objective(
             trial.set_user_attr("train", overrides)
         if not math.isfinite(result.val_metric):
             raise optuna.TrialPruned("training diverged")  # recorded as PRUNED, not on the front
-        values = {"metric": result.val_metric, "bops": bops.total, "params": bops.parameters}
+        val_r: dict[str, float] = {}
         if percentiles or extra_report:  # p75 always beside p95; ptycho: amp and phase MAE
             val_r = split_report(model, task, data.val)
             trial.set_user_attr("val_report", val_r)
             if len(data.test):
                 trial.set_user_attr("test_report", split_report(model, task, data.test))
-            if percentiles:
-                values.update(p75=val_r["p75"], p95=val_r["p95"])
+        m = None
         if cfg.measured:
             m = measure(model.eval(), cfg, data.val, data.train)
             trial.set_user_attr("measure", m)  # median and spread of every measured quantity
-            values["latency_ms"] = m["median_ms"]
-            if m.get("energy_mj") is not None:
-                values["energy_mj"] = m["energy_mj"]
+        score = None
         if scorer is not None:
             _follow_loop(trial.study, scorer)
             score = scorer.score_designs([scorer.design(model.eval())])[0]
             trial.set_user_attr("hw", score.to_json())
             for name, value in score.constraints.items():
                 trial.set_constraint(name, value)  # Optuna 5: feasible when all <= 0
-            values.update((m, score.objective(m)) for m in HW_OBJECTIVES)
             if artifacts is not None:  # the loop synthesises front members from these weights
                 save_weights(trial, model, artifacts)
-        raw = {name: float(values[name]) for name in cfg.objectives}
+        outcome = TrialOutcome(result.val_metric, bops.total, bops.parameters, val_r, m, score)
+        raw = {name: float(get_objective(name).value(outcome)) for name in cfg.objectives}
         trial.set_user_attr("objectives", raw)  # the front is computed from these
         if cfg.scalarize:
             return scalarised(trial.study, cfg, raw)

@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 
 from hwloop import HwloopError
 from hwloop.search._config import FrontMember, SearchConfig
+from hwloop.search.objectives import needs_of
 from hwloop.tasks import Split, Task
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,8 @@ def split_report(model: torch.nn.Module, task: Task, split: Split) -> dict[str, 
 
 def check_measurable(cfg: SearchConfig, task: Task) -> None:
     """Refuse up front what cannot be measured here (one line, exit 2 in the CLI)."""
-    if "p95" in cfg.objectives and not has_sample_errors(task):
+    needs = needs_of(cfg.objectives)
+    if "sample_errors" in needs and not has_sample_errors(task):
         task.sample_errors(torch.zeros(1), torch.zeros(1))  # raises the task's own message
     if not cfg.measured:
         return
@@ -105,7 +107,7 @@ def check_measurable(cfg: SearchConfig, task: Task) -> None:
             f"--latency-backend {cfg.latency_backend} cannot run here (no CUDA device or "
             f"provider); this machine has {', '.join(here)}"
         )
-    if "energy_mj" in cfg.objectives:
+    if "energy" in needs:
         reason = energy_unavailable_reason(cfg.latency_backend)
         if reason:
             raise HwloopError(reason)

@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 from hwloop.runtime import atomic_path
 from hwloop.search._config import FrontMember, SearchConfig
 from hwloop.search._plots import draw_reference, save_figure, write_hardware_report
+from hwloop.search.objectives import all_objectives
 
 
 def write_front(
@@ -40,7 +41,7 @@ def write_front(
             "bops": m.bops,
             "parameters": m.parameters,
             f"test_{metric_name}": m.test_metric,
-            **_edge_columns(m),
+            **_edge_values(m),
             **(_hw_columns(m) if cfg.hardware else {}),
             "arch_digest": m.arch_digest,
             "params": json.dumps(m.params, sort_keys=True),
@@ -53,13 +54,13 @@ def write_front(
         "bops",
         "parameters",
         f"test_{metric_name}",
-        *EDGE_COLUMNS,
+        *_edge_columns(),
         *(HW_COLUMNS if cfg.hardware else ()),
         "arch_digest",
         "params",
     ]
     with atomic_path(paths[1]) as tmp, tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
+        writer = csv.DictWriter(f, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
     _plot(study, front, metric_name, paths[2])
@@ -68,44 +69,21 @@ def write_front(
     return tuple(paths)
 
 
-EDGE_COLUMNS = (
-    "val_p75",
-    "val_p95",
-    "test_p75",
-    "test_p95",
-    "latency_ms",
-    "latency_p10_ms",
-    "latency_p90_ms",
-    "energy_mj",
-    "energy_spread_mj",
-    "measured_on",
-    "train",
-    "test_report",
-)
+def _edge_columns() -> tuple[str, ...]:
+    """The objectives' own columns (registry order), then the sampled training settings and the
+    test split's report."""
+    return (*(c for o in all_objectives() for c in o.report_columns), "train", "test_report")
 
 
-def _edge_columns(m: FrontMember) -> dict[str, Any]:
-    """Error percentiles, measured latency / energy (median and spread), sampled training."""
-    val, test = m.extra.get("val_percentiles", {}), m.extra.get("test_percentiles", {})
-    meas = m.extra.get("measure", {})
-    return {
-        "val_p75": val.get("p75", ""),
-        "val_p95": val.get("p95", ""),
-        "test_p75": test.get("p75", ""),
-        "test_p95": test.get("p95", ""),
-        "latency_ms": meas.get("median_ms", ""),
-        "latency_p10_ms": meas.get("p10_ms", ""),
-        "latency_p90_ms": meas.get("p90_ms", ""),
-        "energy_mj": meas.get("energy_mj") if meas.get("energy_mj") is not None else "",
-        "energy_spread_mj": meas.get("energy_spread_mj")
-        if meas.get("energy_spread_mj") is not None
-        else "",
-        "measured_on": f"{meas['backend']} on {meas.get('device', '?')}" if meas else "",
-        "train": json.dumps(m.extra["train"], sort_keys=True) if "train" in m.extra else "",
-        "test_report": json.dumps(m.extra["test_report"], sort_keys=True)
-        if "test_report" in m.extra
-        else "",
-    }
+def _edge_values(m: FrontMember) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for o in all_objectives():
+        out.update(o.report(m))
+    out["train"] = json.dumps(m.extra["train"], sort_keys=True) if "train" in m.extra else ""
+    out["test_report"] = (
+        json.dumps(m.extra["test_report"], sort_keys=True) if "test_report" in m.extra else ""
+    )
+    return out
 
 
 _HW_METRICS = ("lut", "ff", "dsp", "bram_18k", "latency_ns")

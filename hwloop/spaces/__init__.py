@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hwloop import HwloopError
@@ -22,25 +23,29 @@ __all__ = [
     "SPACES",
     "default_space",
     "get_space",
+    "register_space",
+    "SPACE_HELP",
     "ptycho_cnn",
 ]
 
-# the spaces of each task; the first is the task's default
-SPACES: dict[str, tuple[str, ...]] = {
-    "bragg": ("block", "mlp", "cnn"),
-    "jets": ("deepsets", "mlp"),
-    "ptycho": ("cnn", "mlp"),
-}
-SPACE_HELP = {
-    ("bragg", "block"): "NAC's hierarchical conv / attention blocks + MLP head",
-    ("bragg", "mlp"): "mlpBragg: hidden layers, units per layer; batch size, lr, epochs",
-    ("bragg", "cnn"): "cnnBragg: conv layers, filters per layer; batch size, lr, epochs",
-    ("jets", "deepsets"): "Deep Sets (phi, aggregation, rho; seed Table 8)",
-    ("jets", "mlp"): "an MLP over the flattened constituents",
-    ("ptycho", "cnn"): "cnnPtycho: filters, encoder layers, the decoders' upsampling levels; "
-    "batch size, lr, epochs",
-    ("ptycho", "mlp"): "mlpPtycho: hidden layers, units per layer; batch size, lr, epochs",
-}
+# the spaces of each task (the first is the task's default), their help and how each is built
+# from the task's size option: filled by register_space, the built-ins at the end of this file
+SPACES: dict[str, tuple[str, ...]] = {}
+SPACE_HELP: dict[tuple[str, str], str] = {}
+_BUILDERS: dict[tuple[str, str], Callable[[int | None], SearchSpace]] = {}
+
+
+def register_space(
+    task: str, name: str, help: str, build: Callable[[int | None], SearchSpace]
+) -> None:
+    """Make ``get_space(task, name, size)`` return ``build(size)``; the first space registered
+    for a task is its default. ``help`` is the line ``hwloop search --help`` shows."""
+    if (task, name) not in _BUILDERS:
+        SPACES[task] = (*SPACES.get(task, ()), name)
+    SPACE_HELP[(task, name)] = help
+    _BUILDERS[(task, name)] = build
+
+
 JETS_INPUT = (8, 3)  # hwloop.tasks.jets: 8 constituents x (pT, eta_rel, phi_rel), 5 classes
 PTYCHO_SIZE = 64  # hwloop.tasks.ptycho's default map size
 
@@ -76,23 +81,63 @@ def get_space(
         raise HwloopError(
             f"unknown space {name!r} for task {task!r}; known: {', '.join(SPACES[task])}"
         )
-    if task == "bragg" and name == "mlp":
-        return MLPSpace(task, (1, 11, 11), 2, train=True)
-    if task == "bragg" and name == "cnn":
-        return BraggCNNSpace(task, (1, 11, 11), 2)
-    if task == "bragg":
-        return BlockSpace(task, (1, 11, 11), 2)
-    if task == "jets" and name == "mlp":
-        return MLPSpace(task, JETS_INPUT, 5)
-    if task == "jets":
-        return DeepSetsSpace(task, JETS_INPUT, 5)
-    if task == "ptycho":
-        s = size or PTYCHO_SIZE
-        shape, out = (1, s, s), 2 * s * s
-        if name == "mlp":
-            return MLPSpace(task, shape, out, units=(64, 128, 256, 512), max_hidden=3, train=True)
-        levels = min(3, (s & -s).bit_length() - 1)  # 2x2 pools must divide the map
-        if levels < 1:
-            raise HwloopError(f"ptycho cnn space: map size {s} is odd, it needs an even size")
-        return PtychoCNNSpace(task, shape, out, max_levels=levels)
-    raise HwloopError(f"no search space for task {task!r}")  # pragma: no cover
+    return _BUILDERS[(task, name)](size)
+
+
+def _ptycho_cnn(size: int | None) -> SearchSpace:
+    s = size or PTYCHO_SIZE
+    levels = min(3, (s & -s).bit_length() - 1)  # 2x2 pools must divide the map
+    if levels < 1:
+        raise HwloopError(f"ptycho cnn space: map size {s} is odd, it needs an even size")
+    return PtychoCNNSpace("ptycho", (1, s, s), 2 * s * s, max_levels=levels)
+
+
+def _ptycho_mlp(size: int | None) -> SearchSpace:
+    s = size or PTYCHO_SIZE
+    units = (64, 128, 256, 512)
+    return MLPSpace("ptycho", (1, s, s), 2 * s * s, units=units, max_hidden=3, train=True)
+
+
+BRAGG_INPUT = (1, 11, 11)
+register_space(
+    "bragg",
+    "block",
+    "NAC's hierarchical conv / attention blocks + MLP head",
+    lambda size: BlockSpace("bragg", BRAGG_INPUT, 2),
+)
+register_space(
+    "bragg",
+    "mlp",
+    "mlpBragg: hidden layers, units per layer; batch size, lr, epochs",
+    lambda size: MLPSpace("bragg", BRAGG_INPUT, 2, train=True),
+)
+register_space(
+    "bragg",
+    "cnn",
+    "cnnBragg: conv layers, filters per layer; batch size, lr, epochs",
+    lambda size: BraggCNNSpace("bragg", BRAGG_INPUT, 2),
+)
+register_space(
+    "jets",
+    "deepsets",
+    "Deep Sets (phi, aggregation, rho; seed Table 8)",
+    lambda size: DeepSetsSpace("jets", JETS_INPUT, 5),
+)
+register_space(
+    "jets",
+    "mlp",
+    "an MLP over the flattened constituents",
+    lambda size: MLPSpace("jets", JETS_INPUT, 5),
+)
+register_space(
+    "ptycho",
+    "cnn",
+    "cnnPtycho: filters, encoder layers, the decoders' upsampling levels; batch size, lr, epochs",
+    _ptycho_cnn,
+)
+register_space(
+    "ptycho",
+    "mlp",
+    "mlpPtycho: hidden layers, units per layer; batch size, lr, epochs",
+    _ptycho_mlp,
+)

@@ -96,3 +96,20 @@ def test_attention_block_sampled() -> None:
 def test_unknown_space() -> None:
     with pytest.raises(HwloopError, match="unknown space"):
         get_space("bragg", "transformer")
+
+
+def test_a_registered_space_is_searchable_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry behind get_space (issue 20): a new space is one register_space call."""
+    import hwloop.spaces as spaces
+
+    monkeypatch.setattr(spaces, "SPACES", dict(spaces.SPACES))
+    monkeypatch.setattr(spaces, "SPACE_HELP", dict(spaces.SPACE_HELP))
+    monkeypatch.setattr(spaces, "_BUILDERS", dict(spaces._BUILDERS))
+    spaces.register_space(
+        "jets", "wide-mlp", "a wide MLP", lambda size: spaces.MLPSpace("jets", (8, 3), 5)
+    )
+    assert spaces.SPACES["jets"] == ("deepsets", "mlp", "wide-mlp")
+    assert spaces.default_space("jets") == "deepsets"
+    assert isinstance(spaces.get_space("jets", "wide-mlp"), spaces.MLPSpace)
+    with pytest.raises(HwloopError, match="unknown space 'nope'"):
+        spaces.get_space("jets", "nope")
