@@ -13,7 +13,7 @@ from hwloop import HwloopError
 from hwloop.archs import ArchSpec, resolve_arch
 from hwloop.cli._common import console, jobs_option, positive_seconds
 from hwloop.runtime import progress_bar
-from hwloop.search import load_existing_study
+from hwloop.search import TrialRecord, load_existing_study
 from hwloop.spaces import get_space
 from hwloop.synth import (
     FLOWS,
@@ -38,10 +38,9 @@ def _floats(text: str, what: str) -> list[float]:
 
 def _study_archs(name: str, storage: str) -> list[ArchSpec]:
     study = load_existing_study(name, storage)
+    records = [TrialRecord.from_trial(t) for t in study.best_trials]
     archs = [
-        ArchSpec.from_json(t.user_attrs["arch"]).with_name(f"{name}-t{t.number}")
-        for t in study.best_trials
-        if "arch" in t.user_attrs
+        ArchSpec.from_json(dict(r.arch)).with_name(f"{name}-t{r.number}") for r in records if r.arch
     ]
     if not archs:
         raise HwloopError(f"study {name!r} has no front members with arch specs")

@@ -21,6 +21,7 @@ from hwloop.search._nas import (
     run_search,
     session_seed,
 )
+from hwloop.search._record import TrialRecord
 from hwloop.search._weights import load_trial_model, weights_store
 from hwloop.search.objectives import needs_of, objectives_help, parse_objectives
 
@@ -34,6 +35,7 @@ __all__ = [
     "FrontMember",
     "SearchConfig",
     "SearchResult",
+    "TrialRecord",
     "load_existing_study",
     "open_study",
     "pareto_front",

@@ -15,6 +15,7 @@ from hwloop.search._config import FrontMember, SearchConfig
 from hwloop.search._hardware import real_outcome, within_limits
 from hwloop.search._loop import latest_rescore
 from hwloop.search._objectives import dominates, front_member, raw_values
+from hwloop.search._record import TrialRecord
 from synth_cache import CacheBackend
 
 
@@ -27,7 +28,8 @@ def hardware_front(
     rescored = latest_rescore(study)
     rows: list[tuple[list[float], FrontMember]] = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        hw = dict(rescored.get(str(t.number)) or t.user_attrs.get("hw") or {})
+        scored = TrialRecord.from_trial(t).hw
+        hw = dict(rescored.get(str(t.number)) or (scored.to_json() if scored else {}))
         if not hw:
             continue
         values = raw_values(t, names)

@@ -33,7 +33,8 @@ from hwloop.prediction import PieceSet, TrainingSet, fit_and_save, piece_set, tr
 from hwloop.search._config import SearchConfig
 from hwloop.search._hardware import HardwareScore, HardwareScorer, real_values, within_limits
 from hwloop.search._objectives import raw_front_trials, raw_values
-from hwloop.search._weights import WEIGHTS_ATTR, load_trial_model
+from hwloop.search._record import TrialRecord
+from hwloop.search._weights import load_trial_model
 from hwloop.synth import Design, synthesize
 from surrogates import SHIPPED_DIR
 from synth_cache import CacheBackend, SqlCache, import_paths
@@ -128,10 +129,12 @@ class SynthesisLoop:
         infeasible only by the predicted median while the low end of the 80 % interval meets
         every limit (a real number decides whether they belong on the front)."""
         cache = SqlCache(self.cache_url)
+        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        records = {t.number: TrialRecord.from_trial(t) for t in complete}
         unknown = [
             t
-            for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if "hw" in t.user_attrs and cache.get(t.user_attrs["hw"]["key"]) is None
+            for t in complete
+            if (hw := records[t.number].hw) is not None and cache.get(hw.key) is None
         ]
         names = list(self.cfg.objectives)  # the raw objectives, even of a scalarised study
         front_numbers = {t.number for t, _ in raw_front_trials(self.study, names)}
@@ -145,13 +148,17 @@ class SynthesisLoop:
         rest = sorted(
             (t for t in todo if t not in picked),
             key=lambda t: (
-                -len(t.user_attrs["hw"].get("extrapolated") or []),
-                -HardwareScore.from_json(t.user_attrs["hw"]).uncertainty(),
+                -len(_hw(records, t).extrapolated),
+                -_hw(records, t).uncertainty(),
             ),
         )
         names = list(self.study.metric_names or [])
         borderline = sorted(
-            (t for t in unknown if t.number not in front_numbers and self._borderline(t)),
+            (
+                t
+                for t in unknown
+                if t.number not in front_numbers and self._borderline(t, _hw(records, t))
+            ),
             key=lambda t: val_metric(t, names),
         )
         batch = self.cfg.synth_batch
@@ -159,15 +166,14 @@ class SynthesisLoop:
         order = picked + rest + borderline[len(reserved) :]
         return reserved + order[: batch - len(reserved)]
 
-    def _borderline(self, t: optuna.trial.FrozenTrial) -> bool:
+    def _borderline(self, t: optuna.trial.FrozenTrial, hw: HardwareScore) -> bool:
         """Infeasible by the median prediction, feasible by the interval's low end."""
-        hw = t.user_attrs["hw"]
         cons = t.constraints or {}
-        if hw.get("unsupported") or cons.get("expressible", 0) > 0 or hw.get("real"):
+        if hw.unsupported or cons.get("expressible", 0) > 0 or hw.real:
             return False
         if all(v <= 0 for v in cons.values()):
             return False  # feasible: a front candidate, not a borderline one
-        low = {m: float(v[0]) for m, v in (hw.get("predicted") or {}).items()}
+        low = {m: v[0] for m, v in hw.predicted.items()}
         low["latency_ns"] = low.get("latency", math.inf) * self.target.clock_period_ns
         return within_limits(low, self.target, self.cfg.max_util, self.cfg.max_latency_ns)
 
@@ -183,9 +189,11 @@ class SynthesisLoop:
                 designs.append(self.scorer.design(load_trial_model(t, self.store)))
             except Exception as exc:  # noqa: BLE001 - one unreadable trial must not stop the loop
                 log.warning("loop: trial %d cannot be rebuilt: %s", t.number, exc)
-        picked = [
-            (t.number, t.user_attrs["hw"]["key"], t.user_attrs["hw"]["predicted"]) for t in trials
-        ]
+        picked = []
+        for t in trials:
+            hw = TrialRecord.from_trial(t).hw
+            assert hw is not None  # pick() takes scored trials only
+            picked.append((t.number, hw.key, hw.to_json()["predicted"]))
         rnd = _Round(self.rounds + 1, picked)
         log.info(
             "loop round %d: synthesising trials %s in the background",
@@ -356,13 +364,21 @@ def dask_client(executor: str) -> Any:
 
 def val_metric(t: optuna.trial.FrozenTrial, names: list[str]) -> float:
     """A trial's validation metric, whichever position the objective has (NaN: not known)."""
-    if "val_metric" in t.user_attrs:
-        return float(t.user_attrs["val_metric"])
-    return float(t.values[names.index("metric")]) if "metric" in names else math.nan
+    value = TrialRecord.from_trial(t).val_metric
+    if not math.isnan(value) or "metric" not in names:
+        return value
+    return float(t.values[names.index("metric")])
 
 
 def _rebuildable(t: optuna.trial.FrozenTrial) -> bool:
-    return "hw" in t.user_attrs and WEIGHTS_ATTR in t.user_attrs
+    rec = TrialRecord.from_trial(t)
+    return rec.hw is not None and bool(rec.weights_artifact)
+
+
+def _hw(records: dict[int, TrialRecord], t: optuna.trial.FrozenTrial) -> HardwareScore:
+    hw = records[t.number].hw
+    assert hw is not None  # only scored trials are picked
+    return hw
 
 
 def _fmt(v: float | None) -> str:

@@ -38,9 +38,10 @@ from hwloop.search._objectives import (
     scalarised,
     split_report,
 )
+from hwloop.search._record import TrialRecord
 from hwloop.search._report import write_front
 from hwloop.search._weights import save_weights, weights_store
-from hwloop.search.objectives import TrialOutcome, get_objective
+from hwloop.search.objectives import get_objective
 from hwloop.spaces import SearchSpace, get_space
 from hwloop.synth import get_synthesizer
 from hwloop.tasks import Task, TaskData, get_task
@@ -79,7 +80,7 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
     host = socket.gethostname()
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        owner, _, pid = str(t.user_attrs.get("worker", "")).rpartition(":")
+        owner, _, pid = TrialRecord.from_trial(t).worker.rpartition(":")
         if owner != host or not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
@@ -246,7 +247,7 @@ def _metric_names(cfg: SearchConfig) -> list[str]:
 def enqueue_baselines(study: optuna.Study, space: SearchSpace, task: str) -> list[str]:
     """Queue the built-in archs of ``task`` that the space can express (once per study); a
     fully convolutional built-in (ptychonn) is taken at the space's input size."""
-    done = {t.user_attrs.get("baseline") for t in study.get_trials(deepcopy=False)}
+    done = {TrialRecord.from_trial(t).baseline for t in study.get_trials(deepcopy=False)}
     queued = []
     for name, spec in builtin_archs().items():
         if spec.task != task or name in done:
@@ -281,47 +282,45 @@ def make_objective(
     extra_report = type(task).report is not Task.report
 
     def objective(trial: optuna.Trial) -> tuple[float, ...] | float:
-        trial.set_user_attr("worker", WORKER)  # first: a resume can tell a dead worker's trial
+        TrialRecord(worker=WORKER).write(trial)  # first: a resume can tell a dead worker's trial
         spec = space.sample(trial)
         overrides = space.sample_training(trial, cfg.epochs)
         train_cfg = replace(base_cfg, **overrides) if overrides else base_cfg
         bops = compute_bops(spec, bits=cfg.bits)
         model = build_model(spec)
         result = train(model, task, data, train_cfg)
-        trial.set_user_attr("arch", spec.to_json())
-        trial.set_user_attr("arch_digest", spec.digest)
-        trial.set_user_attr("parameters", bops.parameters)
-        trial.set_user_attr("bops", bops.total)
-        trial.set_user_attr("val_metric", result.val_metric)
-        trial.set_user_attr("test_metric", result.test_metric)
-        trial.set_user_attr("train_seconds", round(result.seconds, 2))
-        trial.set_user_attr("epochs_run", result.epochs_run)
-        if overrides:
-            trial.set_user_attr("train", overrides)
+        first = TrialRecord(
+            arch=spec.to_json(),
+            arch_digest=spec.digest,
+            parameters=bops.parameters,
+            bops=bops.total,
+            val_metric=result.val_metric,
+            test_metric=result.test_metric,
+            train_seconds=round(result.seconds, 2),
+            epochs_run=result.epochs_run,
+            train=overrides or {},
+        )
+        first.write(trial)
         if not math.isfinite(result.val_metric):
             raise optuna.TrialPruned("training diverged")  # recorded as PRUNED, not on the front
-        val_r: dict[str, float] = {}
+        rec = first
         if percentiles or extra_report:  # p75 always beside p95; ptycho: amp and phase MAE
-            val_r = split_report(model, task, data.val)
-            trial.set_user_attr("val_report", val_r)
+            rec = replace(rec, val_report=split_report(model, task, data.val))
             if len(data.test):
-                trial.set_user_attr("test_report", split_report(model, task, data.test))
-        m = None
-        if cfg.measured:
-            m = measure(model.eval(), cfg, data.val, data.train)
-            trial.set_user_attr("measure", m)  # median and spread of every measured quantity
-        score = None
+                rec = replace(rec, test_report=split_report(model, task, data.test))
+        if cfg.measured:  # median and spread of every measured quantity
+            rec = replace(rec, measure=measure(model.eval(), cfg, data.val, data.train))
         if scorer is not None:
             _follow_loop(trial.study, scorer)
             score = scorer.score_designs([scorer.design(model.eval())])[0]
-            trial.set_user_attr("hw", score.to_json())
+            rec = replace(rec, hw=score)
             for name, value in score.constraints.items():
                 trial.set_constraint(name, value)  # Optuna 5: feasible when all <= 0
             if artifacts is not None:  # the loop synthesises front members from these weights
                 save_weights(trial, model, artifacts)
-        outcome = TrialOutcome(result.val_metric, bops.total, bops.parameters, val_r, m, score)
+        outcome = rec.outcome()
         raw = {name: float(get_objective(name).value(outcome)) for name in cfg.objectives}
-        trial.set_user_attr("objectives", raw)  # the front is computed from these
+        replace(rec, objectives=raw).write(trial, previous=first)  # the front reads these
         if cfg.scalarize:
             return scalarised(trial.study, cfg, raw)
         return tuple(raw[name] for name in cfg.objectives)
@@ -345,7 +344,7 @@ def pareto_front(study: optuna.Study, cfg: SearchConfig | None = None) -> tuple[
     members = []
     for t, values in raw_front_trials(study, names):
         members.append(
-            front_member(t, values, dict(t.user_attrs.get("hw", {}))),
+            front_member(t, values, hw.to_json() if (hw := TrialRecord.from_trial(t).hw) else {}),
         )
     return tuple(sorted(members, key=lambda m: (m.bops, m.trial)))
 

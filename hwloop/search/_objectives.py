@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 
 from hwloop import HwloopError
 from hwloop.search._config import FrontMember, SearchConfig
+from hwloop.search._record import TrialRecord
 from hwloop.search.objectives import needs_of
 from hwloop.tasks import Split, Task
 
@@ -133,9 +134,9 @@ def measure(model: torch.nn.Module, cfg: SearchConfig, data: Split, calib: Split
 
 def raw_values(trial: optuna.trial.FrozenTrial, names: list[str]) -> dict[str, float]:
     """The raw objective values of a finished trial (from ``objectives``, else its values)."""
-    raw = trial.user_attrs.get("objectives")
-    if isinstance(raw, dict) and all(n in raw for n in names):
-        return {n: float(raw[n]) for n in names}
+    raw = TrialRecord.from_trial(trial).objectives
+    if all(n in raw for n in names):
+        return {n: raw[n] for n in names}
     return dict(zip(names, (float(v) for v in trial.values), strict=True))
 
 
@@ -165,12 +166,15 @@ def raw_front_trials(
     ]
 
 
-def trial_extra(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
+def trial_extra(rec: TrialRecord) -> dict[str, Any]:
     """Percentiles, measurements and sampled training settings of a front member."""
     out: dict[str, Any] = {}
-    for key in ("val_report", "test_report", "measure", "train", "baseline"):
-        if key in t.user_attrs:
-            out[key] = t.user_attrs[key]
+    for key in ("val_report", "test_report", "measure", "train"):
+        value = getattr(rec, key)
+        if value:
+            out[key] = dict(value)
+    if rec.baseline:
+        out["baseline"] = rec.baseline
     for split in ("val", "test"):  # the percentiles, read off the split's report
         report = out.get(f"{split}_report", {})
         if "p75" in report:
@@ -182,17 +186,19 @@ def front_member(
     t: optuna.trial.FrozenTrial, values: dict[str, float], hw: dict[str, Any]
 ) -> FrontMember:
     """The front's record of trial ``t``: its raw objective ``values`` and hardware score
-    ``hw`` (``HardwareScore.to_json``), the rest read off its user attributes."""
+    ``hw`` (``HardwareScore.to_json``, with the front's source / real numbers), the rest read
+    off its :class:`TrialRecord`."""
+    rec = TrialRecord.from_trial(t)
     return FrontMember(
         trial=t.number,
-        metric=values.get("metric", float(t.user_attrs.get("val_metric", math.nan))),
-        bops=float(t.user_attrs.get("bops", values.get("bops", math.nan))),
-        parameters=int(t.user_attrs.get("parameters", 0)),
-        test_metric=float(t.user_attrs.get("test_metric", math.nan)),
-        arch_digest=str(t.user_attrs.get("arch_digest", "")),
-        params=dict(t.params),
-        arch=dict(t.user_attrs.get("arch", {})),
+        metric=values.get("metric", rec.val_metric),
+        bops=rec.bops if not math.isnan(rec.bops) else values.get("bops", math.nan),
+        parameters=rec.parameters,
+        test_metric=rec.test_metric,
+        arch_digest=rec.arch_digest,
+        params=dict(rec.params),
+        arch=dict(rec.arch),
         values=values,
         hw=hw,
-        extra=trial_extra(t),
+        extra=trial_extra(rec),
     )

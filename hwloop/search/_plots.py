@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 from hwloop.runtime import atomic_path
 from hwloop.search._config import FrontMember, SearchConfig
 from hwloop.search._loop import loop_rounds, val_metric
+from hwloop.search._record import TrialRecord
 
 
 def _pyplot() -> Any:
@@ -47,10 +48,12 @@ def draw_reference(ax: Any, study: optuna.Study) -> None:
 
 
 def _predicted(t: optuna.trial.FrozenTrial, what: str) -> float:
-    hw = t.user_attrs.get("hw") or {}
+    hw = TrialRecord.from_trial(t).hw
+    if hw is None:
+        return math.nan
     if what == "latency":
-        return float(hw.get("latency_ns", math.nan))
-    return float((hw.get("predicted") or {}).get(what, (math.nan,) * 3)[1])
+        return hw.latency_ns
+    return hw.predicted.get(what, (math.nan,) * 3)[1]
 
 
 def _front_plot(
@@ -64,7 +67,7 @@ def _front_plot(
     done = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if "hw" in t.user_attrs
+        if TrialRecord.from_trial(t).hw is not None
     ]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     names = list(study.metric_names or ["metric"])
@@ -103,9 +106,8 @@ def _front_plot(
     ax.set_xscale("log")
     ax.set_yscale("log")
     for t in done:  # the built-in baselines (--enqueue-baselines), by name
-        if t.user_attrs.get("baseline"):
-            xy = (_predicted(t, what), val_metric(t, names))
-            ax.annotate(t.user_attrs["baseline"], xy, fontsize=7)
+        if baseline := TrialRecord.from_trial(t).baseline:
+            ax.annotate(baseline, (_predicted(t, what), val_metric(t, names)), fontsize=7)
     draw_reference(ax, study)
     ax.set_xlabel("LUT" if what == "lut" else "latency (ns)")
     ax.set_ylabel(f"validation {metric_name}")

@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 from hwloop.runtime import atomic_path
 from hwloop.search._config import FrontMember, SearchConfig
 from hwloop.search._plots import draw_reference, save_figure, write_hardware_report
+from hwloop.search._record import TrialRecord
 from hwloop.search.objectives import all_objectives
 
 
@@ -126,15 +127,15 @@ def _plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = [
-        t
+    records = (
+        TrialRecord.from_trial(t)
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if "bops" in t.user_attrs and "val_metric" in t.user_attrs
-    ]
+    )
+    done = [r for r in records if not (math.isnan(r.bops) or math.isnan(r.val_metric))]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     ax.scatter(
-        [t.user_attrs["bops"] for t in done],
-        [t.user_attrs["val_metric"] for t in done],
+        [r.bops for r in done],
+        [r.val_metric for r in done],
         s=14,
         c="0.7",
         label=f"trials ({len(done)})",
@@ -149,10 +150,9 @@ def _plot(
             label=f"Pareto front ({len(front)})",
             zorder=3,
         )
-    for t in done:
-        if t.user_attrs.get("baseline"):
-            xy = (t.user_attrs["bops"], t.user_attrs["val_metric"])
-            ax.annotate(t.user_attrs["baseline"], xy, fontsize=7)
+    for r in done:
+        if r.baseline:
+            ax.annotate(r.baseline, (r.bops, r.val_metric), fontsize=7)
     draw_reference(ax, study)
     ax.set_xscale("log")
     ax.set_yscale("log")
