@@ -3,8 +3,9 @@
     python scripts/make_jet_sample.py [--per-class 600] [--jobs 2]
 
 Writes ``hwloop/tasks/jets/data/jets-sample.npz``: the first ``--per-class`` jets of every
-class of generator seed 0 (the jets ``hwloop data jets`` caches first), unscaled, with labels and
-jet kinematics. Resumable: the shards land in the jet cache as they are generated.
+class of generator seed 0 (the jets ``hwloop data jets`` caches first, or the committed shards),
+their candidates merged as the task does, unscaled, with labels and jet kinematics.
+Resumable: the shards land in the jet cache as they are generated.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import time
 import numpy as np
 
 from hwloop.tasks.jets import CLASSES, GENERATOR, generate
-from hwloop.tasks.jets._dataset import _from_shards, sample_path
+from hwloop.tasks.jets._dataset import load_jets, sample_path
+from hwloop.tasks.jets._merge import MERGE_RADIUS
 
 
 def main() -> None:
@@ -24,13 +26,16 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    root = generate(args.per_class * len(CLASSES), jobs=args.jobs, seed=0)
-    js = _from_shards((root,), args.per_class, 0)
-    assert js is not None
+    generate(args.per_class * len(CLASSES), jobs=args.jobs, seed=0)
+    js = load_jets(args.per_class * len(CLASSES))
     out = sample_path()
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        out, x=js.x, y=js.y.astype(np.int8), jet=js.jet, generator=np.array(GENERATOR)
+        out,
+        x=js.x,
+        y=js.y.astype(np.int8),
+        jet=js.jet,
+        generator=np.array(f"{GENERATOR}+antikt{MERGE_RADIUS:g}"),
     )
     print(
         f"{len(js)} jets ({args.per_class} per class) -> {out} ({out.stat().st_size:,} bytes) "

@@ -196,3 +196,25 @@ def test_jet_inputs_get_the_integer_bits_their_range_needs(tmp_path: Path) -> No
         target, get_synthesizer("open"), 8, "distributed_arithmetic", model, input_integer=integer
     )
     assert sized.hardware().input_precision == FixedPoint(8, integer)
+
+
+def test_candidates_closer_than_the_radius_merge(tmp_path: Path) -> None:
+    """The task's constituents: anti-kt subjets of the stored candidates (issue 19)."""
+    from hwloop.tasks.jets._merge import MERGE_RADIUS, merge_candidates, merged_shard
+
+    cand = np.zeros((2, 32, 4), np.float32)
+    cand[0, :4] = [(100, 0.0, 0.0, 1), (50, 0.03, 0.0, 2), (40, 0.3, -0.2, 1), (1.5, -0.5, 0, 3)]
+    cand[1, :1] = [(10, 0.1, 0.1, 1)]
+    x = merge_candidates(cand)
+    assert x.shape == (2, 8, 3) and MERGE_RADIUS < 0.087  # inside one calorimeter tower
+    assert x[0, 0, 0] == pytest.approx(150, rel=1e-4)  # the two close ones, summed
+    assert x[0, 0, 1] == pytest.approx(0.01, abs=2e-3)  # at their pT-weighted centre
+    assert tuple(x[0, 1]) == pytest.approx((40, 0.3, -0.2), abs=1e-4)
+    assert np.all(x[0, 2:] == 0)  # the 1.5 GeV one is under the 2 GeV cut
+    assert tuple(x[1, 0]) == pytest.approx((10, 0.1, 0.1), abs=1e-4)
+    shard = tmp_path / "W-000000001.npz"
+    first = merged_shard(shard, cand, tmp_path / "cache")
+    (cached,) = (tmp_path / "cache").rglob("*.npy")
+    np.testing.assert_array_equal(np.load(cached), first)
+    cand[0, 0, 0] = 999  # a cached shard is not merged again
+    np.testing.assert_array_equal(merged_shard(shard, cand, tmp_path / "cache"), first)

@@ -5,7 +5,8 @@
 repository under ``data/jets/<GENERATOR>/``) are kept, so an interrupted generation resumes where
 it stopped. Each shard is written atomically as it arrives. ``load_jets(n, seed)`` assembles the
 first ``n / 5`` jets of every class (from the cache or the committed shards, else from the sample
-shipped in the package), splits them 80/10/10 at random (``seed``)
+shipped in the package), their constituents the stored candidates merged by anti-kt
+(``_merge.py``), splits them 80/10/10 at random (``seed``)
 and robust-scales each feature with the training split's median and 5-95 % range over real
 (non-padded) constituents; padded constituents stay 0.
 """
@@ -25,6 +26,7 @@ from numpy.typing import NDArray
 from hwloop import HwloopError
 from hwloop.runtime import atomic_path, progress_bar
 from hwloop.tasks.jets._generate import CLASSES, generate_shard
+from hwloop.tasks.jets._merge import MERGE_RADIUS, merged_shard
 
 log = logging.getLogger(__name__)
 GENERATOR = "pythia8317-fastjet352-det1"  # change when the physics of a shard changes
@@ -119,7 +121,8 @@ def generate(
 
 @dataclass(frozen=True)
 class JetSet:
-    x: NDArray[np.float32]  # (n, 8, 3) unscaled: pT [GeV], eta_rel, phi_rel
+    # (n, 8, 3) unscaled: pT [GeV], eta_rel, phi_rel of the merged candidates (_merge.py)
+    x: NDArray[np.float32]
     y: NDArray[np.int64]  # class index into CLASSES
     jet: NDArray[np.float32]  # (n, 3) jet pT, eta, mass
     source: str
@@ -136,6 +139,7 @@ def _read(path: Path) -> dict[str, NDArray[np.float32]]:
 def _from_shards(folders: tuple[Path, ...], per_class: int, seed: int) -> JetSet | None:
     xs, ys, jets = [], [], []
     used: set[Path] = set()
+    merged = False
     for c, label in enumerate(CLASSES):
         got = 0
         i = 0
@@ -146,13 +150,17 @@ def _from_shards(folders: tuple[Path, ...], per_class: int, seed: int) -> JetSet
             used.add(path.parent)
             arr = _read(path)
             take = min(per_class - got, len(arr["x"]))
-            xs.append(arr["x"][:take])
+            # a shard without candidates holds its constituents as they are (tests, exports)
+            x = merged_shard(path, arr["cand"], cache_dir()) if "cand" in arr else arr["x"]
+            merged |= "cand" in arr
+            xs.append(x[:take])
             jets.append(arr["jet"][:take])
             ys.append(np.full(take, c, np.int64))
             got += take
             i += 1
-    where = sorted({str(p) for p in used})
-    return JetSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(jets), " + ".join(where))
+    where = " + ".join(sorted({str(p) for p in used}))
+    source = f"{where} (candidates merged by anti-kt R = {MERGE_RADIUS:g})" if merged else where
+    return JetSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(jets), source)
 
 
 def sample_path() -> Path:
