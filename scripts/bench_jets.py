@@ -84,7 +84,11 @@ def _learning_curve(args: Any, data: Any, task: JetsTask) -> list[dict[str, Any]
         sub = replace(data, train=Split(data.train.x[:size], data.train.y[:size]))
         for name in args.archs.split(","):
             cfg = TrainConfig(
-                epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=7, seed=0
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                patience=args.patience,
+                seed=0,
             )
             row = _run(name, sub, task, cfg) | {"train_jets": size}
             out.append(row)
@@ -106,6 +110,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0", help="training seeds, comma-separated")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--curve", default="", help="training-set sizes for a learning curve")
+    ap.add_argument("--patience", type=int, default=7, help="epochs without improvement")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -117,7 +122,11 @@ def main() -> None:
     for name in args.archs.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             cfg = TrainConfig(
-                epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=7, seed=seed
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                patience=args.patience,
+                seed=seed,
             )
             row = _run(name, data, task, cfg)
             rows.append(row)

@@ -109,3 +109,28 @@ def jobs_option(default: int, help: str) -> Any:
         "--jobs", "-j", type=int, default=default, show_default=True, callback=worker_count,
         help=help,
     )  # fmt: skip
+
+
+def config_option(config: type, field_name: str, *decls: str, help: str, **extra: Any) -> Any:
+    """A click option for ``config``'s dataclass field ``field_name`` (``--field-name``), whose
+    default, and type unless ``extra`` gives one, come from the dataclass: defaults are set once,
+    on the config, and the CLI cannot drift from the Python API."""
+    import dataclasses
+
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    f = fields[field_name]
+    if f.default is not dataclasses.MISSING:
+        default = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    else:
+        raise TypeError(f"{config.__name__}.{field_name} has no default")
+    kw: dict[str, Any] = {"default": default, "help": help}
+    if default is not None:
+        kw["show_default"] = True
+    if isinstance(default, bool):
+        kw["is_flag"] = True
+    elif default is not None and "type" not in extra:
+        kw["type"] = type(default)
+    kw.update(extra)
+    return click.option("--" + field_name.replace("_", "-"), *decls, **kw)

@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 
 from hwloop import HwloopError
-from hwloop.cli._common import console, limit_option, si, writable_dir
+from hwloop.cli._common import config_option, console, limit_option, si, writable_dir
 from hwloop.local import CompressConfig, run_compress
 from hwloop.synth import FLOWS
 from hwloop.tasks import TASKS
@@ -34,46 +34,53 @@ def _bits(text: str) -> tuple[int, ...]:
     "else bragg].",
 )
 @click.option("--bits", default="4,6,8,16", show_default=True, help="Bit widths to train at.")
-@click.option(
-    "--iterations",
-    type=int,
-    default=20,
-    show_default=True,
+@config_option(
+    CompressConfig,
+    "iterations",
     help="Pruning iterations per bit width (each removes --prune-fraction of what remains).",
 )
-@click.option("--prune-fraction", type=float, default=0.2, show_default=True)
-@click.option(
-    "--epochs",
-    type=int,
-    default=5,
-    show_default=True,
+@config_option(
+    CompressConfig,
+    "prune_fraction",
+    help="Fraction of the remaining weights each pruning iteration removes (global magnitude).",
+)
+@config_option(
+    CompressConfig,
+    "epochs",
     help="Quantisation-aware training epochs at each bit width (and the float model's, "
     "without a tuned config).",
 )
-@click.option(
-    "--finetune-epochs",
-    type=int,
-    default=None,
+@config_option(
+    CompressConfig,
+    "finetune_epochs",
     help="Fine-tuning epochs after each pruning step [default: --epochs].",
+    type=int,
 )
-@click.option(
-    "--qat-lr-scale",
-    type=float,
-    default=0.03,
-    show_default=True,
+@config_option(
+    CompressConfig,
+    "qat_lr_scale",
     help="Learning rate of QAT and fine-tuning, as a fraction of the training config's.",
 )
 @limit_option
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--target", default="vu13p", show_default=True, help="FPGA target of the predicted resources."
+@config_option(
+    CompressConfig,
+    "seed",
+    help="Seed of the data split and training.",
 )
-@click.option("--flow", type=click.Choice(FLOWS), default="open", show_default=True)
-@click.option(
-    "--tolerance",
-    type=float,
-    default=0.05,
-    show_default=True,
+@config_option(
+    CompressConfig,
+    "target",
+    help="FPGA target of the predicted resources.",
+)
+@config_option(
+    CompressConfig,
+    "flow",
+    help="Synthesis flow whose surrogate predicts each point's resources.",
+    type=click.Choice(FLOWS),
+)
+@config_option(
+    CompressConfig,
+    "tolerance",
     help="Chosen model: lowest bits, then highest sparsity, whose validation metric is within "
     "this fraction of the float model's.",
 )

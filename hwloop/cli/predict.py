@@ -79,7 +79,7 @@ def _show(p: Prediction) -> None:
     for col in ("metric", "predicted", "80% interval", "% of target"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for m, (lo, mid, hi) in p.metrics.items():
-        util = p.utilisation.get(m)
+        util = p.utilisation_pct.get(m)
         table.add_row(
             m, f"{mid:,.0f}", f"{lo:,.0f} - {hi:,.0f}", "" if util is None else f"{util:.1f}"
         )

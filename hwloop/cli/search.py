@@ -10,6 +10,7 @@ from rich import box
 from rich.table import Table
 
 from hwloop.cli._common import (
+    config_option,
     console,
     err_console,
     limit_option,
@@ -71,38 +72,36 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     show_default=True,
     help=f"Task: {', '.join(SPACES)}, or an experiment file (.toml; its data, task and space).",
 )
-@click.option(
-    "--target", default="vu13p", show_default=True, help="FPGA target (see 'hwloop targets')."
+@config_option(
+    SearchConfig,
+    "target",
+    help="FPGA target (see 'hwloop targets').",
 )
 @click.option(
     "--space",
     default="",
     help=f"Search space of the task, default its first ({_SPACES_HELP}).",
 )
-@click.option(
-    "--trials",
+@config_option(
+    SearchConfig,
+    "trials",
     "-n",
-    type=int,
-    default=40,
-    show_default=True,
     help="Finished trials the study should hold; a re-run resumes and runs the rest.",
 )
-@click.option(
-    "--epochs",
-    type=int,
-    default=5,
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "epochs",
     help="Training epochs per candidate (early stopping may end sooner).",
 )
 @limit_option
-@click.option(
-    "--population", type=int, default=20, show_default=True, help="NSGA-II population size."
+@config_option(
+    SearchConfig,
+    "population",
+    help="NSGA-II population size.",
 )
-@click.option(
-    "--bits",
-    type=int,
-    default=32,
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "bits",
     help="Bit width at which the BOPs objective is counted.",
 )
 @click.option(
@@ -121,11 +120,9 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     show_default=True,
     help="Output directory: pareto.json, pareto.csv, pareto.png (and the default study).",
 )
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "seed",
     help="Seed of data split, sampler and training.",
 )
 @click.option(
@@ -139,12 +136,11 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     show_default=True,
     help=objectives_help(),
 )
-@click.option(
-    "--sampler",
-    type=click.Choice(SAMPLERS),
-    default="nsga2",
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "sampler",
     help="Optuna sampler (all multi-objective; with --scalarize they optimise one value).",
+    type=click.Choice(SAMPLERS),
 )
 @click.option(
     "--scalarize",
@@ -159,38 +155,32 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     metavar="W1,W2,...",
     help="One positive weight per objective for --scalarize, e.g. 0.5,0.3,0.2.",
 )
-@click.option(
-    "--size",
-    type=int,
-    default=None,
+@config_option(
+    SearchConfig,
+    "size",
     help="ptycho: the size of the diffraction pattern and of the maps [default: 64].",
+    type=int,
 )
-@click.option(
-    "--latency-backend",
-    default="torch",
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "latency_backend",
     help="Where latency_ms / energy_mj are measured: torch (eager, CPU), ort-int8 (ONNX "
     "Runtime, static INT8), torch-cuda / ort-int8-cuda on an NVIDIA GPU.",
 )
-@click.option(
-    "--measure-repeats",
-    type=int,
-    default=30,
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "measure_repeats",
     help="Timed runs per measurement (after warm-up); median and spread are recorded.",
 )
-@click.option(
-    "--flow",
-    type=click.Choice(FLOWS),
-    default="open",
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "flow",
     help="Synthesis flow whose results the hardware objectives predict.",
+    type=click.Choice(FLOWS),
 )
-@click.option(
-    "--hw-bits",
-    type=int,
-    default=8,
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "hw_bits",
     help="Fixed-point width of the hardware design of each candidate (weights, activations).",
 )
 @click.option(
@@ -200,25 +190,24 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     help="hls4ml strategy of the designs [default: distributed_arithmetic for open, latency "
     "for vivado].",
 )
-@click.option(
-    "--reuse-factor",
-    default="1",
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "reuse_factor",
     help="hls4ml reuse factors of the vivado flow's designs: every layer's (4), per layer "
     "(fc0=2,stem=1; rounded to what hls4ml realises, as hls4ml does) or auto (per design, the "
     "cheapest factors meeting --max-latency-ns: N-TORC's ILP). The front reports them.",
 )
-@click.option(
-    "--max-util",
-    type=float,
-    default=None,
+@config_option(
+    SearchConfig,
+    "max_util",
     help="Feasible only if no resource (LUT, FF, DSP, BRAM) exceeds this fraction of the target.",
-)
-@click.option(
-    "--max-latency-ns",
     type=float,
-    default=None,
+)
+@config_option(
+    SearchConfig,
+    "max_latency_ns",
     help="Feasible only if the predicted latency is at most this many ns.",
+    type=float,
 )
 @click.option(
     "--surrogate",
@@ -234,28 +223,22 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     metavar="URL",
     help="Synthesis cache for real runs (as in `hwloop calibrate`).",
 )
-@click.option(
-    "--synth-every",
-    type=int,
-    default=0,
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "synth_every",
     help="Every N finished trials, synthesise part of the feasible front for real (in the "
     "background), refit the surrogate and re-score the front; 0: never.",
 )
-@click.option(
-    "--synth-batch",
-    type=int,
-    default=4,
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "synth_batch",
     help="Designs per round: the front's extremes, then its most uncertain predictions.",
 )
-@click.option(
-    "--synth-timeout",
-    type=float,
-    default=900.0,
-    show_default=True,
-    callback=positive_seconds,
+@config_option(
+    SearchConfig,
+    "synth_timeout",
     help="Seconds per real synthesis; slower designs count as infeasible.",
+    callback=positive_seconds,
 )
 @click.option(
     "--artifacts",
@@ -264,11 +247,9 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     help="Where candidates' trained weights are kept for real synthesis [default: OUT/artifacts]; "
     "workers sharing a study and its loop need one shared folder.",
 )
-@click.option(
-    "--bootstrap",
-    type=int,
-    default=12,
-    show_default=True,
+@config_option(
+    SearchConfig,
+    "bootstrap",
     help="Designs of the space synthesised first when no surrogate exists for --flow and --target.",
 )
 @click.option(

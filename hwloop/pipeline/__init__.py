@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from hwloop.pipeline._init import Inferred, experiment_name, experiment_text, infer
+from hwloop.pipeline._result import RunResult, Synthesised
 from hwloop.pipeline._run import (
-    RunResult,
-    Synthesised,
     best_members,
     claim_output,
     compress_config,

@@ -13,7 +13,6 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,12 @@ from fpga_targets import get_target
 from hwloop import HwloopError
 from hwloop.experiment import Experiment, dump_experiment, identity
 from hwloop.local import CompressConfig, CompressResult, run_compress
+from hwloop.pipeline._result import RunResult, Synthesised
+from hwloop.pipeline._summary import summary_markdown
 from hwloop.runtime import atomic_path, progress_bar
 from hwloop.search import (
     FrontMember,
     SearchConfig,
-    SearchResult,
     load_existing_study,
     needs_of,
     run_search,
@@ -35,26 +35,6 @@ from hwloop.synth import default_strategy
 log = logging.getLogger(__name__)
 EXPERIMENT_FILE = "experiment.toml"
 IDENTITY_FILE = "experiment.identity.json"
-
-
-@dataclass(frozen=True)
-class Synthesised:
-    """A real synthesis of a chosen model: where it came from and what the flow reported."""
-
-    trial: int
-    model: str  # "search" (the trained float model) or a compress point label ("6b-i02")
-    result: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RunResult:
-    out: Path
-    experiment: Experiment
-    search: SearchResult
-    local: tuple[tuple[int, CompressResult], ...] = ()
-    synthesised: tuple[Synthesised, ...] = ()
-    files: tuple[Path, ...] = ()
-    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def claim_output(exp: Experiment, out: Path, force: bool = False) -> Path:
@@ -286,8 +266,6 @@ def synthesize_member(cfg: SearchConfig, trial: int) -> dict[str, Any]:
 
 def write_summary(run: RunResult) -> Path:
     """``summary.md``: the experiment, the front, the local points and the real syntheses."""
-    from hwloop.pipeline._summary import summary_markdown
-
     path = run.out / "summary.md"
     with atomic_path(path) as tmp:
         tmp.write_text(summary_markdown(run))

@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hwloop.pipeline._run import RunResult
+    from hwloop.pipeline._result import RunResult
 
 
 def _num(v: Any, fmt: str = ",.0f") -> str:

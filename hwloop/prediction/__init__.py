@@ -31,6 +31,7 @@ from hwloop.prediction._piece_eval import (
 from hwloop.prediction._predict import (
     TRACED,
     Prediction,
+    Predictor,
     default_model_dir,
     describe_model,
     find_model,
@@ -66,6 +67,7 @@ __all__ = [
     "Prediction",
     "default_model_dir",
     "find_model",
+    "Predictor",
     "predict_designs",
     "predict_model",
     "parse_reuse",

@@ -127,14 +127,19 @@ class Prediction:
     flow: str
     kind: str
     target: str
-    metrics: dict[str, tuple[float, float, float]]
-    utilisation: dict[str, float]
+    metrics: dict[str, tuple[float, float, float]]  # latency in clock cycles
+    utilisation: dict[str, float]  # fraction of the target's capacity, by the median
     fits: bool
     latency_ns: float | None
     key: str | None = None
     cached: SynthResult | None = None
     extrapolated: tuple[str, ...] = ()  # features outside the training set's range
     weights: str = "random"  # which weights the design carries: trained (...) or random (...)
+    error: str | None = None  # why the model cannot read this design (its metrics are NaN)
+
+    @property
+    def utilisation_pct(self) -> dict[str, float]:
+        return {m: 100.0 * u for m, u in self.utilisation.items()}
 
     def _metric(self, name: str) -> tuple[float, float, float] | None:
         return self.metrics.get(name)
@@ -169,7 +174,7 @@ class Prediction:
         for m, (lo, mid, hi) in self.metrics.items():
             row.update({m: mid, f"{m}_low80": lo, f"{m}_high80": hi})
             if m in self.utilisation:
-                row[f"{m}_util_pct"] = self.utilisation[m]
+                row[f"{m}_util_pct"] = 100.0 * self.utilisation[m]
         row.update(
             latency_ns=self.latency_ns,
             fits=self.fits,
@@ -189,7 +194,7 @@ class Prediction:
             "target": self.target,
             **{m: {"median": v[1], "low80": v[0], "high80": v[2]} for m, v in self.metrics.items()},
             "latency_ns": self.latency_ns,
-            "utilisation_pct": self.utilisation,
+            "utilisation_pct": self.utilisation_pct,
             "fits": self.fits,
             "key": self.key,
             "extrapolated": list(self.extrapolated),
@@ -226,6 +231,142 @@ def predict_documents_traced(
     return pred, outside, False
 
 
+class Predictor:
+    """One surrogate answering for one target: the single prediction path of ``hwloop
+    predict``, the Python API, the search's scorer and ``hwloop compress``.
+
+    ``model_dir``: the model (``find_model``); ``model``: it loaded already, for callers that
+    predict again and again. ``tool_version``: the version the model's flow keys real runs
+    with, so that each prediction carries its design's cache key; ``cache``: where a real
+    result of the identical design is looked up (``Prediction.cached``).
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        target: Target,
+        model: Surrogate | None = None,
+        tool_version: str | None = None,
+        cache: CacheBackend | None = None,
+    ) -> None:
+        self.model_dir = model_dir
+        self.target = target
+        self.model = model if model is not None else load_surrogate(model_dir)
+        self.tool_version = tool_version
+        self.cache = cache
+        self.description = describe_model(model_dir, self.model)
+
+    def predict(
+        self,
+        designs: list[Design | ExpectedDesign],
+        traced: bool = False,
+        tolerant: bool = False,
+    ) -> list[Prediction]:
+        """Predictions of ``designs``, in order. ``traced``: they hold trained weights; let a
+        piece-level model answer from their da4ml trace (the middle fidelity,
+        :func:`predict_documents_traced`). ``tolerant``: a design the model cannot read gets
+        NaN metrics and its reason in ``error`` (a search scores it infeasible); otherwise
+        that is a one-line :class:`HwloopError`."""
+        model, caps = self.model, target_capacities(self.target)
+        about = self.description
+        docs = [d.canonical() for d in designs]
+        errors: list[str | None] = [None] * len(docs)
+        try:
+            if isinstance(model, LayeredSurrogate) and not tolerant:
+                for doc in docs:  # hls4ml would silently use another reuse factor: say which
+                    check_reuse_factors(doc)
+            if traced:  # a trace needs weights: random ones are drawn
+                drawn = [d if isinstance(d, Design) else d.draw() for d in designs]
+                pred, outside, used = predict_documents_traced(model, drawn, docs, caps)
+                about += TRACED if used else ""
+            elif tolerant:
+                pred, outside, errors = _predict_each(model, docs, caps)
+            else:
+                pred, outside = model.predict_documents(docs, caps)
+        except (FeatureError, ReuseFactorError) as exc:
+            raise HwloopError(str(exc)) from None
+        return [
+            self._prediction(designs[i], doc, pred, i, about, tuple(outside[i]), errors[i])
+            for i, doc in enumerate(docs)
+        ]
+
+    def _prediction(
+        self,
+        design: Design | ExpectedDesign,
+        doc: dict[str, Any],
+        pred: dict[str, Any],
+        i: int,
+        about: str,
+        outside: tuple[str, ...],
+        error: str | None,
+    ) -> Prediction:
+        model, res = self.model, self.target.resources
+        metrics = {m: (float(p[i, 0]), float(p[i, 1]), float(p[i, 2])) for m, p in pred.items()}
+        util = {
+            m: metrics[m][1] / getattr(res, CAPACITY[m])
+            for m in CAPACITY
+            if m in metrics and getattr(res, CAPACITY[m])
+        }
+        cycles = metrics.get("latency")
+        key = cached = None
+        if self.tool_version:
+            # random weights in expectation: the seed's draw is keyed
+            keyed = doc if isinstance(design, Design) else design.draw().canonical()
+            key = design_key(keyed, model.flow, self.tool_version)
+            entry = self.cache.get(key) if self.cache is not None else None
+            cached = entry.result(model.kind) if entry else None  # type: ignore[arg-type]
+        return Prediction(
+            str(self.model_dir),
+            about,
+            model.flow,
+            model.kind,
+            self.target.name,
+            metrics,
+            util,
+            all(u <= 1.0 for u in util.values()),
+            None if cycles is None else cycles[1] * design.hw.clock_period_ns,
+            key,
+            cached,
+            outside,
+            error=error,
+        )
+
+
+def _predict_each(
+    model: Surrogate,
+    docs: list[dict[str, Any]],
+    caps: dict[str, float] | None,
+) -> tuple[dict[str, Any], list[list[str]], list[str | None]]:
+    """Predictions of ``docs``; a design the surrogate cannot read (a layer kind without
+    records) gets NaN and its reason, the others their numbers."""
+    import numpy as np
+
+    try:
+        together, outside_all = model.predict_documents(docs, caps)
+        return together, outside_all, [None] * len(docs)
+    except FeatureError:
+        pass
+    rows: list[dict[str, Any] | None] = []
+    outside: list[list[str]] = []
+    errors: list[str | None] = []
+    for doc in docs:
+        try:
+            p, o = model.predict_documents([doc], caps)
+            rows.append(p)
+            outside.append(o[0])
+            errors.append(None)
+        except FeatureError as exc:
+            rows.append(None)
+            outside.append([])
+            errors.append(str(exc))
+    metrics = sorted({m for r in rows if r for m in r})
+    pred = {
+        m: np.vstack([r[m] if r and m in r else np.full((1, 3), np.nan) for r in rows])
+        for m in metrics
+    }
+    return pred, outside, errors
+
+
 def predict_designs(
     designs: list[Design | ExpectedDesign],
     target: Target,
@@ -235,63 +376,10 @@ def predict_designs(
     model: Surrogate | None = None,
     traced: bool = False,
 ) -> list[Prediction]:
-    """Predict many designs with one model (and look each up in ``cache`` under ``tool_version``,
-    the version its flow would key a real run with). ``model``: the one loaded from
-    ``model_dir`` already, for callers that predict again and again. ``traced``: the designs
-    hold trained weights; let a piece-level model answer from their da4ml trace (the middle
-    fidelity, :func:`predict_documents_traced`)."""
-
-    model = model if model is not None else load_surrogate(model_dir)
-    about = describe_model(model_dir, model)
-    caps = target_capacities(target)
-    docs = [d.canonical() for d in designs]
-    try:
-        if isinstance(model, LayeredSurrogate):
-            for doc in docs:  # hls4ml would silently use another reuse factor: say which
-                check_reuse_factors(doc)
-        if traced:  # a trace needs weights: random ones are drawn
-            drawn = [d if isinstance(d, Design) else d.draw() for d in designs]
-            pred, outside, used = predict_documents_traced(model, drawn, docs, caps)
-            about += TRACED if used else ""
-        else:
-            pred, outside = model.predict_documents(docs, caps)
-    except (FeatureError, ReuseFactorError) as exc:
-        raise HwloopError(str(exc)) from None
-    out = []
-    res = target.resources
-    for i, doc in enumerate(docs):
-        metrics = {m: (float(p[i, 0]), float(p[i, 1]), float(p[i, 2])) for m, p in pred.items()}
-        util = {
-            m: 100.0 * metrics[m][1] / getattr(res, CAPACITY[m])
-            for m in CAPACITY
-            if m in metrics and getattr(res, CAPACITY[m])
-        }
-        cycles = metrics.get("latency")
-        clock = designs[i].hw.clock_period_ns
-        key = cached = None
-        if cache is not None and tool_version:
-            design = designs[i]  # random weights in expectation: the seed's draw is keyed
-            keyed = doc if isinstance(design, Design) else design.draw().canonical()
-            key = design_key(keyed, model.flow, tool_version)
-            entry = cache.get(key)
-            cached = entry.result(model.kind) if entry else None  # type: ignore[arg-type]
-        out.append(
-            Prediction(
-                str(model_dir),
-                about,
-                model.flow,
-                model.kind,
-                target.name,
-                metrics,
-                util,
-                all(u <= 100.0 for u in util.values()),
-                None if cycles is None else cycles[1] * clock,
-                key,
-                cached,
-                tuple(outside[i]),
-            )
-        )
-    return out
+    """``Predictor(model_dir, target, model, tool_version, cache).predict(designs, traced)``:
+    many designs with one model, each looked up in ``cache`` under ``tool_version``."""
+    predictor = Predictor(model_dir, target, model, tool_version, cache if tool_version else None)
+    return predictor.predict(designs, traced=traced)
 
 
 def parse_reuse(spec: Any) -> tuple[int | None, dict[str, int]]:

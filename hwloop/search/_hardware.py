@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fpga_targets import Target
-from hwloop.prediction import TRACED, describe_model, predict_documents_traced, target_capacities
+from hwloop.prediction import Predictor, describe_model
 from hwloop.synth import Design, HardwareConfig, Synthesizer, default_strategy, design_from_model
 from surrogates import (
     METRICS,
@@ -32,7 +32,7 @@ from surrogates import (
     hls_layers,
     load_surrogate,
 )
-from synth_cache import CacheBackend, SqlCache, SynthResult, design_key
+from synth_cache import CacheBackend, SqlCache, SynthResult
 
 log = logging.getLogger(__name__)
 
@@ -194,34 +194,28 @@ class HardwareScorer:
         return design.with_hw(model=hw.model, by_name=hw.by_name)
 
     def score_designs(self, designs: list[Design], traced: bool = False) -> list[HardwareScore]:
-        """Scores of ``designs``. ``traced``: they hold trained weights worth da4ml's trace (the
-        middle fidelity of a piece-level model on the open flow: seconds per design, so for
-        front members, not every trial)."""
+        """Scores of ``designs`` (the one prediction path, ``hwloop.prediction.Predictor``).
+        ``traced``: they hold trained weights worth da4ml's trace (the middle fidelity of a
+        piece-level model on the open flow: seconds per design, so for front members, not every
+        trial)."""
         with self._lock:
-            model, about = self._model, self.description
-        docs = [d.canonical() for d in designs]
-        caps = target_capacities(self.target)
-        if traced and isinstance(model, PieceSurrogate) and self.synth.flow == "open":
-            pred, outside, used = predict_documents_traced(model, designs, docs, caps)
-            errors: list[str | None] = [None] * len(docs)
-            about += TRACED if used else ""
-        else:
-            pred, outside, errors = _predict(model, docs, caps)
-        version = self.synth.tool_version()
+            model, model_dir = self._model, self.model_dir
+        traced = traced and isinstance(model, PieceSurrogate) and self.synth.flow == "open"
+        predictor = Predictor(model_dir, self.target, model, self.synth.tool_version())
+        preds = predictor.predict(list(designs), traced=traced, tolerant=True)
+        layered = isinstance(model, LayeredSurrogate)
         cache = SqlCache(self.cache_url) if self.cache_url else None
         out = []
         try:
-            for i, (design, doc) in enumerate(zip(designs, docs, strict=True)):
-                p = {m: (float(v[i, 0]), float(v[i, 1]), float(v[i, 2])) for m, v in pred.items()}
-                key = design_key(doc, self.synth.flow, version)
-                real = real_outcome(cache, key, design.hw.clock_period_ns) if cache else None
-                score = self._score(design, key, p, about, real, errors[i])
+            for design, p in zip(designs, preds, strict=True):
+                clock = design.hw.clock_period_ns
+                real = real_outcome(cache, p.key, clock) if cache else None
+                score = self._score(
+                    design, p.key or "", p.metrics, p.model_description, real, p.error
+                )
+                reuse = _reuse_of(design.canonical()) if layered else ()
                 out.append(
-                    dataclasses.replace(
-                        score,
-                        extrapolated=tuple(outside[i]),
-                        reuse_factors=_reuse_of(doc) if isinstance(model, LayeredSurrogate) else (),
-                    )
+                    dataclasses.replace(score, extrapolated=p.extrapolated, reuse_factors=reuse)
                 )
         finally:
             if cache is not None:
@@ -262,41 +256,6 @@ class HardwareScorer:
         if missing:
             log.debug("surrogate has no model for %s", ", ".join(missing))
         return HardwareScore(key, p, latency_ns, util, constraints, reason, about, real)
-
-
-def _predict(
-    model: Surrogate,
-    docs: list[dict[str, Any]],
-    caps: dict[str, float] | None,
-) -> tuple[dict[str, Any], list[list[str]], list[str | None]]:
-    """Predictions of ``docs``; a design the surrogate cannot read (a layer kind without
-    records) gets NaN and its reason, the others their numbers."""
-    import numpy as np
-
-    try:
-        together, outside_all = model.predict_documents(docs, caps)
-        return together, outside_all, [None] * len(docs)
-    except FeatureError:
-        pass
-    rows: list[dict[str, Any] | None] = []
-    outside: list[list[str]] = []
-    errors: list[str | None] = []
-    for doc in docs:
-        try:
-            p, o = model.predict_documents([doc], caps)
-            rows.append(p)
-            outside.append(o[0])
-            errors.append(None)
-        except FeatureError as exc:
-            rows.append(None)
-            outside.append([])
-            errors.append(str(exc))
-    metrics = sorted({m for r in rows if r for m in r})
-    pred = {
-        m: np.vstack([r[m] if r and m in r else np.full((1, 3), np.nan) for r in rows])
-        for m in metrics
-    }
-    return pred, outside, errors
 
 
 def _reuse_of(doc: dict[str, Any]) -> tuple[tuple[str, int], ...]:

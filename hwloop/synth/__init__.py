@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from hwloop.synth._base import (
     FLOWS,
+    Flow,
     Outcome,
     Synthesizer,
     default_strategy,
+    get_flow,
     get_synthesizer,
+    register_flow,
     synthesize,
 )
 from hwloop.synth._design import STRATEGIES, Design, HardwareConfig, LayerHW, quantise
@@ -59,6 +62,9 @@ _LAZY = {
 
 __all__ = [
     "FLOWS",
+    "Flow",
+    "get_flow",
+    "register_flow",
     "LEAKY_SLOPE",
     "SPARSITIES",
     "STRATEGIES",

@@ -23,15 +23,51 @@ before ``proj`` (in a fully pipelined design: C*N*bits per cycle of those levels
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from hwloop.archs import ConvAttention, FixedPoint
+from hwloop.synth._kif import Kif, Post, kif_of
 
-if TYPE_CHECKING:  # the planner imports this module
-    from hwloop.synth._pieces import Kif, Planner
+if TYPE_CHECKING:
+    from hwloop.synth._design import Design
+
+
+class _Planner(Protocol):
+    """What the attention block uses of the piece planner (``_pieces.Planner``)."""
+
+    design: Design
+    row_block: int
+    level: int
+    multipliers: bool
+
+    def _trace(
+        self,
+        name: str,
+        count: int,
+        kif: Kif,
+        n: int,
+        fn: Callable[..., Any],
+        weights: tuple[NDArray[Any], FixedPoint] | None = None,
+        matrix: NDArray[Any] | None = None,
+    ) -> Any: ...
+
+    def _post(self, act: str | None, res: FixedPoint) -> tuple[Post, tuple[int, int, int]]: ...
+
+    def _matrix(
+        self,
+        name: str,
+        wt: NDArray[Any],
+        wfmt: FixedPoint,
+        b: NDArray[Any],
+        count: int,
+        fmt: Kif,
+        post: Post,
+    ) -> None: ...
+
 
 TABLE_BITS = 10  # hls4ml's softmax table_size 1024: the index is the top 10 bits of the value
 TABLE_KIF = (1, 7, 10)  # exp_table_t, inv_table_t, inv_inp_t: ap_fixed<18,8,AP_RND,AP_SAT>
@@ -72,13 +108,11 @@ def softmax_row(s: Any, res: tuple[int, int, int]) -> Any:
 
 
 def plan_attention(
-    planner: Planner, layer: ConvAttention, shape: tuple[int, ...], fmt: Kif
+    planner: _Planner, layer: ConvAttention, shape: tuple[int, ...], fmt: Kif
 ) -> tuple[int, int, int]:
     """Add the block's pieces to ``planner``; returns the output format (the map keeps its
     shape). ``fmt``: the format of the block's input x."""
     from da4ml.trace.ops import quantize
-
-    from hwloop.synth._pieces import kif_of
 
     d = planner.design
     name, hidden = layer.name, layer.hidden

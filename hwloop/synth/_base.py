@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import importlib
+import inspect
 import logging
 import shutil
 import signal
@@ -44,6 +46,11 @@ class Synthesizer(abc.ABC):
 
     @abc.abstractmethod
     def run(self, design: Design, workdir: Path, timeout_s: float) -> tuple[SynthResult, ...]: ...
+
+    @property
+    def default_strategy(self) -> str:
+        """The strategy this flow synthesises with unless told otherwise (its registration)."""
+        return get_flow(self.flow).default_strategy
 
     def _status_result(self, design: Design, status: Status, error: str) -> SynthResult:
         return SynthResult(
@@ -133,28 +140,66 @@ def synthesize(
     return Outcome(stored or entry, cached=False)
 
 
-# flow -> the strategy it synthesises with unless told otherwise: the open flow's netlists are
-# multiplierless (distributed arithmetic), hls4ml's default is latency
-DEFAULT_STRATEGY = {"open": "distributed_arithmetic", "vivado": "latency"}
-FLOWS = tuple(DEFAULT_STRATEGY)
+@dataclass(frozen=True)
+class Flow:
+    """A synthesis flow: its name, its :class:`Synthesizer` (``"module:Class"``, imported on
+    first use, so each flow pulls in its own tools) and the strategy it synthesises with unless
+    told otherwise."""
+
+    name: str
+    synthesizer: str
+    default_strategy: str
+    help: str = ""
+
+
+_FLOWS: dict[str, Flow] = {}
+
+
+def register_flow(flow: Flow) -> None:
+    """Make ``get_synthesizer(flow.name)`` build ``flow.synthesizer`` (a new flow is its
+    synthesizer's module plus this call)."""
+    _FLOWS[flow.name] = flow
+
+
+def get_flow(name: str) -> Flow:
+    from hwloop import HwloopError
+
+    if name not in _FLOWS:
+        raise HwloopError(f"unknown flow {name!r}; choose from {', '.join(_FLOWS)}")
+    return _FLOWS[name]
+
+
+# the open flow's netlists are multiplierless (distributed arithmetic); hls4ml's default is latency
+register_flow(
+    Flow(
+        "open",
+        "hwloop.synth._open:OpenSynthesizer",
+        "distributed_arithmetic",
+        "da4ml + yosys, anywhere",
+    )
+)
+register_flow(
+    Flow(
+        "vivado",
+        "hwloop.synth._vivado:VivadoSynthesizer",
+        "latency",
+        "hls4ml + Vitis HLS + Vivado, where installed",
+    )
+)
+FLOWS = tuple(_FLOWS)  # the built-in flows (the CLI's choices)
+DEFAULT_STRATEGY = {f.name: f.default_strategy for f in _FLOWS.values()}
 
 
 def default_strategy(flow: str, strategy: str | None = None) -> str:
-    """``strategy`` if one was asked for, else ``flow``'s default (:data:`DEFAULT_STRATEGY`)."""
-    return strategy or DEFAULT_STRATEGY.get(flow, "latency")
+    """``strategy`` if one was asked for, else ``flow``'s default."""
+    return strategy or (_FLOWS[flow].default_strategy if flow in _FLOWS else "latency")
 
 
 def get_synthesizer(flow: str, jobs: int = 1) -> Synthesizer:
     """The synthesizer of ``flow`` (``open``: da4ml + yosys, its pieces on ``jobs`` threads;
     ``vivado``: hls4ml + Vitis HLS + Vivado where installed)."""
-    from hwloop import HwloopError
-
-    if flow == "vivado":
-        from hwloop.synth._vivado import VivadoSynthesizer
-
-        return VivadoSynthesizer()
-    if flow == "open":
-        from hwloop.synth._open import OpenSynthesizer
-
-        return OpenSynthesizer(jobs=jobs)
-    raise HwloopError(f"unknown flow {flow!r}; choose from {', '.join(FLOWS)}")
+    module, _, cls = get_flow(flow).synthesizer.partition(":")
+    factory = getattr(importlib.import_module(module), cls)
+    takes_jobs = "jobs" in inspect.signature(factory).parameters
+    synth: Synthesizer = factory(jobs=jobs) if takes_jobs else factory()
+    return synth

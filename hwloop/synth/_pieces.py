@@ -40,22 +40,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hwloop.archs import Aggregate, Conv1d, Conv2d, ConvAttention, FixedPoint, Flatten, Linear
+from hwloop.synth._attention import plan_attention
 from hwloop.synth._design import Design
+from hwloop.synth._kif import Kif, Post, kif_of
 
 LEAKY_SLOPE = 3 / 256  # torch's 0.01, rounded to 8 fractional bits (a float constant has ~52)
 LN_EPS = 1e-5
 TABLE_BITS = 10  # activation tables are indexed by at most 10 bits (hls4ml: table_size 1024)
 VAR_BITS = TABLE_BITS  # the 1/sqrt(var) table has 2**VAR_BITS entries
 INV_KIF = (0, 4, 8)  # 1/sqrt(var + eps): unsigned, 4 integer and 8 fractional bits, saturating
-
-Kif = tuple[Any, Any, Any]  # (keep sign, integer bits w/o sign, fractional bits): ints or arrays
-Post = Callable[[Any], Any]
-
-
-def kif_of(fmt: FixedPoint) -> tuple[int, int, int]:
-    """da4ml's (keep sign, integer bits without sign, fractional bits) of an ap_fixed format."""
-    k = 1 if fmt.signed else 0
-    return k, fmt.integer - k, fmt.width - fmt.integer
 
 
 def gelu(x: NDArray[Any]) -> NDArray[Any]:
@@ -162,8 +155,6 @@ class Planner:
                 shape = shape[1:]
                 continue
             if isinstance(layer, ConvAttention):
-                from hwloop.synth._attention import plan_attention
-
                 fmt = plan_attention(self, layer, shape, fmt)
                 continue
             assert isinstance(layer, (Conv2d, Conv1d, Linear))

@@ -155,13 +155,7 @@ def test_layer_checks_see_a_violation(tmp_path: Path) -> None:
 
 # import cycles between a unit's own modules that are still there (function-level imports
 # keep them from failing at import time); a new one fails the test below
-KNOWN_CYCLES = {
-    frozenset({"hwloop.pipeline._run", "hwloop.pipeline._summary"}),
-    frozenset({"hwloop.synth._attention", "hwloop.synth._pieces"}),
-    frozenset({"hwloop.synth._base", "hwloop.synth._vivado"}),
-    frozenset({"hwloop.synth._base", "hwloop.synth._open", "hwloop.synth._yosys"}),
-    frozenset({"hwloop.synth._base", "hwloop.synth._open"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()  # none left (issue 20)
 
 
 def _module_graph() -> dict[str, set[str]]:

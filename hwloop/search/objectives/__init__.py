@@ -138,7 +138,8 @@ def parse_objectives(text: str) -> tuple[str, ...]:
 def objectives_help() -> str:
     """The CLI's help for ``--objectives``, from the registry."""
     parts = "; ".join(f"{o.name}: {o.help}" for o in all_objectives())
-    return f"Objectives to minimise, any subset of {','.join(objective_names())}. {parts}."
+    names = ', '.join(objective_names())
+    return f"Objectives to minimise, comma-separated, any subset of: {names}. {parts}."
 
 
 __all__ = [
