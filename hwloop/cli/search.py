@@ -29,6 +29,7 @@ from hwloop.search import (
 from hwloop.search.objectives import all_objectives
 from hwloop.spaces import SPACE_HELP, SPACES
 from hwloop.synth import FLOWS, STRATEGIES
+from hwloop.tasks import task_class
 
 _SPACES_HELP = "; ".join(f"{t}: {', '.join(s)}" for t, s in SPACES.items())
 _SPACES_EPILOG = (
@@ -377,8 +378,9 @@ def search(
         f"({result.n_complete} complete, {result.n_failed} failed)",
     )
     hw_cols = ("LUT", "DSP", "latency ns", "source") if cfg.hardware else ()
-    parts = cfg.task == "ptycho"  # its metric is the mean of two: show both (test)
-    part_cols = ("test amp", "test phase") if parts else ()
+    task_cls = task_class(cfg.task)
+    parts = task_cls.report_columns if task_cls is not None else ()  # the task's own (test split)
+    part_cols = tuple(header for header, _ in parts)
     # each objective's own cells (percentiles, measurements), shown where any member has them
     own = [{k: v for o in all_objectives() for k, v in o.cells(m).items()} for m in result.front]
     own_cols = tuple(dict.fromkeys(k for cells in own for k in cells))
@@ -388,12 +390,12 @@ def search(
     for m, cells in zip(result.front, own, strict=True):
         hw = _hw_cells(m.hw) if cfg.hardware else ()
         rep = m.extra.get("test_report", {})
-        partcells = tuple(f"{rep.get(k, float('nan')):.4f}" for k in ("amp_mae", "phase_mae"))
+        partcells = tuple(f"{rep.get(k, float('nan')):.4f}" for _, k in parts)
         table.add_row(
             str(m.trial),
             f"{m.metric:.4f}",
             f"{m.test_metric:.4f}",
-            *(partcells if parts else ()),
+            *partcells,
             si(m.bops),
             f"{m.parameters:,}",
             *(cells.get(c, "nan") for c in own_cols),

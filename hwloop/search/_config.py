@@ -59,6 +59,7 @@ class SearchConfig:
     def __post_init__(self) -> None:
         from hwloop.experiment import is_experiment_path, load_experiment
         from hwloop.spaces import SPACES
+        from hwloop.tasks import task_class
 
         if not self.space and self.task in SPACES:  # (an unknown task is named by get_task)
             object.__setattr__(self, "space", SPACES[self.task][0])
@@ -118,16 +119,13 @@ class SearchConfig:
                 )
             if any(not w > 0 for w in self.weights):
                 raise HwloopError(f"--weights must all be positive, got {list(self.weights)}")
-        if self.size is not None and self.task != "ptycho":
+        task = task_class(self.task)  # None: unknown, which get_task names later
+        if self.size is not None and task is not None and "size" not in task.options:
             raise HwloopError(f"--size sets the ptycho map size; task {self.task!r} has none")
         if self.size is not None and not 8 <= self.size <= 256:
             raise HwloopError(f"--size must be in 8..256, got {self.size}")
-        if self.task == "ptycho" and self.hardware:
-            raise HwloopError(
-                "ptycho models are edge-GPU models: their pool / upsample / decoder layers have "
-                "no FPGA design yet, so hardware objectives and constraints (lut, dsp, latency, "
-                "--max-util, --max-latency-ns, --synth-every) do not apply; use latency_ms"
-            )
+        if task is not None and task.no_hardware and self.hardware:
+            raise HwloopError(task.no_hardware)
         if self.measure_repeats < 3:
             raise HwloopError(f"--measure-repeats must be at least 3, got {self.measure_repeats}")
 

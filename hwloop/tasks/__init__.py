@@ -11,7 +11,16 @@ from hwloop import HwloopError
 from hwloop.experiment import is_experiment_path
 from hwloop.tasks._base import Split, Task, TaskData
 
-__all__ = ["Split", "Task", "TaskData", "get_task", "register_task", "task_label", "TASKS"]
+__all__ = [
+    "Split",
+    "Task",
+    "TaskData",
+    "get_task",
+    "register_task",
+    "task_class",
+    "task_label",
+    "TASKS",
+]
 
 # name -> "module:Class", imported on first use (each task pulls its own dependencies)
 _REGISTRY: dict[str, str | Callable[..., Task]] = {
@@ -47,6 +56,21 @@ def get_task(name: str, **options: object) -> Task:
         module, _, cls = factory.partition(":")
         factory = getattr(importlib.import_module(module), cls)
     return factory(**options)
+
+
+def task_class(name: str) -> type[Task] | None:
+    """The class of task ``name`` (an experiment file's: ``FileTask``), for what it declares
+    (``options``, ``no_hardware``, ``report_columns``) without loading data; None when unknown
+    or registered as a plain callable."""
+    if is_experiment_path(name):
+        from hwloop.tasks.file import FileTask
+
+        return FileTask
+    factory = _REGISTRY.get(name)
+    if isinstance(factory, str):
+        module, _, cls = factory.partition(":")
+        factory = getattr(importlib.import_module(module), cls)
+    return factory if isinstance(factory, type) and issubclass(factory, Task) else None
 
 
 def task_label(name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -48,7 +49,11 @@ class Task(abc.ABC):
       Tasks whose metric is not a per-sample error (jets: the error rate) may keep the default,
       which refuses with a one-line ``HwloopError``;
     - ``report(pred, target)`` gives the metrics worth printing beside the main one (a flat
-      dict of floats); by default just ``{metric_name: metric}``.
+      dict of floats); by default just ``{metric_name: metric}``; ``report_columns`` names the
+      ones the search's front table shows (header, report key), e.g. ptycho's two MAEs;
+    - ``options``: the keyword arguments the constructor takes that a search passes through
+      (ptycho: ``size``); ``no_hardware``: None, or the one-line reason why its models get no
+      FPGA design (hardware objectives and constraints are refused with it).
     """
 
     name: str
@@ -56,6 +61,9 @@ class Task(abc.ABC):
     output_size: int
     metric_name: str
     metric_unit: str = ""
+    report_columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+    options: ClassVar[tuple[str, ...]] = ()
+    no_hardware: ClassVar[str | None] = None
 
     @abc.abstractmethod
     def load(self, limit: int | None = None, seed: int = 0, progress: bool = False) -> TaskData:

@@ -138,7 +138,7 @@ def parse_objectives(text: str) -> tuple[str, ...]:
 def objectives_help() -> str:
     """The CLI's help for ``--objectives``, from the registry."""
     parts = "; ".join(f"{o.name}: {o.help}" for o in all_objectives())
-    names = ', '.join(objective_names())
+    names = ", ".join(objective_names())
     return f"Objectives to minimise, comma-separated, any subset of: {names}. {parts}."
 
 

@@ -52,6 +52,14 @@ class PtychoTask(Task):
     name = "ptycho"
     metric_name = "mae"
     metric_unit = ""
+    # its metric is the mean of two: the front table shows both (test split)
+    report_columns = (("test amp", "amp_mae"), ("test phase", "phase_mae"))
+    options = ("size",)
+    no_hardware = (
+        "ptycho models are edge-GPU models: their pool / upsample / decoder layers have no FPGA "
+        "design yet, so hardware objectives and constraints (lut, dsp, latency, --max-util, "
+        "--max-latency-ns, --synth-every) do not apply; use latency_ms"
+    )
 
     def __init__(
         self,
