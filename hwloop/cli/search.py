@@ -27,15 +27,20 @@ from hwloop.search import (
     run_search,
 )
 from hwloop.search.objectives import all_objectives
-from hwloop.spaces import SPACE_HELP, SPACES
+from hwloop.spaces import task_spaces
 from hwloop.synth import FLOWS, STRATEGIES
-from hwloop.tasks import task_class
+from hwloop.tasks import TASKS, task_class
 
-_SPACES_HELP = "; ".join(f"{t}: {', '.join(s)}" for t, s in SPACES.items())
-_SPACES_EPILOG = (
-    "\b\nSearch spaces (--space; the first of each task is its default):\n"
-    + "\n".join(f"  {t} {n}: {SPACE_HELP[(t, n)]}" for t, names in SPACES.items() for n in names)
-)
+
+class _SearchCommand(click.Command):
+    """``hwloop search``, whose help ends with every task's spaces: read off the tasks'
+    declarations only when the help is shown (each task imports its own dependencies)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        lines = [f"  {t} {c.name}: {c.help}" for t in TASKS for c in task_spaces(t)]
+        head = "\b\nSearch spaces (--space; the first of each task is its default):\n"
+        self.epilog = head + "\n".join(lines)
+        super().format_epilog(ctx, formatter)
 
 
 def _weights(text: str | None) -> tuple[float, ...]:
@@ -66,12 +71,12 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-@click.command("search", epilog=_SPACES_EPILOG)
+@click.command("search", cls=_SearchCommand)
 @click.option(
     "--task",
     default="bragg",
     show_default=True,
-    help=f"Task: {', '.join(SPACES)}, or an experiment file (.toml; its data, task and space).",
+    help=f"Task: {', '.join(TASKS)}, or an experiment file (.toml; its data, task and space).",
 )
 @config_option(
     SearchConfig,
@@ -81,7 +86,7 @@ def _hw_cells(hw: dict[str, Any]) -> tuple[str, ...]:
 @click.option(
     "--space",
     default="",
-    help=f"Search space of the task, default its first ({_SPACES_HELP}).",
+    help="Search space of the task, default its first (each task's spaces are listed below).",
 )
 @config_option(
     SearchConfig,

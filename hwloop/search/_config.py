@@ -17,7 +17,7 @@ SCALARIZATIONS = ("chebyshev",)
 class SearchConfig:
     task: str = "bragg"
     target: str = "vu13p"
-    space: str = ""  # "": the task's default space (hwloop.spaces.SPACES)
+    space: str = ""  # "": the task's default space (the first of its Task.spaces)
     trials: int = 40
     epochs: int = 5
     limit: int | None = 8000
@@ -58,11 +58,13 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         from hwloop.experiment import is_experiment_path, load_experiment
-        from hwloop.spaces import SPACES
         from hwloop.tasks import task_class
 
-        if not self.space and self.task in SPACES:  # (an unknown task is named by get_task)
-            object.__setattr__(self, "space", SPACES[self.task][0])
+        task = task_class(self.task)  # None: unknown, which get_task names later
+        file = is_experiment_path(self.task)
+        names = tuple(c.name for c in task.spaces) if task is not None and not file else ()
+        if not self.space and names:
+            object.__setattr__(self, "space", names[0])
         elif not self.space and is_experiment_path(self.task):  # the file's space
             object.__setattr__(self, "space", load_experiment(self.task).space.kind)
         for name in self.objectives:
@@ -77,10 +79,10 @@ class SearchConfig:
                 "--reuse-factor auto minimises resources under a latency bound: give "
                 "--max-latency-ns"
             )
-        elif self.task in SPACES and self.space not in SPACES[self.task]:
+        elif names and self.space not in names:
             raise HwloopError(
                 f"--space {self.space!r} is not a space of task {self.task!r} "
-                f"(its spaces: {', '.join(SPACES[self.task])})"
+                f"(its spaces: {', '.join(names)})"
             )
         if self.trials < 1:
             raise HwloopError(f"--trials must be at least 1, got {self.trials}")
@@ -119,7 +121,6 @@ class SearchConfig:
                 )
             if any(not w > 0 for w in self.weights):
                 raise HwloopError(f"--weights must all be positive, got {list(self.weights)}")
-        task = task_class(self.task)  # None: unknown, which get_task names later
         if self.size is not None and task is not None and "size" not in task.options:
             raise HwloopError(f"--size sets the ptycho map size; task {self.task!r} has none")
         if self.size is not None and not 8 <= self.size <= 256:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hwloop import HwloopError
@@ -12,6 +12,7 @@ from hwloop.spaces._block import BlockSpace
 from hwloop.spaces._cnn import BraggCNNSpace, PtychoCNNSpace, ptycho_cnn
 from hwloop.spaces._deepsets import DeepSetsSpace
 from hwloop.spaces._mlp import MLPSpace
+from hwloop.tasks import TASKS, SpaceChoice, Task, get_task, task_class
 
 __all__ = [
     "BlockSpace",
@@ -20,34 +21,45 @@ __all__ = [
     "PtychoCNNSpace",
     "MLPSpace",
     "SearchSpace",
-    "SPACES",
     "default_space",
     "get_space",
-    "register_space",
-    "SPACE_HELP",
+    "KINDS",
+    "space_names",
+    "task_spaces",
     "ptycho_cnn",
 ]
 
-# the spaces of each task (the first is the task's default), their help and how each is built
-# from the task's size option: filled by register_space, the built-ins at the end of this file
-SPACES: dict[str, tuple[str, ...]] = {}
-SPACE_HELP: dict[tuple[str, str], str] = {}
-_BUILDERS: dict[tuple[str, str], Callable[[int | None], SearchSpace]] = {}
+# a space family (``SpaceChoice.kind``) -> how it is built on a task's input and output
+Builder = Callable[[str, tuple[int, ...], int, Mapping[str, Any]], SearchSpace]
 
 
-def register_space(
-    task: str, name: str, help: str, build: Callable[[int | None], SearchSpace]
-) -> None:
-    """Make ``get_space(task, name, size)`` return ``build(size)``; the first space registered
-    for a task is its default. ``help`` is the line ``hwloop search --help`` shows."""
-    if (task, name) not in _BUILDERS:
-        SPACES[task] = (*SPACES.get(task, ()), name)
-    SPACE_HELP[(task, name)] = help
-    _BUILDERS[(task, name)] = build
+def _ptycho_cnn(task: str, shape: tuple[int, ...], out: int, o: Mapping[str, Any]) -> SearchSpace:
+    s = shape[-1]
+    levels = min(3, (s & -s).bit_length() - 1)  # 2x2 pools must divide the map
+    if levels < 1:
+        raise HwloopError(f"ptycho cnn space: map size {s} is odd, it needs an even size")
+    return PtychoCNNSpace(task, shape, out, max_levels=levels)
 
 
-JETS_INPUT = (8, 3)  # hwloop.tasks.jets: 8 constituents x (pT, eta_rel, phi_rel), 5 classes
-PTYCHO_SIZE = 64  # hwloop.tasks.ptycho's default map size
+KINDS: dict[str, Builder] = {
+    "block": lambda task, shape, out, o: BlockSpace(task, shape, out),
+    "mlp": lambda task, shape, out, o: MLPSpace(task, shape, out, **o),
+    "bragg-cnn": lambda task, shape, out, o: BraggCNNSpace(task, shape, out),
+    "deepsets": lambda task, shape, out, o: DeepSetsSpace(task, shape, out),
+    "ptycho-cnn": _ptycho_cnn,
+}
+
+
+def task_spaces(task: str) -> tuple[SpaceChoice, ...]:
+    """The spaces task ``task`` declares (``Task.spaces``), its default first."""
+    cls = task_class(task)
+    if cls is None or not cls.spaces:
+        raise HwloopError(f"no search space for task {task!r} (tasks: {', '.join(TASKS)})")
+    return cls.spaces
+
+
+def space_names(task: str) -> tuple[str, ...]:
+    return tuple(c.name for c in task_spaces(task))
 
 
 def _experiment_space(path: str, name: str | None, loaded: Any = None) -> SearchSpace:
@@ -63,81 +75,26 @@ def _experiment_space(path: str, name: str | None, loaded: Any = None) -> Search
 
 
 def default_space(task: str) -> str:
-    if task not in SPACES:
-        raise HwloopError(f"no search space for task {task!r} (tasks: {', '.join(SPACES)})")
-    return SPACES[task][0]
+    return task_spaces(task)[0].name
 
 
 def get_space(
     task: str, name: str | None = None, size: int | None = None, loaded: Any = None
 ) -> SearchSpace:
-    """The space ``name`` of ``task`` (default: the task's first); ``size`` is ptycho's map
-    size (default 64). ``task`` may be an experiment file: its ``space`` section (``loaded``:
-    its task, already made, so that the data is not read twice)."""
+    """The space ``name`` of ``task`` (default: the task's first), built on the task's input
+    shape and output size; ``size`` is ptycho's map size (default 64). ``task`` may be an
+    experiment file: its ``space`` section. ``loaded``: the task, already made (so that an
+    experiment's data is not read twice)."""
     if is_experiment_path(task):
         return _experiment_space(task, name, loaded)
-    name = name or default_space(task)
-    if name not in SPACES[task]:
+    choices = task_spaces(task)
+    name = name or choices[0].name
+    choice = next((c for c in choices if c.name == name), None)
+    if choice is None:
         raise HwloopError(
-            f"unknown space {name!r} for task {task!r}; known: {', '.join(SPACES[task])}"
+            f"unknown space {name!r} for task {task!r}; known: {', '.join(space_names(task))}"
         )
-    return _BUILDERS[(task, name)](size)
-
-
-def _ptycho_cnn(size: int | None) -> SearchSpace:
-    s = size or PTYCHO_SIZE
-    levels = min(3, (s & -s).bit_length() - 1)  # 2x2 pools must divide the map
-    if levels < 1:
-        raise HwloopError(f"ptycho cnn space: map size {s} is odd, it needs an even size")
-    return PtychoCNNSpace("ptycho", (1, s, s), 2 * s * s, max_levels=levels)
-
-
-def _ptycho_mlp(size: int | None) -> SearchSpace:
-    s = size or PTYCHO_SIZE
-    units = (64, 128, 256, 512)
-    return MLPSpace("ptycho", (1, s, s), 2 * s * s, units=units, max_hidden=3, train=True)
-
-
-BRAGG_INPUT = (1, 11, 11)
-register_space(
-    "bragg",
-    "block",
-    "NAC's hierarchical conv / attention blocks + MLP head",
-    lambda size: BlockSpace("bragg", BRAGG_INPUT, 2),
-)
-register_space(
-    "bragg",
-    "mlp",
-    "mlpBragg: hidden layers, units per layer; batch size, lr, epochs",
-    lambda size: MLPSpace("bragg", BRAGG_INPUT, 2, train=True),
-)
-register_space(
-    "bragg",
-    "cnn",
-    "cnnBragg: conv layers, filters per layer; batch size, lr, epochs",
-    lambda size: BraggCNNSpace("bragg", BRAGG_INPUT, 2),
-)
-register_space(
-    "jets",
-    "deepsets",
-    "Deep Sets (phi, aggregation, rho; seed Table 8)",
-    lambda size: DeepSetsSpace("jets", JETS_INPUT, 5),
-)
-register_space(
-    "jets",
-    "mlp",
-    "an MLP over the flattened constituents",
-    lambda size: MLPSpace("jets", JETS_INPUT, 5),
-)
-register_space(
-    "ptycho",
-    "cnn",
-    "cnnPtycho: filters, encoder layers, the decoders' upsampling levels; batch size, lr, epochs",
-    _ptycho_cnn,
-)
-register_space(
-    "ptycho",
-    "mlp",
-    "mlpPtycho: hidden layers, units per layer; batch size, lr, epochs",
-    _ptycho_mlp,
-)
+    made = loaded if isinstance(loaded, Task) and loaded.name == task else None
+    made = made or get_task(task, **({"size": size} if size else {}))
+    shape = tuple(int(d) for d in made.input_shape)
+    return KINDS[choice.kind](task, shape, int(made.output_size), choice.options)

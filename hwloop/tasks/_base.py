@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -32,6 +33,18 @@ class TaskData:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class SpaceChoice:
+    """A search space a task offers: its ``name`` (``--space``), the family ``kind`` that
+    ``hwloop.spaces`` builds on the task's input shape and output size (``block``, ``mlp``,
+    ``bragg-cnn``, ``deepsets``, ``ptycho-cnn``), a line of ``help``, and the family's options."""
+
+    name: str
+    kind: str
+    help: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Task(abc.ABC):
     """A supervised task a search optimises for.
 
@@ -51,6 +64,7 @@ class Task(abc.ABC):
     - ``report(pred, target)`` gives the metrics worth printing beside the main one (a flat
       dict of floats); by default just ``{metric_name: metric}``; ``report_columns`` names the
       ones the search's front table shows (header, report key), e.g. ptycho's two MAEs;
+    - ``spaces``: the search spaces it offers (:class:`SpaceChoice`), its default first;
     - ``options``: the keyword arguments the constructor takes that a search passes through
       (ptycho: ``size``); ``no_hardware``: None, or the one-line reason why its models get no
       FPGA design (hardware objectives and constraints are refused with it).
@@ -61,6 +75,7 @@ class Task(abc.ABC):
     output_size: int
     metric_name: str
     metric_unit: str = ""
+    spaces: ClassVar[tuple[SpaceChoice, ...]] = ()
     report_columns: ClassVar[tuple[tuple[str, str], ...]] = ()
     options: ClassVar[tuple[str, ...]] = ()
     no_hardware: ClassVar[str | None] = None

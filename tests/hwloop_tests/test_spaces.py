@@ -8,9 +8,10 @@ import torch
 
 from hwloop import HwloopError
 from hwloop.archs import ConvAttention, build_model, builtin_archs
-from hwloop.spaces import SPACES, SearchSpace, get_space
+from hwloop.spaces import SearchSpace, get_space, task_spaces
+from hwloop.tasks import TASKS
 
-ALL = [(task, name) for task, names in SPACES.items() for name in names]
+ALL = [(task, c.name) for task in TASKS for c in task_spaces(task)]
 
 
 @pytest.fixture(params=ALL, ids=[f"{t}-{n}" for t, n in ALL])
@@ -98,18 +99,39 @@ def test_unknown_space() -> None:
         get_space("bragg", "transformer")
 
 
-def test_a_registered_space_is_searchable_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The registry behind get_space (issue 20): a new space is one register_space call."""
-    import hwloop.spaces as spaces
+def test_a_new_task_declares_its_spaces_in_one_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task is one module (issue 20): its class declares its spaces; get_space, the search's
+    default space and its checks read them. (A built-in is found as hwloop/tasks/NAME/task.py.)"""
+    import hwloop.tasks as tasks
+    from hwloop.search import SearchConfig
+    from hwloop.spaces import MLPSpace, space_names
+    from hwloop.tasks import SpaceChoice, Task, TaskData
 
-    monkeypatch.setattr(spaces, "SPACES", dict(spaces.SPACES))
-    monkeypatch.setattr(spaces, "SPACE_HELP", dict(spaces.SPACE_HELP))
-    monkeypatch.setattr(spaces, "_BUILDERS", dict(spaces._BUILDERS))
-    spaces.register_space(
-        "jets", "wide-mlp", "a wide MLP", lambda size: spaces.MLPSpace("jets", (8, 3), 5)
-    )
-    assert spaces.SPACES["jets"] == ("deepsets", "mlp", "wide-mlp")
-    assert spaces.default_space("jets") == "deepsets"
-    assert isinstance(spaces.get_space("jets", "wide-mlp"), spaces.MLPSpace)
+    class Toy(Task):
+        name = "toy"
+        input_shape = (4, 3)
+        output_size = 2
+        metric_name = "mse"
+        spaces = (
+            SpaceChoice("wide", "mlp", "a wide MLP", {"units": (64, 128)}),
+            SpaceChoice("sets", "deepsets", "Deep Sets over the 4 rows"),
+        )
+
+        def load(self, limit: int | None = None, seed: int = 0, progress: bool = False) -> TaskData:
+            raise NotImplementedError  # never trained here
+
+        def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.mse_loss(pred, target)
+
+        def metric(self, pred: torch.Tensor, target: torch.Tensor) -> float:
+            return float(self.loss(pred, target))
+
+    monkeypatch.setitem(tasks._REGISTRY, "toy", Toy)
+    assert space_names("toy") == ("wide", "sets")
+    space = get_space("toy")
+    assert isinstance(space, MLPSpace) and space.input_shape == (4, 3)
+    assert SearchConfig(task="toy").space == "wide"
+    with pytest.raises(HwloopError, match="not a space of task 'toy'"):
+        SearchConfig(task="toy", space="cnn")
     with pytest.raises(HwloopError, match="unknown space 'nope'"):
-        spaces.get_space("jets", "nope")
+        get_space("toy", "nope")

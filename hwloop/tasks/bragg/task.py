@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from hwloop.tasks._base import Split, Task, TaskData
+from hwloop.tasks._base import SpaceChoice, Split, Task, TaskData
 from hwloop.tasks.bragg._dataset import build_dataset
 
 
@@ -17,6 +17,18 @@ class BraggTask(Task):
     name = "bragg"
     input_shape = (1, 11, 11)
     output_size = 2
+    spaces = (
+        SpaceChoice("block", "block", "NAC's hierarchical conv / attention blocks + MLP head"),
+        SpaceChoice(
+            "mlp",
+            "mlp",
+            "mlpBragg: hidden layers, units per layer; batch size, lr, epochs",
+            {"train": True},
+        ),
+        SpaceChoice(
+            "cnn", "bragg-cnn", "cnnBragg: conv layers, filters per layer; batch size, lr, epochs"
+        ),
+    )
     metric_name = "mean_distance_px"
     metric_unit = "px"
     scale = 11.0

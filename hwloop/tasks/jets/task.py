@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hwloop.tasks._base import Split, Task, TaskData
+from hwloop.tasks._base import SpaceChoice, Split, Task, TaskData
 from hwloop.tasks._metrics import one_vs_rest_auc
 from hwloop.tasks.jets._dataset import load_jets, split_and_scale
 from hwloop.tasks.jets._generate import CLASSES, FEATURES, N_CONSTITUENTS
@@ -22,6 +22,10 @@ class JetsTask(Task):
     name = "jets"
     input_shape = (N_CONSTITUENTS, len(FEATURES))
     output_size = len(CLASSES)
+    spaces = (
+        SpaceChoice("deepsets", "deepsets", "Deep Sets (phi, aggregation, rho; seed Table 8)"),
+        SpaceChoice("mlp", "mlp", "an MLP over the flattened constituents"),
+    )
     metric_name = "error_rate"
     metric_unit = ""
 

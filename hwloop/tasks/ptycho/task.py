@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from hwloop import HwloopError
-from hwloop.tasks._base import Split, Task, TaskData
+from hwloop.tasks._base import SpaceChoice, Split, Task, TaskData
 from hwloop.tasks.ptycho._dataset import build_dataset
 from hwloop.tasks.ptycho._physics import SimConfig, make_probe
 
@@ -52,6 +52,20 @@ class PtychoTask(Task):
     name = "ptycho"
     metric_name = "mae"
     metric_unit = ""
+    spaces = (
+        SpaceChoice(
+            "cnn",
+            "ptycho-cnn",
+            "cnnPtycho: filters, encoder layers, the decoders' upsampling levels; batch size, "
+            "lr, epochs",
+        ),
+        SpaceChoice(
+            "mlp",
+            "mlp",
+            "mlpPtycho: hidden layers, units per layer; batch size, lr, epochs",
+            {"units": (64, 128, 256, 512), "max_hidden": 3, "train": True},
+        ),
+    )
     # its metric is the mean of two: the front table shows both (test split)
     report_columns = (("test amp", "amp_mae"), ("test phase", "phase_mae"))
     options = ("size",)
