@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import optuna
@@ -18,13 +18,14 @@ import optuna
 from hwloop.search._hardware import HardwareScore
 from hwloop.search._weights import WEIGHTS_ATTR
 from hwloop.search.objectives import TrialOutcome
+from synth_cache import CacheBackend, SynthResult
 
 
 @dataclass(frozen=True)
 class TrialRecord:
-    """A trial's architecture, training result, reports, measurement, hardware score and raw
-    objective values; ``hw.real`` is the cache's real synthesis outcome of its very design,
-    when there is one. Empty / NaN / None where the search did not compute it."""
+    """A trial's architecture, training result, reports, measurement, hardware score, raw
+    objective values and (:meth:`with_real`) the real synthesis result of its very design.
+    Empty / NaN / None where the search did not compute it."""
 
     number: int = -1
     worker: str = ""  # host:pid of the process that ran it (a resume tells dead ones)
@@ -45,12 +46,14 @@ class TrialRecord:
     baseline: str = ""  # the built-in arch it was enqueued as
     weights_artifact: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)  # the sampler's (not stored here)
+    # the cache's post-synthesis result of this very design (:meth:`with_real`; not stored here)
+    real: SynthResult | None = None
 
     def to_attrs(self) -> dict[str, Any]:
         """The user attributes this record sets (the ones it has), JSON-ready."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("number", "params"):
+            if f.name in ("number", "params", "real"):
                 continue
             value = getattr(self, f.name)
             if value is None or value == "" or value == {} or _is_nan(value):
@@ -94,6 +97,11 @@ class TrialRecord:
             weights_artifact=str(a.get(WEIGHTS_ATTR) or ""),
             params=dict(t.params),
         )
+
+    def with_real(self, cache: CacheBackend) -> TrialRecord:
+        """This record with ``real``: the cache's post-synthesis result of its design, if any."""
+        entry = cache.get(self.hw.key) if self.hw is not None and self.hw.key else None
+        return replace(self, real=entry.result("post_synthesis") if entry is not None else None)
 
     def outcome(self) -> TrialOutcome:
         """What the objectives read (hwloop.search.objectives)."""
