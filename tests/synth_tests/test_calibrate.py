@@ -205,17 +205,20 @@ def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path, jobs: int) -> None:
 
 
 def _yosys_in_session(sid: int) -> bool:
-    """Whether a yosys process of session ``sid`` is running (Linux /proc)."""
+    """Whether a yosys synthesis of session ``sid`` is running (Linux /proc). The flow's
+    ``yosys -V`` version probe, before any run has opened the cache, does not count: a SIGINT
+    then would find nothing to test (and no cache written yet)."""
     from pathlib import Path as P
 
     for stat in P("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
+            args = (stat.parent / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         name = text[text.find("(") + 1 : text.rfind(")")]
         fields = text[text.rfind(")") + 2 :].split()
-        if "yosys" in name and int(fields[3]) == sid:  # fields[3]: session id
+        if "yosys" in name and int(fields[3]) == sid and b"-V" not in args:  # [3]: session id
             return True
     return False
 
