@@ -14,7 +14,7 @@ from fpga_targets import get_target
 from hwloop import HwloopError
 from hwloop.cli._common import console
 from hwloop.prediction import Prediction, find_model
-from hwloop.synth import STRATEGIES, default_strategy
+from hwloop.synth import STRATEGIES, check_flow, default_strategy
 from synth_cache import default_cache_url
 
 
@@ -183,6 +183,7 @@ def predict(
             bits = bits if given["bits"] else h.bits
             reuse_factor = reuse_factor if given["reuse_factor"] else h.reuse_factor
             strategy = strategy if given["strategy"] else h.strategy
+            check_flow(flow, strategy)
         task = get_task(task_name)
     tgt = get_target(target)
     kind = kind or ("post_synthesis" if flow == "open" else "hls_estimate")

@@ -30,7 +30,7 @@ from hwloop.search import (
     needs_of,
     run_search,
 )
-from hwloop.synth import default_strategy
+from hwloop.synth import check_flow, default_strategy
 
 log = logging.getLogger(__name__)
 EXPERIMENT_FILE = "experiment.toml"
@@ -151,6 +151,7 @@ def run_experiment(
     out = Path(out or exp.output.dir)
     get_target(exp.hardware.target)
     needs_of(exp.search.objectives)  # an unknown objective: one line, before anything is written
+    check_flow(exp.hardware.flow, exp.hardware.strategy)
     task = str(claim_output(exp, out, force).resolve())
     _write_scaling(task, out)
     seconds: dict[str, float] = {}

@@ -8,6 +8,7 @@ from typing import Any
 
 from hwloop import HwloopError
 from hwloop.search.objectives import get_objective, needs_of
+from hwloop.synth import check_flow
 
 SAMPLERS = ("nsga2", "tpe", "gp", "random")
 SCALARIZATIONS = ("chebyshev",)
@@ -69,6 +70,7 @@ class SearchConfig:
             object.__setattr__(self, "space", load_experiment(self.task).space.kind)
         for name in self.objectives:
             get_objective(name)  # one line naming an unknown objective
+        check_flow(self.flow, self.strategy)
         if self.reuse_factor not in ("1", "") and self.flow == "open":
             raise HwloopError(
                 "--reuse-factor: the open flow builds every layer fully parallel (reuse factor "

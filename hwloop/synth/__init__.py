@@ -14,6 +14,7 @@ from hwloop.synth._base import (
     Flow,
     Outcome,
     Synthesizer,
+    check_flow,
     default_strategy,
     get_flow,
     get_synthesizer,
@@ -62,6 +63,7 @@ _LAZY = {
 
 __all__ = [
     "FLOWS",
+    "check_flow",
     "Flow",
     "get_flow",
     "register_flow",

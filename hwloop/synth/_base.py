@@ -190,6 +190,16 @@ FLOWS = tuple(_FLOWS)  # the built-in flows (the CLI's choices)
 DEFAULT_STRATEGY = {f.name: f.default_strategy for f in _FLOWS.values()}
 
 
+def check_flow(flow: str, strategy: str | None = None) -> None:
+    """One line naming an unknown flow or strategy (:class:`~hwloop.HwloopError`)."""
+    from hwloop import HwloopError
+    from hwloop.synth._design import STRATEGIES
+
+    get_flow(flow)
+    if strategy is not None and strategy not in STRATEGIES:
+        raise HwloopError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+
+
 def default_strategy(flow: str, strategy: str | None = None) -> str:
     """``strategy`` if one was asked for, else ``flow``'s default."""
     return strategy or (_FLOWS[flow].default_strategy if flow in _FLOWS else "latency")

@@ -15,7 +15,6 @@ import torch
 from hwloop import HwloopError
 from hwloop.cli.main import main
 from hwloop.experiment import apply_sets, dump_experiment, load_experiment, parse_experiment
-from hwloop.experiment._schema import FLOWS, STRATEGIES
 from hwloop.spaces import get_space
 from hwloop.tasks import get_task
 from hwloop.tasks.file import FileTask
@@ -48,12 +47,23 @@ kind = "mlp"
 """
 
 
-def test_schema_and_synth_constants_agree() -> None:
-    from hwloop.synth import FLOWS as SYNTH_FLOWS
-    from hwloop.synth._design import STRATEGIES as SYNTH_STRATEGIES
+def test_flow_and_strategy_are_checked_against_synth_before_a_run(tmp_path: Path) -> None:
+    """The schema keeps them as text (it sits below hwloop.synth); a run, a search and predict
+    check them against synth's registry, one line, before anything is written."""
+    from hwloop.pipeline import run_experiment
+    from hwloop.search import SearchConfig
 
-    assert tuple(FLOWS) == tuple(SYNTH_FLOWS)
-    assert set(STRATEGIES) == set(SYNTH_STRATEGIES)
+    with pytest.raises(HwloopError, match="unknown flow 'quartus'; choose from open, vivado"):
+        SearchConfig(flow="quartus")
+    with pytest.raises(HwloopError, match="unknown strategy 'fast'"):
+        SearchConfig(strategy="fast")
+    classification_data(tmp_path)
+    path = write(tmp_path / "e.toml", BASE + '[hardware]\nflow = "quartus"\n')
+    exp = load_experiment(path)  # the schema takes it as text
+    out = tmp_path / "out"
+    with pytest.raises(HwloopError, match="unknown flow 'quartus'"):
+        run_experiment(exp, out)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
