@@ -10,19 +10,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from hwloop.synth._base import (
-    FLOWS,
-    Flow,
     Outcome,
     Synthesizer,
     check_flow,
     default_strategy,
-    get_flow,
     get_synthesizer,
-    register_flow,
     synthesize,
 )
 from hwloop.synth._design import STRATEGIES, Design, HardwareConfig, LayerHW, quantise
 from hwloop.synth._expected import ExpectedDesign
+from hwloop.synth._flows import FLOWS, Flow, get_flow, register_flow, registered_flows
 
 if TYPE_CHECKING:
     from hwloop.synth._calibrate import (
@@ -67,6 +64,7 @@ __all__ = [
     "Flow",
     "get_flow",
     "register_flow",
+    "registered_flows",
     "LEAKY_SLOPE",
     "SPARSITIES",
     "STRATEGIES",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hwloop.synth._design import Design
+from hwloop.synth._flows import get_flow, registered_flows
 from synth_cache import CacheBackend, CacheEntry, Status, SynthResult, design_key
 
 log = logging.getLogger(__name__)
@@ -140,56 +141,6 @@ def synthesize(
     return Outcome(stored or entry, cached=False)
 
 
-@dataclass(frozen=True)
-class Flow:
-    """A synthesis flow: its name, its :class:`Synthesizer` (``"module:Class"``, imported on
-    first use, so each flow pulls in its own tools) and the strategy it synthesises with unless
-    told otherwise."""
-
-    name: str
-    synthesizer: str
-    default_strategy: str
-    help: str = ""
-
-
-_FLOWS: dict[str, Flow] = {}
-
-
-def register_flow(flow: Flow) -> None:
-    """Make ``get_synthesizer(flow.name)`` build ``flow.synthesizer`` (a new flow is its
-    synthesizer's module plus this call)."""
-    _FLOWS[flow.name] = flow
-
-
-def get_flow(name: str) -> Flow:
-    from hwloop import HwloopError
-
-    if name not in _FLOWS:
-        raise HwloopError(f"unknown flow {name!r}; choose from {', '.join(_FLOWS)}")
-    return _FLOWS[name]
-
-
-# the open flow's netlists are multiplierless (distributed arithmetic); hls4ml's default is latency
-register_flow(
-    Flow(
-        "open",
-        "hwloop.synth._open:OpenSynthesizer",
-        "distributed_arithmetic",
-        "da4ml + yosys, anywhere",
-    )
-)
-register_flow(
-    Flow(
-        "vivado",
-        "hwloop.synth._vivado:VivadoSynthesizer",
-        "latency",
-        "hls4ml + Vitis HLS + Vivado, where installed",
-    )
-)
-FLOWS = tuple(_FLOWS)  # the built-in flows (the CLI's choices)
-DEFAULT_STRATEGY = {f.name: f.default_strategy for f in _FLOWS.values()}
-
-
 def check_flow(flow: str, strategy: str | None = None) -> None:
     """One line naming an unknown flow or strategy (:class:`~hwloop.HwloopError`)."""
     from hwloop import HwloopError
@@ -202,7 +153,8 @@ def check_flow(flow: str, strategy: str | None = None) -> None:
 
 def default_strategy(flow: str, strategy: str | None = None) -> str:
     """``strategy`` if one was asked for, else ``flow``'s default."""
-    return strategy or (_FLOWS[flow].default_strategy if flow in _FLOWS else "latency")
+    flows = registered_flows()
+    return strategy or (flows[flow].default_strategy if flow in flows else "latency")
 
 
 def get_synthesizer(flow: str, jobs: int = 1) -> Synthesizer:

@@ -1,7 +1,10 @@
-"""The flows' registry (issue 20): each flow names its synthesizer and its default strategy in
-one registration; get_synthesizer, default_strategy and the synthesizer itself read it."""
+"""The flows' registry (issue 20): each flow is a module of hwloop/synth/flows/ naming its
+synthesizer and its default strategy; get_synthesizer, default_strategy and the synthesizer
+itself read it."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -9,11 +12,13 @@ from hwloop import HwloopError
 from hwloop.synth import (
     FLOWS,
     Flow,
-    _base,
+    _flows,
     default_strategy,
+    flows,
     get_flow,
     get_synthesizer,
     register_flow,
+    registered_flows,
 )
 
 
@@ -31,8 +36,11 @@ def test_builtin_flows_carry_their_default_strategy() -> None:
         get_synthesizer("quartus")
 
 
-def test_a_new_flow_is_one_registration(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_base, "_FLOWS", dict(_base._FLOWS))
+def test_a_new_flow_is_one_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    # what a module of hwloop/synth/flows/ does when it is imported (each built-in flow is one)
+    modules = sorted(p.stem for p in Path(flows.__file__).parent.glob("[!_]*.py"))
+    assert modules == sorted(registered_flows()) == ["open", "vivado"]
+    monkeypatch.setattr(_flows, "_FLOWS", dict(_flows._FLOWS))
     register_flow(Flow("open-resource", "hwloop.synth._open:OpenSynthesizer", "resource"))
     assert default_strategy("open-resource") == "resource"
     assert type(get_synthesizer("open-resource")).__name__ == "OpenSynthesizer"

@@ -1,0 +1,1 @@
+"""One module per synthesis flow, each registering itself (``hwloop.synth._flows``)."""
