@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hwloop.cli._common import console, limit_option, writable_dir
+from hwloop.cli._common import config_option, console, limit_option, writable_dir
 from hwloop.local import TuneConfig, config_to_json, run_tune
 from hwloop.tasks import TASKS
 
@@ -19,23 +19,23 @@ from hwloop.tasks import TASKS
     help=f"Task: {', '.join(TASKS)} or an experiment file (.toml) [default: the arch's own, "
     "else bragg].",
 )
-@click.option(
-    "--trials",
+@config_option(
+    TuneConfig,
+    "trials",
     "-n",
-    type=int,
-    default=100,
-    show_default=True,
     help="Finished trials (complete or pruned) the study should hold; a re-run resumes.",
 )
-@click.option(
-    "--epochs",
-    type=int,
-    default=20,
-    show_default=True,
+@config_option(
+    TuneConfig,
+    "epochs",
     help="Largest epoch budget a trial samples (early stopping may end sooner).",
 )
 @limit_option
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of split and training.")
+@config_option(
+    TuneConfig,
+    "seed",
+    help="Seed of split and training.",
+)
 @click.option(
     "--out",
     "-o",

@@ -1,5 +1,6 @@
-"""CLI options take their defaults from the config dataclasses (issue 20): `hwloop search` and
-`hwloop compress` cannot drift from `SearchConfig` / `CompressConfig`, the Python API's configs."""
+"""CLI options take their defaults from the config dataclasses (issue 20): `hwloop search`,
+`compress` and `tune` cannot drift from `SearchConfig` / `CompressConfig` / `TuneConfig`, the
+Python API's configs."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ import pytest
 
 from hwloop.cli.compress import compress
 from hwloop.cli.search import search
-from hwloop.local import CompressConfig
+from hwloop.cli.tune import tune
+from hwloop.local import CompressConfig, TuneConfig
 from hwloop.search import SearchConfig
 
 
 @pytest.mark.parametrize(
     ("command", "config", "at_least"),
-    [(search, SearchConfig, 19), (compress, CompressConfig, 9)],
-    ids=["search", "compress"],
+    [(search, SearchConfig, 19), (compress, CompressConfig, 9), (tune, TuneConfig, 3)],
+    ids=["search", "compress", "tune"],
 )
 def test_options_default_to_the_config(command: click.Command, config: type, at_least: int) -> None:
     fields = {f.name: f for f in dataclasses.fields(config)}
