@@ -47,8 +47,8 @@ def draw_reference(ax: Any, study: optuna.Study) -> None:
         )
 
 
-def _predicted(t: optuna.trial.FrozenTrial, what: str) -> float:
-    hw = TrialRecord.from_trial(t).hw
+def _predicted(rec: TrialRecord, what: str) -> float:
+    hw = rec.hw
     if hw is None:
         return math.nan
     if what == "latency":
@@ -64,11 +64,9 @@ def _front_plot(
     path: Path,
 ) -> Path:
     plt = _pyplot()
-    done = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if TrialRecord.from_trial(t).hw is not None
-    ]
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    records = {t.number: TrialRecord.from_trial(t) for t in complete}  # each trial read once
+    done = [t for t in complete if records[t.number].hw is not None]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     names = list(study.metric_names or ["metric"])
     feasible = [t for t in done if all(v <= 0 for v in (t.constraints or {}).values())]
@@ -76,7 +74,7 @@ def _front_plot(
     for group, marker, label in ((feasible, "o", "feasible"), (infeasible, "x", "infeasible")):
         if group:
             ax.scatter(
-                [_predicted(t, what) for t in group],
+                [_predicted(records[t.number], what) for t in group],
                 [val_metric(t, names) for t in group],
                 s=12,
                 c="0.7",
@@ -106,8 +104,9 @@ def _front_plot(
     ax.set_xscale("log")
     ax.set_yscale("log")
     for t in done:  # the built-in baselines (--enqueue-baselines), by name
-        if baseline := TrialRecord.from_trial(t).baseline:
-            ax.annotate(baseline, (_predicted(t, what), val_metric(t, names)), fontsize=7)
+        if baseline := records[t.number].baseline:
+            xy = (_predicted(records[t.number], what), val_metric(t, names))
+            ax.annotate(baseline, xy, fontsize=7)
     draw_reference(ax, study)
     ax.set_xlabel("LUT" if what == "lut" else "latency (ns)")
     ax.set_ylabel(f"validation {metric_name}")
