@@ -33,7 +33,7 @@ from surrogates._layered import (
     load_surrogate,
 )
 from surrogates._layers import LAYER_FEATURES, HlsDesign, HlsLayer, hls_layers
-from surrogates._model import METRICS, ResourceSurrogate, SurrogateError, scores
+from surrogates._model import METRICS, ResourceSurrogate, SurrogateError, round_counts, scores
 from surrogates._pieces import KINDS as PIECE_KINDS
 from surrogates._pieces import PIECE_FEATURES, PieceSpec, piece_rows, plan_pieces
 from surrogates._piecewise import PieceSurrogate
@@ -74,6 +74,7 @@ __all__ = [
     "METRICS",
     "ResourceSurrogate",
     "SurrogateError",
+    "round_counts",
     "scores",
     "SCHEMA_VERSION",
     "SHIPPED_DIR",

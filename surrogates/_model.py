@@ -34,6 +34,8 @@ FEATURE_SETS: dict[str, tuple[tuple[str, ...], int | str]] = {
 }
 
 METRICS = ("lut", "ff", "dsp", "bram_18k", "latency", "ii")
+# the unit hls4ml's reports count a metric in (whole DSPs and cycles, half BRAM_18Ks)
+COUNT_GRAIN = {"dsp": 1.0, "bram_18k": 0.5, "latency": 1.0, "ii": 1.0}
 FORMAT = "hwloop.surrogate/1"
 _PARAMS = (  # the constructor's parameters (get_params / set_params / clone)
     "flow",
@@ -98,6 +100,16 @@ def outside_range(
     out: list[list[str]] = [[] for _ in range(bad.shape[0])]
     for i in np.flatnonzero(bad.any(axis=1)):
         out[i] = [names[int(j)] for j in np.flatnonzero(bad[i])]
+    return out
+
+
+def round_counts(pred: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[np.float64]]:
+    """``pred`` with every counted metric rounded to its :data:`COUNT_GRAIN`: a layer without
+    DSPs predicted at 0.3 is 0 (SMAPE took each such 0.3 against a real 0 as a 200 % miss)."""
+    out = {}
+    for m, q in pred.items():
+        grain = COUNT_GRAIN.get(m)
+        out[m] = np.round(np.asarray(q) / grain) * grain if grain else np.asarray(q)
     return out
 
 
@@ -199,11 +211,13 @@ class ResourceSurrogate:
         X: NDArray[Any],
         Y: Mapping[str, NDArray[Any]] | NDArray[Any],
         groups: NDArray[Any] | None = None,
+        sample_weight: NDArray[Any] | None = None,
     ) -> ResourceSurrogate:
         """``X``: (n, len(FEATURES)) features; ``Y``: metric -> (n,) targets, or an (n,
         len(METRICS)) array with a column per metric (scikit-learn's form); NaN: unknown;
-        ``groups``: the architecture of each row. Metrics with fewer than 2 known targets are not
-        modelled.
+        ``groups``: the architecture of each row; ``sample_weight``: each row's weight in the
+        prior's least squares and the boosters' loss (None: all 1). Metrics with fewer than 2
+        known targets are not modelled.
 
         Quantile boosters under-cover on designs they have not seen, so the intervals are
         conformalised (CQR): with ``groups`` and ``conformal_fraction`` > 0, a fraction of the
@@ -219,7 +233,14 @@ class ResourceSurrogate:
         self.n_train_ = {}
         self.interval_margin_ = {}
         self.prior_coef_ = {}
+        w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+        if w.shape != (X.shape[0],) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise SurrogateError(
+                f"sample_weight must be {X.shape[0]} finite weights >= 0, not all 0"
+            )
         h = hashlib.sha256(X.tobytes())
+        if sample_weight is not None:
+            h.update(w.tobytes())
         held = self._held_out(groups, X.shape[0])
         for metric in METRICS:
             if metric not in Y:
@@ -232,17 +253,17 @@ class ResourceSurrogate:
                 continue
             h.update(metric.encode() + y.tobytes())
             t = np.log1p(np.maximum(y, 0.0))
-            self._fit_prior(metric, X[known], t[known])
+            self._fit_prior(metric, X[known], t[known], w[known])
             off = self._offset(metric, X)
             margin = 0.0
             fit_rows, cal_rows = known & ~held, known & held
             if cal_rows.sum() >= 10 and fit_rows.sum() >= 2:
-                booster = self._train(X[fit_rows], t[fit_rows], off[fit_rows])
+                booster = self._train(X[fit_rows], t[fit_rows], off[fit_rows], w[fit_rows])
                 q = self._predict_log(booster, X[cal_rows], off[cal_rows])
                 err = np.maximum(q[:, 0] - t[cal_rows], t[cal_rows] - q[:, 2])
                 level = min(1.0, (self.quantiles[2] - self.quantiles[0]) * (1 + 1 / err.size))
                 margin = max(0.0, float(np.quantile(err, level)))
-            self.boosters_[metric] = self._train(X[known], t[known], off[known])
+            self.boosters_[metric] = self._train(X[known], t[known], off[known], w[known])
             self.interval_margin_[metric] = margin
             self.n_train_[metric] = int(known.sum())
         if not self.boosters_:
@@ -272,9 +293,11 @@ class ResourceSurrogate:
     def _prior_spec(self, metric: str) -> tuple[str, ...] | None:
         return next((tuple(p) for p in self.priors if p[0] == metric), None)
 
-    def _fit_prior(self, metric: str, X: NDArray[Any], t: NDArray[Any]) -> None:
+    def _fit_prior(
+        self, metric: str, X: NDArray[Any], t: NDArray[Any], w: NDArray[Any] | None = None
+    ) -> None:
         spec = self._prior_spec(metric)
-        law = PowerLaw.fit(spec, self._names, X, t) if spec else None
+        law = PowerLaw.fit(spec, self._names, X, t, w) if spec else None
         if law is not None:
             self.prior_coef_[metric] = law
 
@@ -284,11 +307,13 @@ class ResourceSurrogate:
             return np.zeros(X.shape[0])
         return law.offset(self._names, X)
 
-    def _train(self, X: NDArray[Any], t: NDArray[Any], offset: NDArray[Any]) -> Any:
+    def _train(
+        self, X: NDArray[Any], t: NDArray[Any], offset: NDArray[Any], w: NDArray[Any] | None = None
+    ) -> Any:
         import xgboost as xgb
 
         margin = np.repeat(offset[:, None], len(self.quantiles), axis=1)
-        dm = xgb.DMatrix(X, label=t, base_margin=margin)
+        dm = xgb.DMatrix(X, label=t, base_margin=margin, weight=w)
         return xgb.train(self._booster_params(), dm, num_boost_round=self.n_estimators)
 
     def _predict_log(

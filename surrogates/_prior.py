@@ -29,14 +29,19 @@ MIN_LEVEL_ROWS = 3
 MAX_EXPONENT = 2.0
 
 
-def _law(V: NDArray[np.float64], t: NDArray[np.float64]) -> tuple[float, ...] | None:
-    """(a, b_1..b_k) of ``t ~ a + V b`` with 0 <= b <= MAX_EXPONENT, or None if ``V`` is flat."""
+def _law(
+    V: NDArray[np.float64], t: NDArray[np.float64], w: NDArray[np.float64] | None = None
+) -> tuple[float, ...] | None:
+    """(a, b_1..b_k) of ``t ~ a + V b`` with 0 <= b <= MAX_EXPONENT (least squares weighted by
+    ``w``), or None if ``V`` is flat."""
     from scipy.optimize import lsq_linear
 
     if V.shape[0] < max(5, V.shape[1] + 1) or not np.any(np.ptp(V, axis=0) > 0):
         return None
-    mv, mt = V.mean(axis=0), float(t.mean())
-    b = lsq_linear(V - mv, t - mt, bounds=(0.0, MAX_EXPONENT)).x
+    w = np.ones(V.shape[0]) if w is None else w
+    mv, mt = np.average(V, axis=0, weights=w), float(np.average(t, weights=w))
+    r = np.sqrt(w)
+    b = lsq_linear((V - mv) * r[:, None], (t - mt) * r, bounds=(0.0, MAX_EXPONENT)).x
     return (mt - float(b @ mv), *(float(v) for v in b))
 
 
@@ -52,13 +57,20 @@ class PowerLaw:
 
     @classmethod
     def fit(
-        cls, spec: Sequence[str], names: Sequence[str], X: NDArray[Any], t: NDArray[Any]
+        cls,
+        spec: Sequence[str],
+        names: Sequence[str],
+        X: NDArray[Any],
+        t: NDArray[Any],
+        w: NDArray[Any] | None = None,
     ) -> PowerLaw | None:
         feats = tuple(spec[1].split("+"))
         group = spec[2] if len(spec) > 2 and spec[2] else None
         V = _logs(X, [names.index(f) for f in feats])
         ok = np.all(np.isfinite(V), axis=1)
-        coef = _law(V[ok], t[ok])
+        w = np.ones(X.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
+        ok &= w > 0
+        coef = _law(V[ok], t[ok], w[ok])
         if coef is None:
             return None
         groups: dict[float, tuple[float, ...]] = {}
@@ -66,13 +78,13 @@ class PowerLaw:
             g = X[:, names.index(group)]
             for value in np.unique(g[ok]):
                 rows = ok & (g == value)
-                law = _law(V[rows], t[rows]) if rows.sum() >= MIN_GROUP_ROWS else None
+                law = _law(V[rows], t[rows], w[rows]) if rows.sum() >= MIN_GROUP_ROWS else None
                 if law is None and rows.sum() >= MIN_LEVEL_ROWS:
                     b = np.asarray(coef[1:])
                     law = (float(np.mean(t[rows] - V[rows] @ b)), *coef[1:])
                 if law is not None:
                     groups[float(value)] = law
-        return cls(feats, coef, float(np.mean(t)), group, groups)
+        return cls(feats, coef, float(np.average(t, weights=w)), group, groups)
 
     def offset(self, names: Sequence[str], X: NDArray[Any]) -> NDArray[np.float64]:
         V = _logs(X, [names.index(f) for f in self.features])

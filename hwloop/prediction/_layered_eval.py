@@ -26,6 +26,7 @@ from surrogates import (
     ResourceSurrogate,
     design_features,
     hls_layers,
+    round_counts,
     scores,
 )
 
@@ -107,7 +108,7 @@ def _baseline(train: DocumentSet, test: DocumentSet) -> tuple[dict[str, Any], in
         return {}, 0
     Ytr = {m: v[oktr] for m, v in train.Y.items() if m in METRICS}
     model = ResourceSurrogate(flow=train.flow, kind=train.kind).fit(Xtr, Ytr, train.groups[oktr])
-    pred = model.predict(Xte)
+    pred = round_counts(model.predict(Xte))  # counted like the layered model's
     return {m: scores(test.Y[m][okte], pred[m]) for m in EVAL_METRICS if m in pred}, int(okte.sum())
 
 

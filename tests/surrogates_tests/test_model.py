@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from surrogates import FEATURES, ResourceSurrogate, SurrogateError, feature_matrix, scores
+from surrogates import (
+    FEATURES,
+    ResourceSurrogate,
+    SurrogateError,
+    feature_matrix,
+    round_counts,
+    scores,
+)
 from synth_cache import parse_wa_hls4ml_csv
 
 CSV = (
@@ -85,6 +92,18 @@ def test_misuse_gives_one_line_errors(tmp_path: Path) -> None:
         ResourceSurrogate().fit(np.zeros((3, len(FEATURES))), {"lut": np.full(3, np.nan)})
     with pytest.raises(SurrogateError, match="no readable surrogate"):
         ResourceSurrogate.load(tmp_path)
+    X, y = np.zeros((3, len(FEATURES))), {"lut": np.ones(3)}
+    for bad in (np.ones(2), np.array([1.0, -1.0, 1.0]), np.zeros(3), np.array([1, np.nan, 1])):
+        with pytest.raises(SurrogateError, match="sample_weight must be 3 finite weights"):
+            ResourceSurrogate().fit(X, y, sample_weight=bad)
+
+
+def test_counted_metrics_round_to_their_unit() -> None:
+    q = np.array([[0.3, 0.6, 2.4]])
+    out = round_counts({"dsp": q, "bram_18k": q, "lut": q})
+    np.testing.assert_array_equal(out["dsp"], [[0.0, 1.0, 2.0]])
+    np.testing.assert_array_equal(out["bram_18k"], [[0.5, 0.5, 2.5]])
+    np.testing.assert_array_equal(out["lut"], q)  # LUTs are many: left as predicted
 
 
 def test_scores_on_exact_intervals() -> None:

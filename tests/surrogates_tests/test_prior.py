@@ -87,3 +87,15 @@ def test_a_kind_seen_on_few_pieces_keeps_the_global_slopes_with_its_own_level(
         t[~softmax | (np.cumsum(softmax) <= 2)],
     )
     assert rare is not None and 9.0 not in rare.groups  # two pieces: the global law
+
+
+def test_weights_count_like_repeated_rows(rows: tuple) -> None:  # type: ignore[type-arg]
+    X, t = rows
+    names = list(PIECE_FEATURES)
+    spec = ("lut", "work+inputs")
+    w = np.where(np.arange(len(t)) % 3 == 0, 3.0, 1.0)
+    weighted = PowerLaw.fit(spec, names, X, t, w)
+    repeated = np.concatenate([np.arange(len(t))] + [np.flatnonzero(w == 3.0)] * 2)
+    plain = PowerLaw.fit(spec, names, X[repeated], t[repeated])
+    assert weighted is not None and plain is not None
+    np.testing.assert_allclose(weighted.coef, plain.coef, rtol=1e-6, atol=1e-9)
