@@ -15,6 +15,9 @@ prints:
 - predictions with 80 % intervals from the shipped models for nac-tiny/small/medium/large at 8
   bits, reuse factor 4 on a U250 and deepsets-baseline/tiny/small/medium/large at 8 bits, reuse
   factor 2 on a VU13P (each layer at the factor hls4ml rounds the request to, printed);
+- the tools' own disagreement: hls4ml's baselines hold the same test synthesised by several HLS
+  tools and versions; the SMAPE between two tools' numbers for one design is a floor under any
+  surrogate asked to carry numbers from one tool to another (the held-out-by-source split);
 - one JSON line (prefix ``BENCH_JSON``).
 """
 
@@ -41,7 +44,7 @@ from hwloop.prediction import (
 )
 from hwloop.synth import HardwareConfig, random_design
 from surrogates import closest_reuse_factor, hls_layers
-from synth_cache import SqlCache, import_paths
+from synth_cache import SqlCache, import_paths, parse_hls4ml_baseline
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "../shared/fixtures"
@@ -108,7 +111,10 @@ def predictions(model_dir: Path | None) -> list[dict[str, Any]]:
     out = []
     for target_name, reuse, archs in CASES:
         target = get_target(target_name)
-        path = find_model("vivado", target, "hls_estimate", model_dir)
+        own = model_dir / f"vivado-{target.name}-hls_estimate" if model_dir else None
+        path = find_model(
+            "vivado", target, "hls_estimate", own if own and own.is_dir() else model_dir
+        )
         print(f"\n{target.name}, 8 bits, reuse factor {reuse} (strategy resource), model {path}")
         for arch in archs:
             design, used = _design(arch, target.part, target.clock_period_ns, reuse)
@@ -137,10 +143,58 @@ def predictions(model_dir: Path | None) -> list[dict[str, Any]]:
     return out
 
 
+def tool_disagreement(paths: list[Path]) -> list[dict[str, Any]]:
+    """Per pair of HLS tool versions, the mean SMAPE between their numbers for the same hls4ml
+    baseline test (the design without its backend), over the tests both synthesised."""
+    by_design: dict[str, dict[str, Any]] = {}
+    for root in paths:
+        for f in sorted(Path(root).rglob("*.json")):
+            backend, version = f.parent.parent.name, f.parent.name
+            try:
+                run = parse_hls4ml_baseline(f.read_text(), f.name, backend, version)
+            except (ValueError, OSError):
+                continue
+            design = {k: v for k, v in run.design.items() if k != "hls4ml_backend"}
+            key = json.dumps(design, sort_keys=True)
+            by_design.setdefault(key, {})[f"{run.results[0].tool} {version}"] = run.results[0]
+    tools = sorted({t for d in by_design.values() for t in d})
+    rows = []
+    for i, a in enumerate(tools):
+        for b in tools[i + 1 :]:
+            both = [d for d in by_design.values() if a in d and b in d]
+            if len(both) < 5:
+                continue
+            row: dict[str, Any] = {"tools": [a, b], "designs": len(both)}
+            for m, field in (
+                ("lut", "lut"),
+                ("ff", "ff"),
+                ("dsp", "dsp"),
+                ("latency", "latency_max"),
+            ):
+                x = [(getattr(d[a], field), getattr(d[b], field)) for d in both]
+                row[m] = (
+                    100
+                    * sum(0.0 if p == q else 2 * abs(p - q) / (abs(p) + abs(q)) for p, q in x)
+                    / len(x)
+                )
+            rows.append(row)
+    if rows:
+        print("\nthe HLS tools' own disagreement (hls4ml baselines, same test, SMAPE %):")
+        for r in rows:
+            cells = "  ".join(f"{m} {r[m]:.1f}" for m in METRICS)
+            print(f"  {r['tools'][0]} vs {r['tools'][1]} ({r['designs']} designs): {cells}")
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--model-dir", type=Path, default=None)
+    ap.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        help="a model, or a folder of vivado-<target>-hls_estimate models (fit --out)",
+    )
     ap.add_argument("--extra", type=Path, nargs="*", default=[], help="more record paths")
     args = ap.parse_args()
     paths = vivado_record_paths(FIXTURES, args.extra)
@@ -157,6 +211,7 @@ def main() -> int:
     train = [s for s in sources if s.startswith("wa-hls4ml")]
     by_source = evaluate_by_source(ds, train, [s for s in sources if s not in train])
     _table(f"held out by source (train {', '.join(train)})", by_source)
+    disagreement = tool_disagreement([p for p in paths if "baselines" in p.name])
     preds = predictions(args.model_dir)
     print(
         "BENCH_JSON "
@@ -165,6 +220,7 @@ def main() -> int:
                 "records": len(ds),
                 "by_architecture": by_arch.to_json(),
                 "by_source": by_source.to_json(),
+                "tool_disagreement": disagreement,
                 "predictions": preds,
             }
         )

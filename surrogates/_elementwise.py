@@ -1,4 +1,5 @@
-"""Layer kinds whose hls4ml cost is per element: activations (softmax too) and pooling.
+"""Layer kinds whose hls4ml cost is per element: activations (softmax too), pooling and layer
+normalisation.
 
 Their real records are few and of few shapes: hls4ml's baselines hold 64-element activations
 after a Dense layer and 3-channel poolings, all at 16 bits. A tree model cannot learn a size law
@@ -7,9 +8,11 @@ learnt. hls4ml unrolls one copy of the element function per element (``io_parall
 channel of a stream beat (``io_stream``), so LUT / FF / DSP / BRAM grow as those elements x bits;
 the latency in cycles is a pipeline depth that does not grow with the layer with
 ``io_parallel``, and one stream beat per position (pooling: per input position) with
-``io_stream``. Per family (ReLU-like, table-based, pooling) and io
-type, :class:`ElementwiseModel` keeps the 10 / 50 / 90 % quantiles of ``metric / scale`` over
-the records: the interval is the spread of real records, not an assumed error.
+``io_stream``. A layer norm is one family: hls4ml 1.x pipelines every row's mean, variance,
+table lookup and scaling at II 1, so its cost too grows with the elements. Per family
+(ReLU-like, table-based, pooling, layer norm) and io type, :class:`ElementwiseModel` keeps the
+10 / 50 / 90 % quantiles of ``metric / scale`` over the records: the interval is the spread of
+real records, not an assumed error.
 
 Records are single-layer designs of the kind, or the residual of a multi-layer network after its
 other layers' predictions (the baselines' Dense + activation tests): see
@@ -37,7 +40,7 @@ from surrogates._model import (
 )
 
 FORMAT = "hwloop.elementwise/1"
-ELEMENTWISE_KINDS = frozenset(("activation", "pooling"))
+ELEMENTWISE_KINDS = frozenset(("activation", "pooling", "norm"))
 _PER_ELEMENT = ("lut", "ff", "dsp", "bram_18k")
 _COLUMN = {name: i for i, name in enumerate(LAYER_FEATURES)}
 _DEFAULT_BITS = 16.0  # hls4ml's default ap_fixed<16,6> where a record leaves the width unknown
@@ -45,9 +48,9 @@ _DEFAULT_BITS = 16.0  # hls4ml's default ap_fixed<16,6> where a record leaves th
 
 def family(layer: HlsLayer) -> str:
     """The cost family of an element-wise layer: a comparison / shift (``relu``), a lookup
-    table (``table``) or a window reduction (``pooling``)."""
-    if layer.kind == "pooling":
-        return "pooling"
+    table (``table``), a window reduction (``pooling``) or a layer norm (``norm``)."""
+    if layer.kind in ("pooling", "norm"):
+        return layer.kind
     return "table" if layer.act in TABLE_ACTS or layer.kind == "softmax" else "relu"
 
 

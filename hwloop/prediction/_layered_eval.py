@@ -164,8 +164,16 @@ def evaluate_by_source(
 
 def vivado_record_paths(fixtures: Path, extra: Sequence[Path] = ()) -> list[Path]:
     """The real hls4ml records to learn from: under ``fixtures`` (../shared/fixtures) the
-    wa-hls4ml, N-TORC and hls-reports sets, and hls4ml's baselines and wa-hls4ml's 3-layer table
-    where a copy is there; plus ``extra`` paths (an hls4ml checkout's test/pytest/baselines,
-    the 3-layer CSV)."""
-    names = ("wa-hls4ml", "n-torc", "hls-reports", "hls4ml-baselines", "wa-hls4ml-3layer")
+    wa-hls4ml, N-TORC and hls-reports sets, and hls4ml's baselines, wa-hls4ml's 3-layer table and
+    transformer-synthesis's layer-norm reports where a copy is there; plus ``extra`` paths (an
+    hls4ml checkout's test/pytest/baselines, the 3-layer CSV, the folder
+    scripts/transformer_synthesis_reports.py writes)."""
+    names = (
+        "wa-hls4ml",
+        "n-torc",
+        "hls-reports",
+        "hls4ml-baselines",
+        "wa-hls4ml-3layer",
+        "transformer-synthesis",
+    )
     return [p for n in names if (p := fixtures / n).exists()] + [Path(p) for p in extra]

@@ -147,10 +147,12 @@ def test_vivado_layer_surrogate_with_reuse_factors(
     assert "layer fc0: hls4ml cannot realise reuse factor 3" in capsys.readouterr().err
     assert main([*base, "--reuse-factor", "4,nope=2"]) == 2
     assert "unknown layer(s) nope" in capsys.readouterr().err
-    normed = tmp_path / "norm.json"
+    normed = tmp_path / "norm.json"  # layer norm: learnt from transformer-synthesis's reports
     ArchSpec((16,), (Linear("fc0", 16, norm="layer"), Linear("out", 2)), name="n").save(normed)
-    assert main(["predict", str(normed), *base[2:], "--reuse-factor", "4"]) == 2
-    assert "fc0_norm: no vivado records of layer kind 'norm'" in capsys.readouterr().err
+    assert main(["predict", str(normed), *base[2:], "--reuse-factor", "4"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "braggnn", *base[2:], "--reuse-factor", "4"]) == 2
+    assert "layer b0_attn: hls4ml has no 'conv_attention' layer" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -42,18 +42,18 @@ def test_scorer_and_predict_designs_agree(flow: str, strategy: str) -> None:
 
 
 def test_a_design_the_model_cannot_read() -> None:
-    """nac-small's layer norm has no vivado records. Tolerant (the search): NaN and the reason;
-    otherwise one line."""
+    """hls4ml cannot build BraggNN's attention block, so the vivado model cannot read it.
+    Tolerant (the search): NaN and the reason; otherwise one line."""
     target = get_target("u250")
     model_dir = shipped_model_dir("vivado", "u250", "hls_estimate")
     assert model_dir is not None
     scorer = HardwareScorer(target, get_synthesizer("vivado"), 8, "latency", model_dir)
-    design = scorer.design(build_model(builtin_archs()["nac-small"]))
+    design = scorer.design(build_model(builtin_archs()["braggnn"]))
     predictor = Predictor(model_dir, target)
     (p,) = predictor.predict([design], tolerant=True)
-    assert p.error and "norm" in p.error
+    assert p.error and "conv_attention" in p.error
     assert all(math.isnan(v[1]) for v in p.metrics.values())
     (score,) = scorer.score_designs([design])
     assert score.constraints["expressible"] == 1.0  # the search scores it infeasible
-    with pytest.raises(HwloopError, match="norm"):
+    with pytest.raises(HwloopError, match="conv_attention"):
         predictor.predict([design])

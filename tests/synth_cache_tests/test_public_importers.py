@@ -141,3 +141,34 @@ def test_a_described_report_brings_its_network_and_its_layers(tmp_path: Path) ->
     assert (relu4.lut, relu4.ff, relu4.latency_max) in [(1792, 0, 0), (2280, 0, 0)]
     pool = next(e for (_, m), e in layers.items() if m.endswith("4u_config4_s"))
     assert pool.design["io_type"] == "io_stream" and pool.results[0].latency_max == 681
+
+
+# rianbrooksflynn/transformer-synthesis's layer-norm reports are not bundled (no licence file):
+# scripts/transformer_synthesis_reports.py copies them out of a checkout into the folder named
+# by HWLOOP_TRANSFORMER_SYNTHESIS
+NORMS = Path(os.environ.get("HWLOOP_TRANSFORMER_SYNTHESIS", FIX / "transformer-synthesis"))
+
+
+def test_layer_norm_projects_are_described_as_one_norm_layer() -> None:
+    from surrogates import hls_layers
+    from surrogates._elementwise import family
+    from synth_cache._hls_networks import _networks
+
+    described = {k: v for k, v in _networks().items() if "transformer-synthesis" in k}
+    assert len(described) == 8
+    for key, desc in described.items():
+        seq, dim = (int(x) for x in key.rsplit("_", 2)[-2:]) if key[-1].isdigit() else (10, 8)
+        (layer,) = hls_layers({**desc, "target_part": "xcvu13p-flga2577-2-e"}).layers
+        assert (layer.kind, layer.n_out, family(layer)) == ("norm", seq * dim, "norm")
+
+
+@pytest.mark.skipif(not NORMS.is_dir(), reason=f"no transformer-synthesis reports at {NORMS}")
+def test_layer_norm_reports(tmp_path: Path) -> None:
+    cache = open_cache(f"sqlite:///{tmp_path}/c.db")
+    import_paths(cache, [NORMS])
+    norms = [e for e in cache.entries() if "instance" in e.design]
+    assert len(norms) == 8 and all(e.results[0].part.startswith("xcvu13p") for e in norms)
+    big = next(
+        e.results[0] for e in norms if e.design["project"].endswith("keras_layernorm_uniform_30_16")
+    )
+    assert (big.lut, big.ff, big.dsp, big.latency_max) == (56342, 41674, 960, 3)
