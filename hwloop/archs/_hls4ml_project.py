@@ -23,7 +23,10 @@ from hwloop.archs._precision import FixedPoint
 
 _CALL = re.compile(r"nnet::(\w+)<([^()]*)>\(([^)]*)\);\s*//\s*(\S+)")
 _STRUCT = re.compile(r"struct\s+(\w+)\s*:\s*nnet::\w+\s*\{(.*?)\n\};", re.S)
-_CONST = re.compile(r"static const (?:unsigned|int|bool|float|double)\s+(\w+)\s*=\s*([^;]+);")
+# nnet::Pool_Op too: a pool's Max / Average (without it every pool was read as a max pool)
+_CONST = re.compile(
+    r"static const (?:unsigned|int|bool|float|double|nnet::Pool_Op)\s+(\w+)\s*=\s*([^;]+);"
+)
 _TYPEDEF = re.compile(r"typedef\s+(.+?)\s+(\w+);")
 _SIGNATURE = re.compile(r"input_t\s+\w+\[([\d*\s]+)\]")
 MAX_WEIGHTS = 50_000_000

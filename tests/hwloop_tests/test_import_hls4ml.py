@@ -218,3 +218,26 @@ def test_multichannel_and_1d_convs_import_like_torch(spec: ArchSpec, tmp_path: P
         assert sorted(imp.weights) == sorted(ref.weights)
         for key in ref.weights:
             np.testing.assert_allclose(imp.weights[key], ref.weights[key], rtol=1e-5, atol=1e-6)
+
+
+def test_a_projects_average_pool_stays_an_average(tmp_path: Path) -> None:
+    """parameters.h spells a pool's op ``static const nnet::Pool_Op pool_op = nnet::Average;``:
+    the project reader used to miss it and read every pool as a max pool."""
+    import hls4ml
+
+    torch.manual_seed(8)
+    m = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(18, 2),
+    ).eval()
+    cfg = hls4ml.utils.config_from_pytorch_model(m, (1, 6, 6), granularity="name")
+    graph = hls4ml.converters.convert_from_pytorch_model(
+        m, hls_config=cfg, output_dir=str(tmp_path / "prj"), io_type="io_parallel"
+    )
+    graph.write()
+    for imp in (graph_to_spec(graph, "p"), import_model(tmp_path / "prj", name="p")):
+        pools = [layer for layer in imp.spec.layers if layer.op == "pool2d"]
+        assert [(p.size, p.method) for p in pools] == [(2, "mean")]  # type: ignore[union-attr]
