@@ -2,16 +2,17 @@
 
 Both are read into one list of layers (hls4ml's name, kind, weights, weight / result precision,
 reuse factor, strategy) and mapped like an ONNX graph (:mod:`hwloop.archs._onnx`): Dense becomes
-``linear``, Conv2D ``conv2d``, Conv1D ``conv1d``, BatchNormalization is folded into the layer
-before it, activations attach to the layer before them, Reshape / Flatten ``flatten``, Pooling2D
-``pool2d``. hls4ml computes convs channels last: its conv weights are (kh, kw, in, out) or
-(k, in, out), and a dense layer after a flatten of a map takes its inputs in (h, w, c) or (l, c)
-order. A model converted from Keras takes (h, w, c) / (l, c) inputs; one converted from PyTorch
-takes torch's (c, h, w) / (c, l) and starts with a Transpose to channels last (none for a single
-channel). All is put back in torch's order (a model without convs keeps torch's input shape, and
-hls4ml flattens it (w, c x h): measured on its converter), so a model gives the same spec and
-weights through hls4ml as through torch or ONNX. Any other layer is refused, naming it and its
-class.
+``linear``, Conv2D ``conv2d``, Conv1D and PointwiseConv1D ``conv1d``, BatchNormalization is
+folded into the layer before it, activations attach to the layer before them, Reshape / Flatten
+``flatten``, Pooling2D ``pool2d``, and a Pooling1D over a whole set after pointwise convs (a
+Deep Set in conv form, :mod:`hwloop.archs._sets`) ``aggregate``. hls4ml computes convs channels
+last: its conv weights are (kh, kw, in, out) or (k, in, out), and a dense layer after a flatten
+of a map takes its inputs in (h, w, c) or (l, c) order. A model converted from Keras takes
+(h, w, c) / (l, c) inputs; one converted from PyTorch takes torch's (c, h, w) / (c, l) and starts
+with a Transpose to channels last (none for a single channel). All is put back in torch's order
+(a model without convs keeps torch's input shape, and hls4ml flattens it (w, c x h): measured on
+its converter), so a model gives the same spec and weights through hls4ml as through torch or
+ONNX. Any other layer is refused, naming it and its class.
 
 A project folder is read without hls4ml and without executing anything: ``hls4ml_config.yml``
 (precisions, reuse factors, strategy, input shape; python object tags in it, such as the
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +33,7 @@ from numpy.typing import NDArray
 from hwloop import HwloopError
 from hwloop.archs._onnx import Imported, _Pending, _Sink
 from hwloop.archs._precision import FixedPoint
+from hwloop.archs._sets import REFUSAL, aggregate_set
 from hwloop.archs._spec import ArchSpec, Flatten, Pool2d
 
 Array = NDArray[np.float64]
@@ -44,7 +46,8 @@ class HlsLayer:
     """One hls4ml layer, whichever way it was read."""
 
     name: str
-    kind: str  # dense / conv2d / conv1d / batchnorm / act / flatten / pool / transpose / skip
+    # dense / conv2d / conv1d / batchnorm / act / flatten / pool / pool1d / transpose / skip
+    kind: str
     attrs: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, Array] = field(default_factory=dict)
     weight: FixedPoint | None = None
@@ -58,6 +61,7 @@ _GRAPH_KINDS = {
     "Dense": "dense",
     "Conv2D": "conv2d",
     "Conv1D": "conv1d",
+    "PointwiseConv1D": "conv1d",  # a kernel-1 Conv1D (hls4ml's own class for it)
     "Transpose": "transpose",
     "BatchNormalization": "batchnorm",
     "Activation": "act",
@@ -69,6 +73,9 @@ _GRAPH_KINDS = {
     "Pooling2D": "pool",
     "MaxPooling2D": "pool",
     "AveragePooling2D": "pool",
+    "Pooling1D": "pool1d",
+    "MaxPooling1D": "pool1d",
+    "AveragePooling1D": "pool1d",
     "Dropout": "skip",
 }
 
@@ -164,6 +171,7 @@ def hls_to_spec(
     strategies: set[str] = set()
     pending: _Pending | None = None
     cur, flat_from = shape, None
+    conv_set = False  # a Deep Set in conv form: its (C, L) input is read as (L, C)
 
     def is_map(s: tuple[int, ...]) -> bool:  # what a flatten turns into features
         return len(s) == 3 or (channels_last and len(s) == dims + 1)
@@ -275,6 +283,17 @@ def hls_to_spec(
                 layers.append(Pool2d(fresh("pool"), size, "mean" if "av" in op else "max"))
                 cur = (cur[0], cur[1] // size, cur[2] // size)
                 continue
+            elif layer.kind == "pool1d":  # a Deep Set's aggregate, or nothing hwloop has
+                flush()
+                padded = int(a.get("pad_left", 0)) or int(a.get("pad_right", 0))
+                if len(cur) != 2 or int(a.get("pool_width", 0)) != cur[1] or padded:
+                    raise HwloopError(f"{where} (Pooling1D): {REFUSAL}")
+                op = str(a.get("pool_op", a.get("class_name", "max"))).lower()
+                method: Literal["mean", "max"] = "mean" if "av" in op else "max"
+                renames = aggregate_set(sink, method, f"{where} (Pooling1D)")
+                reuse = {renames.get(k, k): v for k, v in reuse.items()}
+                conv_set, cur = True, (cur[0],)  # the flatten after it: flat already, no layer
+                continue
             if pending is not None and layer.kind in ("dense", "conv1d", "conv2d"):
                 pending.weight_bits, pending.result_bits = layer.weight, layer.result
                 if layer.reuse:
@@ -286,6 +305,8 @@ def hls_to_spec(
     flush()
     if not layers:
         raise HwloopError("the hls4ml model has no layers hwloop can use")
+    if conv_set:  # the set's elements along the first axis, as a native Deep Set takes them
+        shape = (shape[1], shape[0])
     spec = ArchSpec(shape, tuple(layers), name=name)
     strategy = strategies.pop() if len(strategies) == 1 else None
     return Imported(spec, weights, input_bits, reuse_factors=reuse, strategy=strategy)

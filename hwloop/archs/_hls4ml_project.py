@@ -36,10 +36,12 @@ _KINDS = {
     "conv_2d": "conv2d",
     "conv_1d_cl": "conv1d",
     "conv_1d": "conv1d",
+    "pointwise_conv_1d_cl": "conv1d",
     "transpose": "transpose",
     "normalize": "batchnorm",
     "pooling2d_cl": "pool",
     "pooling2d": "pool",
+    "pooling1d_cl": "pool1d",
 }
 _ACTS = ("relu", "leaky_relu", "sigmoid", "tanh", "linear", "softmax", "elu", "selu", "softplus")
 
@@ -146,7 +148,7 @@ def project_layers(folder: Path) -> tuple[tuple[int, ...], FixedPoint | None, li
             attrs["activation"] = fn
             if fn == "leaky_relu" and len(argv) == 3:
                 attrs["activ_param"] = float(_value(argv[1]))
-        elif kind == "pool":
+        elif kind in ("pool", "pool1d"):
             attrs["pool_op"] = str(consts.get("pool_op", "Max"))
         elif kind == "transpose":
             pass

@@ -4,10 +4,12 @@ The graph must be a chain: every op takes the previous op's output (and constant
 MatMul + Add become ``linear``, Conv ``conv2d`` (``conv1d`` for a 1-D kernel),
 BatchNormalization is folded into the layer before it, activations attach to the layer before
 them, Flatten / Reshape to (batch, -1) ``flatten``, MaxPool / AveragePool ``pool2d``, ReduceMean
-/ ReduceMax over a set's elements ``aggregate``; Identity and Dropout vanish. QONNX ``Quant``
-nodes on weights quantise them and set the layer's weight precision; on activations they set the
-previous layer's result precision (the input's, before any layer). Any other op is refused,
-naming the node and its op type: a layer is never dropped silently.
+/ ReduceMax over a set's elements ``aggregate``; Identity and Dropout vanish. A Deep Set in conv
+form (pointwise Conv1d from the input, a 1-D pool over the whole set, a flatten) becomes the
+native Deep Set (:mod:`hwloop.archs._sets`). QONNX ``Quant`` nodes on weights quantise them and
+set the layer's weight precision; on activations they set the previous layer's result precision
+(the input's, before any layer). Any other op is refused, naming the node and its op type: a
+layer is never dropped silently.
 
 Weights come back as a state dict of :class:`hwloop.archs._torch.SpecModule`
 (``layers.<name>.0.weight`` / ``.bias``), float32, ready for ``load_state_dict``.
@@ -18,13 +20,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
 from hwloop.archs._precision import FixedPoint, LayerPrecision
+from hwloop.archs._sets import REFUSAL, aggregate_set
 from hwloop.archs._spec import Aggregate, ArchSpec, Conv1d, Conv2d, Flatten, Linear, Pool2d
 
 Array = NDArray[np.float64]
@@ -195,6 +198,10 @@ def onnx_to_spec(
     pending: _Pending | None = None
     input_bits: FixedPoint | None = None
     cur_shape = shape
+    # a Deep Set in conv form: its pool's node while the flatten after it is due (it has no
+    # layer: the aggregate's output is flat), and whether the input is (C, L) read as (L, C)
+    set_pool: str | None = None
+    conv_set = False
 
     def flush() -> None:
         nonlocal pending
@@ -261,6 +268,10 @@ def onnx_to_spec(
                 input_bits = fmt
             current = out
             continue
+        if set_pool is not None and op not in ("Flatten", "Reshape", "Squeeze"):
+            raise HwloopError(
+                f"node {where} ({op}): a flatten must follow the set's pool {set_pool}"
+            )
         if op in ("Gemm", "MatMul"):
             flush()
             w = consts.get(ins[1])
@@ -353,25 +364,38 @@ def onnx_to_spec(
             )
             if not flat:
                 raise HwloopError(f"node {where} ({op}): only a flatten to (batch, features)")
-            flush()
-            layers.append(Flatten(fresh("flatten")))
-            cur_shape = (math.prod(cur_shape),)
+            if set_pool is None:  # after a set's pool the features are flat already
+                flush()
+                layers.append(Flatten(fresh("flatten")))
+            set_pool, cur_shape = None, (math.prod(cur_shape),)
+        elif op == "Squeeze" and set_pool is not None:
+            axes = consts[ins[1]].astype(int).tolist() if len(ins) > 1 and ins[1] else None
+            if axes not in ([2], [-1]):
+                raise HwloopError(f"node {where} (Squeeze): only of the set's pooled axis")
+            set_pool = None
         elif op in ("MaxPool", "AveragePool"):
             ks: list[int] = list(attr(node, "kernel_shape", []))
-            if (
+            method: Literal["mean", "max"] = "max" if op == "MaxPool" else "mean"
+            plain = not any(attr(node, "pads", [0])) and not _auto_pad(node, attr)
+            flush()
+            if len(cur_shape) == 2:  # 1-D: a Deep Set's aggregate, or nothing hwloop has
+                if ks != [cur_shape[1]] or not plain:
+                    raise HwloopError(f"node {where} ({op}): {REFUSAL}")
+                aggregate_set(sink, method, f"node {where} ({op})")
+                set_pool, conv_set, cur_shape = where, True, (cur_shape[0],)
+            elif (
                 len(set(ks)) != 1
                 or list(attr(node, "strides", ks)) != ks
-                or any(attr(node, "pads", [0]))
-                or _auto_pad(node, attr)
+                or not plain
                 or len(cur_shape) != 3
             ):
                 raise HwloopError(
                     f"node {where} ({op}): only square 2-D pools with stride = size, no padding"
                 )
-            flush()
-            size = int(ks[0])
-            layers.append(Pool2d(fresh("pool"), size, "max" if op == "MaxPool" else "mean"))
-            cur_shape = (cur_shape[0], cur_shape[1] // size, cur_shape[2] // size)
+            else:
+                size = int(ks[0])
+                layers.append(Pool2d(fresh("pool"), size, method))
+                cur_shape = (cur_shape[0], cur_shape[1] // size, cur_shape[2] // size)
         elif op in ("ReduceMean", "ReduceMax"):
             axes = attr(node, "axes", None)
             if axes is None and len(ins) > 1 and ins[1]:
@@ -394,5 +418,7 @@ def onnx_to_spec(
     flush()
     if not layers:
         raise HwloopError("the model has no layers hwloop can use")
+    if conv_set:  # the set's elements along the first axis, as a native Deep Set takes them
+        shape = (shape[1], shape[0])
     spec = ArchSpec(shape, tuple(layers), name=name)
     return Imported(spec, weights, input_bits)
