@@ -6,13 +6,16 @@ BatchNormalization is folded into the layer before it, activations attach to the
 them, Flatten / Reshape to (batch, -1) ``flatten``, MaxPool / AveragePool ``pool2d``, ReduceMean
 / ReduceMax over a set's elements ``aggregate``; Identity and Dropout vanish. A Deep Set in conv
 form (pointwise Conv1d from the input, a 1-D pool over the whole set, a flatten) becomes the
-native Deep Set (:mod:`hwloop.archs._sets`). QONNX ``Quant`` nodes on weights quantise them and
+native Deep Set (:mod:`hwloop.archs._sets`); BraggNN's non-local attention block, the one
+subgraph that is not a chain, is matched first and becomes ``conv_attention``
+(:mod:`hwloop.archs._onnx_attention`). QONNX ``Quant`` nodes on weights quantise them and
 set the layer's weight precision; on activations they set the previous layer's result precision
 (the input's, before any layer). Any other op is refused, naming the node and its op type: a
 layer is never dropped silently.
 
 Weights come back as a state dict of :class:`hwloop.archs._torch.SpecModule`
-(``layers.<name>.0.weight`` / ``.bias``), float32, ready for ``load_state_dict``.
+(``layers.<name>.0.weight`` / ``.bias``; ``layers.<name>.query.weight`` ... for attention),
+float32, ready for ``load_state_dict``.
 """
 
 from __future__ import annotations
@@ -26,9 +29,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
+from hwloop.archs._onnx_attention import DOMAIN, OP, attention_parts, fuse_attention
 from hwloop.archs._precision import FixedPoint, LayerPrecision
 from hwloop.archs._sets import REFUSAL, aggregate_set
-from hwloop.archs._spec import Aggregate, ArchSpec, Conv1d, Conv2d, Flatten, Linear, Pool2d
+from hwloop.archs._spec import (
+    Aggregate,
+    ArchSpec,
+    Conv1d,
+    Conv2d,
+    ConvAttention,
+    Flatten,
+    Linear,
+    Pool2d,
+)
 
 Array = NDArray[np.float64]
 ACTS = {
@@ -43,7 +56,7 @@ SKIP = {"Identity", "Dropout"}
 
 @dataclass
 class _Pending:
-    kind: str  # linear / conv2d / conv1d
+    kind: str  # linear / conv2d / conv1d / conv_attention
     name: str
     weight: Array
     bias: Array | None = None
@@ -51,6 +64,8 @@ class _Pending:
     padding: int = 0
     weight_bits: FixedPoint | None = None
     result_bits: FixedPoint | None = None
+    # conv_attention: (weight, bias) of its query / key / value / proj convs
+    parts: dict[str, tuple[Array, Array]] = field(default_factory=dict)
 
     def emit(self, layers: list[Any], weights: dict[str, NDArray[np.float32]]) -> None:
         """Append the finished layer to ``layers`` and its weights (torch's state-dict keys)."""
@@ -61,6 +76,13 @@ class _Pending:
         )
         act: Any = self.act
         out = int(self.weight.shape[0])
+        if self.kind == "conv_attention":
+            hidden = int(self.parts["query"][0].shape[0])
+            layers.append(ConvAttention(self.name, hidden, act=act, precision=prec))
+            for part, (w, b) in self.parts.items():
+                weights[f"layers.{self.name}.{part}.weight"] = w.astype(np.float32)
+                weights[f"layers.{self.name}.{part}.bias"] = b.astype(np.float32)
+            return
         if self.kind == "linear":
             layers.append(Linear(self.name, out, act=act, precision=prec))
         else:
@@ -193,6 +215,11 @@ def onnx_to_spec(
             f"the model's input shape {[s or '?' for s in shape]} is not fixed; give input_shape"
         )
     current = inputs[0].name
+    batch = int(dims[0].dim_value) if dims and dims[0].HasField("dim_value") else 1
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    nodes, blocks = fuse_attention(
+        list(graph.node), set(consts), {o.name for o in graph.output}, opset
+    )
     sink = _Sink()
     layers, weights, fresh = sink.layers, sink.weights, sink.fresh
     pending: _Pending | None = None
@@ -214,7 +241,7 @@ def onnx_to_spec(
                 return onnx.helper.get_attribute_value(a)
         return default
 
-    for i, node in enumerate(graph.node):
+    for i, node in enumerate(nodes):
         where = _node_name(node, i)
         op = node.op_type
         ins = list(node.input)
@@ -294,7 +321,22 @@ def onnx_to_spec(
             bias = _bias(bias, int(w.shape[0]), where)
             pending = _Pending("linear", fresh("fc"), w, bias, weight_bits=bits_of(ins[1]))
             cur_shape = (*cur_shape[:-1], int(w.shape[0]))
-        elif op == "Add" and pending is not None and pending.bias is None and pending.act is None:
+        elif op == OP and node.domain == DOMAIN:
+            flush()
+            parts, wbits = attention_parts(
+                blocks[node.name], consts, cur_shape, batch, bits_of, f"node {where} ({op})"
+            )
+            proj_w, proj_b = parts["proj"]
+            pending = _Pending(
+                "conv_attention", fresh("attn"), proj_w, proj_b, weight_bits=wbits, parts=parts
+            )
+        elif (
+            op == "Add"
+            and pending is not None
+            and pending.kind != "conv_attention"
+            and pending.bias is None
+            and pending.act is None
+        ):
             other = next(x for x in ins if x != current)
             b = consts[other].reshape(-1)
             if b.shape[0] != pending.weight.shape[0]:
@@ -337,7 +379,7 @@ def onnx_to_spec(
             )
             cur_shape = (int(w.shape[0]), *(n + 2 * pad - k + 1 for n in cur_shape[1:]))
         elif op == "BatchNormalization":
-            if pending is None or pending.act is not None:
+            if pending is None or pending.act is not None or pending.kind == "conv_attention":
                 raise HwloopError(
                     f"node {where} (BatchNormalization): only a batch norm right after a linear "
                     "or conv layer can be folded"
@@ -353,7 +395,8 @@ def onnx_to_spec(
                 raise HwloopError(f"node {where} (LeakyRelu): hwloop's leaky ReLU has slope 0.01")
             if pending is None or pending.act is not None:
                 raise HwloopError(
-                    f"node {where} ({op}): an activation must follow a linear or conv layer"
+                    f"node {where} ({op}): an activation must follow a linear, conv or attention "
+                    "layer"
                 )
             pending.act = ACTS[op]
         elif op in ("Flatten", "Reshape"):
