@@ -42,10 +42,13 @@ PATTERN = (
     "of 1x1 convs, q and v as (b, hw, d), k as (b, d, hw), no scaling"
 )
 SWAP = [0, 2, 1]
-# torch's TorchScript exporter writes flatten(2) as a Reshape to Concat(Slice(Shape(t)), [-1])
+# torch's TorchScript exporter writes flatten(2) as a Reshape to Concat(Slice(Shape(t)), [-1]):
+# such a target, computed from the reshaped tensor's own shape by these ops, is evaluated once
+# the shape is known; any other computed target is refused
+SHAPE_OPS = {"Shape", "Slice", "Concat", "Gather", "Unsqueeze", "Squeeze", "Cast"}
 COMPUTED = (
-    "the reshape's target shape is computed, not a constant (torch's TorchScript exporter "
-    "writes flatten(2) so: export with torch.onnx.export(..., dynamo=True))"
+    "the reshape's target shape is computed from something other than the reshaped tensor's "
+    "shape; export with torch.onnx.export(..., dynamo=True)"
 )
 
 
@@ -57,6 +60,8 @@ class Block:
     convs: tuple[Any, ...]
     reshapes: tuple[Any, ...]
     names: dict[int, str]
+    # per reshape: the nodes (in graph order) computing its target from its input's shape
+    targets: tuple[tuple[Any, ...], ...]
 
     def where(self, node: Any) -> str:
         return f"node {self.names[id(node)]} ({node.op_type})"
@@ -137,13 +142,39 @@ def fuse_attention(
             raise miss(node, f"the weights of {role} are not constants")
         return node
 
-    def flat(tensor: str, at: Any, role: str) -> tuple[Any, Any]:
-        """``Reshape(Conv(x))``: the (b, d, hw) form of q, k or v."""
+    def target(reshape: Any) -> tuple[Any, ...]:
+        """The nodes that compute ``reshape``'s target from its input's shape (none for a
+        constant target); refused when the target is anything else."""
+        found: dict[int, Any] = {}
+        todo = [reshape.input[1]]
+        while todo:
+            tensor = todo.pop()
+            node = producer.get(tensor)
+            if tensor in known or (node is not None and id(node) in found):
+                continue
+            if node is None or node.op_type not in SHAPE_OPS:
+                raise miss(reshape, COMPUTED)
+            if node.op_type == "Shape" and node.input[0] != reshape.input[0]:
+                raise miss(reshape, COMPUTED)
+            found[id(node)] = node
+            todo += [x for x in node.input if x and node.op_type != "Shape"]
+        inside = {id(reshape), *found}
+        for node in found.values():
+            if any(id(u) not in inside for u in users[node.output[0]]):
+                raise miss(node, "its result is used outside the attention block")
+        return tuple(n for n in nodes if id(n) in found)
+
+    def flat(tensor: str, at: Any, role: str) -> tuple[Any, Any, tuple[Any, ...]]:
+        """``Reshape(Conv(x))``: the (b, d, hw) form of q, k or v, and its target's nodes."""
         reshape = made_by(tensor, "Reshape", at, f"{role} must be its conv's output as (b, d, hw)")
-        if reshape.input[1] not in known:
-            raise miss(reshape, COMPUTED)
-        made = made_by(reshape.input[0], "Conv", reshape, f"{role} must be a 1x1 Conv")
-        return conv(made, role), reshape
+        shaping = target(reshape)
+        made = producer.get(reshape.input[0])
+        if made is None or made.op_type != "Conv":
+            raise miss(made or reshape, f"{role} must be a 1x1 Conv")
+        # the conv's output goes to the reshape and, at most, the Shape of its target
+        if {id(u) for u in users[made.output[0]]} - {id(reshape), *map(id, shaping)}:
+            raise miss(made, "its result is used outside the attention block")
+        return conv(made, role), reshape, shaping
 
     blocks: dict[str, Block] = {}
     replaced: dict[int, Any] = {}  # id(Add) -> the fused node; id(other block node) -> None
@@ -160,17 +191,16 @@ def fuse_attention(
         if len(users[scores.output[0]]) != 1:
             raise miss(scores, "its result is used outside the attention block")
         tq = made_by(scores.input[0], "Transpose", scores, "q must be (b, hw, d)")
-        cq, rq = flat(swap(tq).input[0], tq, "the query")
-        ck, rk = flat(scores.input[1], scores, "k (of q@k)")
+        cq, rq, sq = flat(swap(tq).input[0], tq, "the query")
+        ck, rk, sk = flat(scores.input[1], scores, "k (of q@k)")
         m2 = used_by(s, "MatMul", "the softmax must multiply v")
         if m2.input[0] != s.output[0]:
             raise miss(m2, "the softmax must be the left factor of softmax @ v")
         tv = made_by(m2.input[1], "Transpose", m2, "v must be (b, hw, d)")
-        cv, rv = flat(swap(tv).input[0], tv, "the value")
+        cv, rv, sv = flat(swap(tv).input[0], tv, "the value")
         tz = swap(used_by(m2, "Transpose", "softmax @ v must be transposed to (b, d, hw)"))
         rz = used_by(tz, "Reshape", "the attended values must be reshaped to (b, d, h, w)")
-        if rz.input[1] not in known:
-            raise miss(rz, COMPUTED)
+        sz = target(rz)
         cp = conv(used_by(rz, "Conv", "the attended values must go to the proj conv"), "proj")
         if cp.input[0] != rz.output[0]:
             raise miss(cp, "the attended values must be the proj conv's input")
@@ -180,13 +210,13 @@ def fuse_attention(
             raise miss(scores, "q, k and v must be three convs of one input")
         if sorted(add.input) != sorted([x, cp.output[0]]):
             raise miss(add, "the residual must add the block's input to the proj conv")
-        body = (cq, rq, tq, ck, rk, cv, rv, tv, scores, s, m2, tz, rz, cp)
+        body = (cq, rq, tq, ck, rk, cv, rv, tv, scores, s, m2, tz, rz, cp, *sq, *sk, *sv, *sz)
         name = f"attention({names[id(s)]})"
         weights = [c.input[i] if len(c.input) > i else "" for c in (cq, ck, cv, cp) for i in (1, 2)]
         inputs = [x, *weights]  # weights as inputs: the chain mapper sees x as the only data
         fused = helper.make_node(OP, inputs, [add.output[0]], name=name, domain=DOMAIN)
         names[id(fused)] = name
-        blocks[name] = Block((cq, ck, cv, cp), (rq, rk, rv, rz), names)
+        blocks[name] = Block((cq, ck, cv, cp), (rq, rk, rv, rz), names, (sq, sk, sv, sz))
         replaced.update({id(n): None for n in body})
         replaced[id(add)] = fused
     if not blocks:
@@ -209,6 +239,41 @@ def _reshaped(shape: tuple[int, ...], target: Array, allowzero: bool) -> tuple[i
             return None
         dims[dims.index(-1)] = total // rest
     return tuple(dims) if int(np.prod(dims)) == total else None
+
+
+def _target(shaping: tuple[Any, ...], name: str, shape: tuple[int, ...], consts: Any) -> Any:
+    """A reshape target ``name``: a constant, or computed by ``shaping`` (``SHAPE_OPS``) from
+    the reshaped tensor's ``shape``, as ONNX defines those ops on 1-D int tensors."""
+    vals: dict[str, Any] = {}
+
+    def val(x: str) -> Any:
+        return vals[x] if x in vals else np.asarray(consts[x]).astype(np.int64)
+
+    def axes(node: Any) -> list[int]:
+        got = _attr(node, "axes", None)
+        return list(got) if got is not None else val(node.input[1]).reshape(-1).tolist()
+
+    for node in shaping:
+        op, ins = node.op_type, list(node.input)
+        if op == "Shape":
+            start, end = _attr(node, "start", 0), _attr(node, "end", None)
+            out = np.array(shape, dtype=np.int64)[start:end]
+        elif op == "Slice":
+            start, end = (int(val(x).reshape(-1)[0]) for x in ins[1:3])
+            step = int(val(ins[4]).reshape(-1)[0]) if len(ins) > 4 and ins[4] else 1
+            out = val(ins[0])[start:end:step]  # 1-D: axes can only be (0,)
+        elif op == "Concat":
+            out = np.concatenate([val(x).reshape(-1) for x in ins])
+        elif op == "Gather":
+            out = np.take(val(ins[0]), val(ins[1]), axis=int(_attr(node, "axis", 0)))
+        elif op == "Unsqueeze":
+            out = np.expand_dims(val(ins[0]), tuple(axes(node)))
+        elif op == "Squeeze":
+            out = np.squeeze(val(ins[0]), tuple(axes(node)))
+        else:  # Cast
+            out = val(ins[0])
+        vals[node.output[0]] = out
+    return val(name)
 
 
 def attention_parts(
@@ -243,12 +308,17 @@ def attention_parts(
                 f"{part}, not {list(want)} (input of {c} channels; q, k, v and proj of one "
                 f"hidden width, {d})"
             )
-    for node, (src, dst) in zip(
+    for node, shaping, (src, dst) in zip(
         block.reshapes,
+        block.targets,
         [((batch, d, h, w), (batch, d, h * w))] * 3 + [((batch, d, h * w), (batch, d, h, w))],
         strict=True,
     ):
-        got = _reshaped(src, consts[node.input[1]], bool(_attr(node, "allowzero", 0)))
+        try:
+            want = _target(shaping, node.input[1], src, consts)
+        except (KeyError, IndexError, ValueError, TypeError):  # attributes of old opsets, ...
+            raise HwloopError(f"{block.where(node)}: {COMPUTED}; {PATTERN}") from None
+        got = _reshaped(src, want, bool(_attr(node, "allowzero", 0)))
         if got != dst:
             raise HwloopError(
                 f"{block.where(node)}: reshapes {list(src)} to {list(got) if got else '?'}, "

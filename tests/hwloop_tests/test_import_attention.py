@@ -189,7 +189,6 @@ def test_a_small_spec_with_attention_imports_as_itself(tmp_path: Path) -> None:
     _same_outputs(imp, model)
 
 
-@pytest.mark.slow
 def test_hwloop_braggnn_through_every_route(factory: Any, tmp_path: Path) -> None:
     spec = resolve_arch("braggnn")
     torch.manual_seed(4)
@@ -203,6 +202,8 @@ def test_hwloop_braggnn_through_every_route(factory: Any, tmp_path: Path) -> Non
             tmp_path / "w.safetensors", "bragg_model:hwloop_braggnn", SHAPE, name="b"
         ),
         "onnx": import_model(tmp_path / "m.onnx", name="b"),
+        # TorchScript's exporter: flatten(2)'s target is Concat(Slice(Shape(t)), [-1])
+        "legacy": import_model(tmp_path / "legacy.onnx", name="b"),
         "pt2": import_model(tmp_path / "m.pt2", name="b"),
     }
     for route, imp in routes.items():
@@ -210,9 +211,6 @@ def test_hwloop_braggnn_through_every_route(factory: Any, tmp_path: Path) -> Non
         _same_weights(imp.weights, model.state_dict(), names)
         _same_outputs(imp, model)
         assert imp.spec.digest == routes["factory"].spec.digest, route
-    # the TorchScript exporter computes flatten(2)'s target from the tensor's Shape: refused
-    with pytest.raises(HwloopError, match=r"node \S+ \(Reshape\): the reshape's target shape is"):
-        import_model(tmp_path / "legacy.onnx", name="b")
 
 
 def test_the_authors_braggnn_imports_as_hwloops(factory: Any, tmp_path: Path) -> None:
