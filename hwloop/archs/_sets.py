@@ -10,13 +10,22 @@ each pointwise conv a ``linear`` on the set (weights (out, in, 1) -> (out, in)),
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal, Protocol
 
 from hwloop import HwloopError
 from hwloop.archs._spec import Aggregate, Conv1d, Linear
 
-if TYPE_CHECKING:
-    from hwloop.archs._onnx import _Sink
+
+class _Sink(Protocol):
+    """What an importer has emitted so far (``hwloop.archs._onnx._Sink``; a protocol here, so
+    that this module and the importers do not import each other)."""
+
+    layers: list[Any]
+    weights: dict[str, Any]
+    counts: dict[str, int]
+
+    def fresh(self, prefix: str) -> str: ...
+
 
 REFUSAL = (
     "a 1-D pool maps only as a Deep Set's aggregate: over the whole set, after pointwise "
