@@ -13,10 +13,11 @@ sums the layers' interval bounds (conservative: it assumes the layers' errors mo
 
 What answers a layer is :class:`ResourceSurrogate` over :data:`LAYER_FEATURES`, trained only on
 single-layer records of its kind. A kind with fewer than ``min_records`` records has no model;
-a design containing it cannot be predicted (:class:`LayerKindError` names it). Activations and
-pooling are :class:`ElementwiseModel` s (a per-element level learnt from few records, see
-``surrogates._elementwise``), fitted on their single-layer records and on what multi-layer
-networks cost beyond their other layers' predictions; they need ``min_elementwise`` records.
+a design containing it cannot be predicted (:class:`LayerKindError` names it). Activations,
+pooling and layer norms are :class:`ElementwiseModel` s (a per-element level learnt from few
+records, see ``surrogates._elementwise``), fitted on their single-layer records and on what
+multi-layer networks cost beyond their other layers' predictions; they need
+``min_elementwise`` records.
 """
 
 from __future__ import annotations
