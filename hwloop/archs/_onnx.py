@@ -29,7 +29,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hwloop import HwloopError
-from hwloop.archs._onnx_attention import DOMAIN, OP, attention_parts, fuse_attention
+from hwloop.archs._onnx_attention import (
+    DOMAIN,
+    OP,
+    attention_parts,
+    fuse_attention,
+    node_attr,
+)
 from hwloop.archs._precision import FixedPoint, LayerPrecision
 from hwloop.archs._sets import REFUSAL, aggregate_set
 from hwloop.archs._spec import (
@@ -136,7 +142,7 @@ def _fixed(bits: float, scale: float, signed: bool) -> FixedPoint:
 
 def _auto_pad(node: Any, attr: Any) -> bool:
     """Whether the node pads by ``auto_pad`` (SAME_*, VALID), which hwloop does not map."""
-    mode = attr(node, "auto_pad", b"NOTSET")
+    mode = node_attr(node, "auto_pad", b"NOTSET")
     return (mode.decode() if isinstance(mode, bytes) else str(mode)) not in ("NOTSET", "")
 
 
@@ -145,7 +151,7 @@ def _constant(node: Any, attr: Any, where: str) -> Array:
     from onnx import numpy_helper
 
     for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
-        v = attr(node, key, None)
+        v = node_attr(node, key, None)
         if v is None:
             continue
         if key == "value":
@@ -235,18 +241,12 @@ def onnx_to_spec(
         sink.take(pending)
         pending = None
 
-    def attr(node: Any, key: str, default: Any) -> Any:
-        for a in node.attribute:
-            if a.name == key:
-                return onnx.helper.get_attribute_value(a)
-        return default
-
     for i, node in enumerate(nodes):
         where = _node_name(node, i)
         op = node.op_type
         ins = list(node.input)
         if op == "Constant":
-            consts[node.output[0]] = _constant(node, attr, where)
+            consts[node.output[0]] = _constant(node, node_attr, where)
             continue
         data_in = [x for x in ins if x and x not in consts]
         if not data_in:  # a constant subgraph: weight quantisation, transposes, shapes
@@ -257,15 +257,15 @@ def onnx_to_spec(
                     scale,
                     zp,
                     float(bits),
-                    bool(attr(node, "signed", 1)),
-                    bool(attr(node, "narrow", 0)),
+                    bool(node_attr(node, "signed", 1)),
+                    bool(node_attr(node, "narrow", 0)),
                 )
                 consts[f"{node.output[0]}::bits"] = np.array(
-                    [float(bits), float(np.max(scale)), float(attr(node, "signed", 1))]
+                    [float(bits), float(np.max(scale)), float(node_attr(node, "signed", 1))]
                 )
                 continue
             if op == "Transpose":
-                perm = attr(node, "perm", None)
+                perm = node_attr(node, "perm", None)
                 consts[node.output[0]] = np.transpose(consts[ins[0]], perm)
                 continue
             if op in ("Identity", "Cast"):
@@ -288,7 +288,7 @@ def onnx_to_spec(
         if op == "Quant":  # on activations: the previous layer's result format
             qscale = float(np.max(consts[ins[1]]))
             qbits = float(consts[ins[3]].reshape(-1)[0])
-            fmt = _fixed(qbits, qscale, bool(attr(node, "signed", 1)))
+            fmt = _fixed(qbits, qscale, bool(node_attr(node, "signed", 1)))
             if pending is not None:
                 pending.result_bits = fmt
             elif not layers:
@@ -305,12 +305,12 @@ def onnx_to_spec(
             if w is None:
                 raise HwloopError(f"node {where} ({op}): its weight is not a constant")
             if op == "Gemm":
-                if attr(node, "transA", 0) or float(attr(node, "alpha", 1.0)) != 1.0:
+                if node_attr(node, "transA", 0) or float(node_attr(node, "alpha", 1.0)) != 1.0:
                     raise HwloopError(f"node {where} (Gemm): transA / alpha are not supported")
-                w = w if attr(node, "transB", 0) else w.T
+                w = w if node_attr(node, "transB", 0) else w.T
                 bias = consts.get(ins[2]) if len(ins) > 2 and ins[2] else None
                 if bias is not None:
-                    bias = bias * float(attr(node, "beta", 1.0))
+                    bias = bias * float(node_attr(node, "beta", 1.0))
             else:
                 w, bias = w.T, None
             if w.ndim != 2 or w.shape[1] != cur_shape[-1]:
@@ -356,14 +356,14 @@ def onnx_to_spec(
                     + ("length)" if dims == 1 else "height, width)")
                 )
             k = int(w.shape[-1])
-            pads = list(attr(node, "pads", [0] * 2 * dims))
+            pads = list(node_attr(node, "pads", [0] * 2 * dims))
             if (
                 w.shape[2:] != (k,) * dims
-                or any(s != 1 for s in attr(node, "strides", [1] * dims))
-                or any(d != 1 for d in attr(node, "dilations", [1] * dims))
-                or int(attr(node, "group", 1)) != 1
+                or any(s != 1 for s in node_attr(node, "strides", [1] * dims))
+                or any(d != 1 for d in node_attr(node, "dilations", [1] * dims))
+                or int(node_attr(node, "group", 1)) != 1
                 or len(set(pads)) > 1
-                or _auto_pad(node, attr)
+                or _auto_pad(node, node_attr)
             ):
                 raise HwloopError(
                     f"node {where} (Conv): hwloop's convolutions are square, stride 1, "
@@ -385,13 +385,13 @@ def onnx_to_spec(
                     "or conv layer can be folded"
                 )
             g, beta, mean, var = (consts[n] for n in ins[1:5])
-            eps = float(attr(node, "epsilon", 1e-5))
+            eps = float(node_attr(node, "epsilon", 1e-5))
             s = g / np.sqrt(var + eps)
             b = pending.bias if pending.bias is not None else np.zeros_like(s)
             pending.weight = pending.weight * s.reshape(-1, *([1] * (pending.weight.ndim - 1)))
             pending.bias = (b - mean) * s + beta
         elif op in ACTS:
-            if op == "LeakyRelu" and abs(float(attr(node, "alpha", 0.01)) - 0.01) > 1e-9:
+            if op == "LeakyRelu" and abs(float(node_attr(node, "alpha", 0.01)) - 0.01) > 1e-9:
                 raise HwloopError(f"node {where} (LeakyRelu): hwloop's leaky ReLU has slope 0.01")
             if pending is None or pending.act is not None:
                 raise HwloopError(
@@ -401,7 +401,7 @@ def onnx_to_spec(
             pending.act = ACTS[op]
         elif op in ("Flatten", "Reshape"):
             target = consts.get(ins[1]) if op == "Reshape" else None
-            flat = op == "Flatten" and int(attr(node, "axis", 1)) == 1
+            flat = op == "Flatten" and int(node_attr(node, "axis", 1)) == 1
             flat = flat or (
                 target is not None and len(target) == 2 and target[1] in (-1, math.prod(cur_shape))
             )
@@ -417,9 +417,9 @@ def onnx_to_spec(
                 raise HwloopError(f"node {where} (Squeeze): only of the set's pooled axis")
             set_pool = None
         elif op in ("MaxPool", "AveragePool"):
-            ks: list[int] = list(attr(node, "kernel_shape", []))
+            ks: list[int] = list(node_attr(node, "kernel_shape", []))
             method: Literal["mean", "max"] = "max" if op == "MaxPool" else "mean"
-            plain = not any(attr(node, "pads", [0])) and not _auto_pad(node, attr)
+            plain = not any(node_attr(node, "pads", [0])) and not _auto_pad(node, node_attr)
             flush()
             if len(cur_shape) == 2:  # 1-D: a Deep Set's aggregate, or nothing hwloop has
                 if ks != [cur_shape[1]] or not plain:
@@ -428,7 +428,7 @@ def onnx_to_spec(
                 set_pool, conv_set, cur_shape = where, True, (cur_shape[0],)
             elif (
                 len(set(ks)) != 1
-                or list(attr(node, "strides", ks)) != ks
+                or list(node_attr(node, "strides", ks)) != ks
                 or not plain
                 or len(cur_shape) != 3
             ):
@@ -440,13 +440,13 @@ def onnx_to_spec(
                 layers.append(Pool2d(fresh("pool"), size, method))
                 cur_shape = (cur_shape[0], cur_shape[1] // size, cur_shape[2] // size)
         elif op in ("ReduceMean", "ReduceMax"):
-            axes = attr(node, "axes", None)
+            axes = node_attr(node, "axes", None)
             if axes is None and len(ins) > 1 and ins[1]:
                 axes = consts[ins[1]].astype(int).tolist()
             if (
                 len(cur_shape) != 2
                 or list(axes or []) not in ([1], [-2])
-                or attr(node, "keepdims", 1)
+                or node_attr(node, "keepdims", 1)
             ):
                 raise HwloopError(
                     f"node {where} ({op}): only a mean / max over a set's elements (axis 1, "

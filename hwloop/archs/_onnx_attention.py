@@ -67,7 +67,8 @@ class Block:
         return f"node {self.names[id(node)]} ({node.op_type})"
 
 
-def _attr(node: Any, key: str, default: Any) -> Any:
+def node_attr(node: Any, key: str, default: Any) -> Any:
+    """An ONNX node's attribute ``key`` as a Python value, or ``default``."""
     from onnx import helper
 
     for a in node.attribute:
@@ -120,22 +121,22 @@ def fuse_attention(
         return nxt
 
     def swap(node: Any) -> Any:
-        if list(_attr(node, "perm", [])) != SWAP:
+        if list(node_attr(node, "perm", [])) != SWAP:
             raise miss(node, "a transpose in the block must swap the last two axes (0, 2, 1)")
         return node
 
     def conv(node: Any, role: str) -> Any:
         """``node``, checked to be a 1x1 conv of constant weights."""
-        pads = list(_attr(node, "pads", [0]))
-        mode = _attr(node, "auto_pad", b"NOTSET")
+        pads = list(node_attr(node, "pads", [0]))
+        mode = node_attr(node, "auto_pad", b"NOTSET")
         mode = mode.decode() if isinstance(mode, bytes) else str(mode)
         if (
-            list(_attr(node, "kernel_shape", [1, 1])) != [1, 1]
+            list(node_attr(node, "kernel_shape", [1, 1])) != [1, 1]
             or any(pads)
             or mode not in ("NOTSET", "")
-            or any(s != 1 for s in _attr(node, "strides", [1, 1]))
-            or any(d != 1 for d in _attr(node, "dilations", [1, 1]))
-            or int(_attr(node, "group", 1)) != 1
+            or any(s != 1 for s in node_attr(node, "strides", [1, 1]))
+            or any(d != 1 for d in node_attr(node, "dilations", [1, 1]))
+            or int(node_attr(node, "group", 1)) != 1
         ):
             raise miss(node, f"{role} must be a 1x1 Conv, stride 1, no padding, one group")
         if len(node.input) < 2 or not all(x in known for x in node.input[1:] if x):
@@ -185,7 +186,7 @@ def fuse_attention(
             if any(p is not None and p.op_type == "MatMul" for p in inner):
                 raise miss(scores, "between q@k and the softmax the block has nothing")
             continue  # not attention: the chain mapper names the Softmax it cannot map
-        axis = int(_attr(s, "axis", -1 if opset >= 13 else 1))
+        axis = int(node_attr(s, "axis", -1 if opset >= 13 else 1))
         if axis not in (-1, 2):
             raise miss(s, "the softmax must be over the last axis of q@k (the keys)")
         if len(users[scores.output[0]]) != 1:
@@ -250,13 +251,13 @@ def _target(shaping: tuple[Any, ...], name: str, shape: tuple[int, ...], consts:
         return vals[x] if x in vals else np.asarray(consts[x]).astype(np.int64)
 
     def axes(node: Any) -> list[int]:
-        got = _attr(node, "axes", None)
+        got = node_attr(node, "axes", None)
         return list(got) if got is not None else val(node.input[1]).reshape(-1).tolist()
 
     for node in shaping:
         op, ins = node.op_type, list(node.input)
         if op == "Shape":
-            start, end = _attr(node, "start", 0), _attr(node, "end", None)
+            start, end = node_attr(node, "start", 0), node_attr(node, "end", None)
             out = np.array(shape, dtype=np.int64)[start:end]
         elif op == "Slice":
             start, end = (int(val(x).reshape(-1)[0]) for x in ins[1:3])
@@ -265,7 +266,7 @@ def _target(shaping: tuple[Any, ...], name: str, shape: tuple[int, ...], consts:
         elif op == "Concat":
             out = np.concatenate([val(x).reshape(-1) for x in ins])
         elif op == "Gather":
-            out = np.take(val(ins[0]), val(ins[1]), axis=int(_attr(node, "axis", 0)))
+            out = np.take(val(ins[0]), val(ins[1]), axis=int(node_attr(node, "axis", 0)))
         elif op == "Unsqueeze":
             out = np.expand_dims(val(ins[0]), tuple(axes(node)))
         elif op == "Squeeze":
@@ -318,7 +319,7 @@ def attention_parts(
             want = _target(shaping, node.input[1], src, consts)
         except (KeyError, IndexError, ValueError, TypeError):  # attributes of old opsets, ...
             raise HwloopError(f"{block.where(node)}: {COMPUTED}; {PATTERN}") from None
-        got = _reshaped(src, want, bool(_attr(node, "allowzero", 0)))
+        got = _reshaped(src, want, bool(node_attr(node, "allowzero", 0)))
         if got != dst:
             raise HwloopError(
                 f"{block.where(node)}: reshapes {list(src)} to {list(got) if got else '?'}, "
