@@ -43,7 +43,7 @@ from hwloop.prediction import (
     with_reuse,
 )
 from hwloop.synth import HardwareConfig, random_design
-from surrogates import closest_reuse_factor, hls_layers
+from surrogates import FeatureError, closest_reuse_factor, hls_layers
 from synth_cache import SqlCache, import_paths, parse_hls4ml_baseline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,6 +91,23 @@ def _table(title: str, ev: Any) -> None:
             if m in scores
         )
         print(f"  {source}: {cells}")
+
+
+def domain_by_source(ds: Any, sources: list[str]) -> dict[str, dict[str, list[Any]]]:
+    """Per source, the weight precisions and io types of its layers: what a split by source
+    asks the model to carry over."""
+    out: dict[str, dict[str, set[Any]]] = {}
+    for doc, src in zip(ds.docs, ds.sources, strict=True):
+        if src not in sources:
+            continue
+        try:
+            design = hls_layers(doc)
+        except FeatureError:
+            continue
+        row = out.setdefault(str(src), {"w_bits": set(), "io_type": set()})
+        row["io_type"].add(design.io_type)
+        row["w_bits"].update(x.w_bits for x in design.layers if not math.isnan(x.w_bits))
+    return {s: {k: sorted(v) for k, v in d.items()} for s, d in sorted(out.items())}
 
 
 def _design(arch: str, part: str, clock: float, reuse: int) -> tuple[Any, dict[str, int]]:
@@ -211,6 +228,11 @@ def main() -> int:
     train = [s for s in sources if s.startswith("wa-hls4ml")]
     by_source = evaluate_by_source(ds, train, [s for s in sources if s not in train])
     _table(f"held out by source (train {', '.join(train)})", by_source)
+    domains = domain_by_source(ds, sources)
+    for src, d in domains.items():
+        bits = ", ".join(f"{b:g}" for b in d["w_bits"])
+        side = "train" if src in train else "test"
+        print(f"  {side} {src}: weight bits {bits}; io {', '.join(d['io_type'])}")
     disagreement = tool_disagreement([p for p in paths if "baselines" in p.name])
     preds = predictions(args.model_dir)
     print(
@@ -221,6 +243,7 @@ def main() -> int:
                 "by_architecture": by_arch.to_json(),
                 "by_source": by_source.to_json(),
                 "tool_disagreement": disagreement,
+                "domain_by_source": domains,
                 "predictions": preds,
             }
         )
