@@ -188,7 +188,10 @@ class NetworkGlue:
         multi = np.asarray(n_layers) >= 2
         by_booster = multi & self.supported(kinds, reuse) if self.boosters_ else multi & False
         networks = multi & (np.asarray(ratio, dtype=bool) | by_booster)
-        base = glue_matrix(docs, np.zeros(len(docs))) if by_booster.any() else None
+        # whole-design features only of the networks the booster answers (a hot path: batch
+        # prediction reads every design)
+        rows = np.flatnonzero(by_booster)
+        base = glue_matrix([docs[int(i)] for i in rows], np.zeros(len(rows))) if rows.size else None
         for metric, q in sums.items():
             q = np.asarray(q, dtype=np.float64)
             lin = self.linear_.get(metric)
@@ -201,11 +204,11 @@ class NetworkGlue:
             booster = self.boosters_.get(metric)
             if booster is not None and base is not None:
                 X = base.copy()
-                X[:, -1] = np.log1p(np.maximum(q[:, 1], 0))
-                readable = by_booster & np.isfinite(X[:, :-1]).any(axis=1) & np.isfinite(q[:, 1])
-                if readable.any():
-                    shift[readable] = self._predict(booster, X[readable])
-                    use = use | readable
+                X[:, -1] = np.log1p(np.maximum(q[rows, 1], 0))
+                ok = np.isfinite(X[:, :-1]).any(axis=1) & np.isfinite(q[rows, 1])
+                if ok.any():
+                    shift[rows[ok]] = self._predict(booster, X[ok])
+                    use[rows[ok]] = True
             glued_q = np.maximum(np.expm1(np.log1p(np.maximum(q, 0)) + shift[:, None]), 0.0)
             out[metric] = np.where(use[:, None], glued_q, q)
         return out, networks

@@ -188,7 +188,7 @@ class LayeredSurrogate:
             if len(rows) < self.min_records or kind in ELEMENTWISE_KINDS:
                 continue
             X = np.vstack([_matrix(parsed[i]) for i in rows])  # type: ignore[arg-type]
-            groups = np.asarray([_shape_group(parsed[i]) for i in rows])  # type: ignore[arg-type]
+            groups = np.asarray([_network_group(parsed[i]) for i in rows])  # type: ignore[arg-type]
             weight = (
                 source_weights([str(designs[i].get("source", "")) for i in rows], self.min_records)
                 if self.balance_sources
@@ -217,6 +217,7 @@ class LayeredSurrogate:
             min_records=self.min_glue, random_state=self.random_state, n_jobs=self.n_jobs
         )
         sums = self._compose(nets) if nets else {}  # type: ignore[arg-type]
+        reuse = np.asarray([_typical_reuse(d) for d in nets])  # type: ignore[arg-type]
         self.glue_.fit(
             [designs[i] for i in covered],
             {m: p[:, 1] for m, p in sums.items()},
@@ -224,7 +225,7 @@ class LayeredSurrogate:
             {m: v[covered] for m, v in Yn.items()},
             np.asarray([_network_group(d) for d in nets]),  # type: ignore[arg-type]
             [_kinds(d) for d in nets],  # type: ignore[arg-type]
-            np.asarray([_typical_reuse(d) for d in nets]),  # type: ignore[arg-type]
+            reuse,
             trusted,
         )
         self.records_["glue"] = int(trusted.sum())
@@ -233,9 +234,12 @@ class LayeredSurrogate:
         # largest of the networks of its kind. Upwards it held out of range (wa-hls4ml 3-layer
         # FF 50 % SMAPE glued, 87 % unglued, held out by architecture); downwards nothing says
         # a ratio measured at reuse 512+ holds at reuse 1-4. The booster has its own domain.
-        fitted = [_typical_reuse(d) for d, t in zip(nets, trusted, strict=True) if t]  # type: ignore[arg-type]
-        kin = [_typical_reuse(d) for d in nets]  # type: ignore[arg-type]
-        self.glue_reuse_ = (min(fitted), max(kin)) if fitted and self.glue_.linear_ else (1.0, 1.0)
+        fitted = reuse[trusted] if reuse.size else reuse
+        self.glue_reuse_ = (
+            (float(fitted.min()), float(reuse.max()))
+            if fitted.size and self.glue_.linear_
+            else (1.0, 1.0)
+        )
         return self
 
     def _fit_elementwise(
@@ -513,14 +517,9 @@ def source_weights(sources: Sequence[str], min_records: int) -> NDArray[np.float
 
 
 def _network_group(design: HlsDesign) -> str:
-    """Networks of one layer-shape sequence (precision / reuse variants) form one group."""
+    """Designs of one layer-shape sequence (their precision / reuse variants) form one group: a
+    layer shape for a single-layer record, a network's for a multi-layer one."""
     return "|".join(f"{x.kind}:{x.n_in}x{x.n_out}@{x.positions}" for x in design.layers)
-
-
-def _shape_group(design: HlsDesign) -> str:
-    """Records of one layer shape (its precision / reuse variants) form one group."""
-    x = design.layers[0]
-    return f"{x.kind}:{x.n_in}x{x.n_out}@{x.positions}"
 
 
 Surrogate = ResourceSurrogate | LayeredSurrogate | PieceSurrogate
