@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,47 +156,37 @@ def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path, jobs: int) -> None:
     import signal
     import sqlite3
     import subprocess
-    import sys
     import time
 
     arch = tmp_path / "mlp.json"
     layers = (Linear("fc0", 32, act="relu"), Linear("out", 5))
     ArchSpec((64,), layers, name="mlp-64-32-5").save(arch)  # ~30 s of yosys at 8 bits
-    db = tmp_path / "c.db"
-    work = tmp_path / "tmp"
-    work.mkdir()
-    args = [sys.executable, "-m", "hwloop.cli.main", "calibrate", "--arch", str(arch)]
-    args += ["--bits", "6,8", "--sparsity", "0", "--cache", f"sqlite:///{db}"]
-    proc = subprocess.Popen(
-        [*args, "--jobs", str(jobs)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        env={**os.environ, "TMPDIR": str(work)},
-        # as from a terminal: a test run started in the background (`cmd &` in a script) has
-        # SIGINT ignored, and an ignored SIGINT is inherited by calibrate and its yosys
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    # waiting for the first yosys is not what is tested (a stop within 20 s of the SIGINT is):
-    # loky workers that import torch and trace with da4ml took over 120 s once in a fresh CI
-    # clone (16 s when rerun), so allow 300 s
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not _yosys_in_session(proc.pid):
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.1)
-    assert _yosys_in_session(proc.pid), "no yosys started within 300 s"
+    # waiting for the first yosys is not what is tested (a stop within 20 s of the SIGINT is).
+    # It takes 4-30 s here, yet twice in CI's fresh clone no yosys came within 120 s / 300 s of
+    # the loky start, with the processes alive; that stall is reported (states, Python stacks)
+    # and the run started once more, so the next stall says where it waits
+    for attempt in (1, 2):
+        run = tmp_path / f"try{attempt}"
+        proc, db, work, err_file = _start_calibrate(arch, run, jobs)
+        if _wait_for_yosys(proc, err_file, 300):
+            break
+        stall = _report_stall(proc, err_file)
+        if attempt == 2:
+            raise AssertionError(f"no yosys started within 300 s, twice:\n{stall}")
+        warnings.warn(f"no yosys in 300 s (jobs={jobs}); started again:\n{stall}", stacklevel=1)
     time.sleep(0.5)
     ignored = _sigint_ignored(proc.pid)
     t0 = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)
     try:
-        _, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        proc.wait()
         raise AssertionError(
             f"calibrate did not stop in 60 s (SIGINT ignored: {ignored})"
         ) from None
+    err = err_file.read_bytes()
     assert proc.returncode == 130, err
     assert time.monotonic() - t0 < 20
     assert b"Traceback" not in err
@@ -202,6 +194,77 @@ def test_ctrl_c_during_yosys_stops_promptly(tmp_path: Path, jobs: int) -> None:
         assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
         assert con.execute("select count(*) from runs").fetchone()[0] == 0
     assert not [p for p in work.iterdir() if p.name.startswith("hwloop-open-")]
+
+
+def _start_calibrate(arch: Path, run: Path, jobs: int) -> tuple[Any, Path, Path, Path]:
+    """``hwloop calibrate`` in a session of its own, its output in files (a pipe nobody reads
+    can fill and stall it); Python's fault handler on, so a SIGABRT dumps every stack."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run.mkdir()
+    db, work = run / "c.db", run / "tmp"
+    work.mkdir()
+    args = [sys.executable, "-m", "hwloop.cli.main", "calibrate", "--arch", str(arch)]
+    args += ["--bits", "6,8", "--sparsity", "0", "--cache", f"sqlite:///{db}"]
+    err_file = run / "stderr"
+    with open(run / "stdout", "wb") as out, open(err_file, "wb") as err:
+        proc = subprocess.Popen(
+            [*args, "--jobs", str(jobs)],
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            env={**os.environ, "TMPDIR": str(work), "PYTHONFAULTHANDLER": "1"},
+            # as from a terminal: a test run started in the background (`cmd &` in a script)
+            # has SIGINT ignored, and an ignored SIGINT is inherited by calibrate and its yosys
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+    return proc, db, work, err_file
+
+
+def _wait_for_yosys(proc: Any, err_file: Path, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _yosys_in_session(proc.pid):
+            return True
+        assert proc.poll() is None, err_file.read_text(errors="replace")
+        time.sleep(0.1)
+    return False
+
+
+def _report_stall(proc: Any, err_file: Path) -> str:
+    """Each process of the stalled session (state, CPU seconds, kernel wait channel), the load,
+    then the Python stacks a SIGABRT makes the fault handler print; the session is gone after."""
+    import os
+    import signal
+    import subprocess
+    from pathlib import Path as P
+
+    assert proc.poll() is None, err_file.read_text(errors="replace")
+    lines = [f"load average: {P('/proc/loadavg').read_text().strip()}"]
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in P("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            wchan = (stat.parent / "wchan").read_text()
+            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")[:120]
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        if int(fields[3]) == proc.pid:  # [3]: session id; [0]: state; [11], [12]: CPU ticks
+            cpu = (int(fields[11]) + int(fields[12])) / tick
+            lines.append(f"{stat.parent.name} {fields[0]} cpu {cpu:.1f} s wchan {wchan} {cmd!r}")
+    os.killpg(proc.pid, signal.SIGABRT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return "\n".join(lines) + "\n" + err_file.read_text(errors="replace")[-12000:]
 
 
 def _yosys_in_session(sid: int) -> bool:
