@@ -23,7 +23,13 @@ OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training hyperparameters. ``epochs`` is the budget; early stopping may end sooner."""
+    """Training hyperparameters. ``epochs`` is the budget; early stopping may end sooner.
+
+    Learning-rate schedule: ``cosine`` anneals to zero over the ``epochs`` budget; ``plateau``
+    (N > 0) instead divides it by 10 after N epochs without a better validation loss, as
+    nac-opt trains its Deep Sets (``ReduceLROnPlateau(factor=0.1, patience=3)``), and each drop
+    gives the lower rate ``patience`` more epochs before early stopping; neither: a constant
+    rate."""
 
     epochs: int = 20
     batch_size: int = 256
@@ -34,6 +40,7 @@ class TrainConfig:
     patience: int = 5
     seed: int = 0
     threads: int | None = None
+    plateau: int = 0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -42,6 +49,10 @@ class TrainConfig:
             raise HwloopError(f"batch size must be at least 1, got {self.batch_size}")
         if self.optimizer not in OPTIMIZERS:
             raise HwloopError(f"unknown optimizer {self.optimizer!r}; known: {OPTIMIZERS}")
+        if self.plateau < 0:
+            raise HwloopError(f"plateau must be 0 (off) or a number of epochs, got {self.plateau}")
+        if self.plateau and self.cosine:
+            raise HwloopError("cosine and plateau are two learning-rate schedules: choose one")
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class TrainResult:
     epochs_run: int
     seconds: float
     history: tuple[float, ...] = field(default_factory=tuple)
+    lrs: tuple[float, ...] = field(default_factory=tuple)  # the learning rate after each epoch
 
 
 def seed_everything(seed: int) -> None:
@@ -70,11 +82,14 @@ def _optimizer(cfg: TrainConfig, params: list[nn.Parameter]) -> torch.optim.Opti
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, task: Task, split: Split, batch_size: int = 4096) -> float:
+def _predict(model: nn.Module, split: Split, batch_size: int = 4096) -> torch.Tensor:
     model.eval()
-    x, y = torch.from_numpy(split.x), torch.from_numpy(split.y)
-    preds = [model(x[i : i + batch_size]) for i in range(0, len(split), batch_size)]
-    return task.metric(torch.cat(preds), y)
+    x = torch.from_numpy(split.x)
+    return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(split), batch_size)])
+
+
+def evaluate(model: nn.Module, task: Task, split: Split, batch_size: int = 4096) -> float:
+    return task.metric(_predict(model, split, batch_size), torch.from_numpy(split.y))
 
 
 def reset_parameters(model: nn.Module, seed: int) -> None:
@@ -121,12 +136,21 @@ def train(
     sched = (
         torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps) if cfg.cosine else None
     )
+    plateau = (
+        # eps 0: torch skips a drop smaller than its eps (1e-8), which would end the schedule
+        # silently at small rates
+        torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=cfg.plateau, eps=0)
+        if cfg.plateau
+        else None
+    )
     best, best_epoch, best_state = math.inf, -1, copy.deepcopy(model.state_dict())
     if not init:  # fine-tuning: the starting weights compete with every epoch's
         start = evaluate(model, task, data.val)
         if math.isfinite(start):
             best = start
     history: list[float] = []
+    lrs: list[float] = []
+    last_drop = -1  # a lower rate gets its own `patience` epochs to improve
     t0 = time.perf_counter()
     epoch = 0
     for epoch in range(cfg.epochs):
@@ -149,21 +173,32 @@ def train(
                 after_step()
             if sched is not None:
                 sched.step()
-        val = evaluate(model, task, data.val) if not diverged else math.nan
+        val = math.nan
+        if not diverged:
+            pred, target = _predict(model, data.val), torch.from_numpy(data.val.y)
+            val = task.metric(pred, target)
+            if plateau is not None and math.isfinite(val):
+                # the loss, not the metric: an error rate moves in steps and drops the rate early
+                with torch.no_grad():
+                    plateau.step(float(task.loss(pred, target)))
         history.append(val)
         log.debug("epoch %d: val %s %.4f", epoch, task.metric_name, val)
         if on_epoch is not None:
             on_epoch(epoch, val)
         if not math.isfinite(val):
             break
+        lrs.append(float(opt.param_groups[0]["lr"]))
+        if len(lrs) > 1 and lrs[-1] < lrs[-2]:
+            last_drop = epoch
         if val < best:
             best, best_epoch, best_state = val, epoch, copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= cfg.patience:
+        elif epoch - max(best_epoch, last_drop) >= cfg.patience:
             break
     if not math.isfinite(best):
         return TrainResult(
-            math.nan, math.nan, -1, epoch + 1, time.perf_counter() - t0, tuple(history)
+            math.nan, math.nan, -1, epoch + 1, time.perf_counter() - t0, tuple(history), tuple(lrs)
         )
     model.load_state_dict(best_state)
     test = evaluate(model, task, data.test) if len(data.test) else math.nan
-    return TrainResult(best, test, best_epoch, epoch + 1, time.perf_counter() - t0, tuple(history))
+    seconds = time.perf_counter() - t0
+    return TrainResult(best, test, best_epoch, epoch + 1, seconds, tuple(history), tuple(lrs))

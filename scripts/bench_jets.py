@@ -1,7 +1,7 @@
 """The seed's Deep Sets jet taggers trained on our simulated jets (issue 7).
 
     python scripts/bench_jets.py [--archs deepsets-baseline,deepsets-tiny,...] [--n 300000]
-        [--epochs 100] [--batch-size 1024] [--lr 3.2e-3] [--seeds 0]
+        [--epochs 100] [--batch-size 1024] [--lr 3.2e-3] [--schedule plateau] [--seeds 0]
         [--curve 10000,30000,100000,240000]
 
 Trains each built-in Deep Sets model (the seed's baseline and NAC's tiny / small / medium /
@@ -11,7 +11,9 @@ uses the 3,000-jet sample shipped with hwloop) and prints test accuracy, per-cla
 the hls4ml LHC jet dataset (MadGraph + Pythia + Delphes), we on Pythia + FastJet jets without a
 detector simulation (docs/jets.md), so accuracies are compared side by side, not matched.
 
-The defaults are the original's budget (batch 1024, Adam 3.2e-3, up to 100 epochs, patience 7).
+The defaults are the original's budget (batch 1024, Adam 3.2e-3, up to 100 epochs, patience 7)
+and nac-opt's schedule: the rate divided by 10 after 3 epochs without a better validation
+accuracy (``--schedule cosine``: annealed over the epoch budget, hwloop's default).
 ``--curve`` adds a learning curve: each arch trained again on the first N jets of the training
 split (same validation and test jets), its test accuracy and W / Z AUC per N.
 
@@ -71,6 +73,19 @@ def _run(name: str, data: Any, task: JetsTask, cfg: TrainConfig) -> dict[str, An
     }
 
 
+def _config(args: Any, seed: int) -> TrainConfig:
+    plateau = args.schedule == "plateau"
+    return TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        patience=args.patience,
+        seed=seed,
+        cosine=not plateau,
+        plateau=3 if plateau else 0,
+    )
+
+
 def _learning_curve(args: Any, data: Any, task: JetsTask) -> list[dict[str, Any]]:
     """Each arch on the first N training jets, N from ``--curve``; validation and test fixed."""
     from dataclasses import replace
@@ -83,14 +98,7 @@ def _learning_curve(args: Any, data: Any, task: JetsTask) -> list[dict[str, Any]
         size = min(size, len(data.train))
         sub = replace(data, train=Split(data.train.x[:size], data.train.y[:size]))
         for name in args.archs.split(","):
-            cfg = TrainConfig(
-                epochs=args.epochs,
-                batch_size=args.batch_size,
-                lr=args.lr,
-                patience=args.patience,
-                seed=0,
-            )
-            row = _run(name, sub, task, cfg) | {"train_jets": size}
+            row = _run(name, sub, task, _config(args, 0)) | {"train_jets": size}
             out.append(row)
             auc = row["roc_auc"]
             print(
@@ -111,6 +119,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--curve", default="", help="training-set sizes for a learning curve")
     ap.add_argument("--patience", type=int, default=7, help="epochs without improvement")
+    ap.add_argument("--schedule", choices=("plateau", "cosine"), default="plateau")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -121,14 +130,7 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for name in args.archs.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            cfg = TrainConfig(
-                epochs=args.epochs,
-                batch_size=args.batch_size,
-                lr=args.lr,
-                patience=args.patience,
-                seed=seed,
-            )
-            row = _run(name, data, task, cfg)
+            row = _run(name, data, task, _config(args, seed))
             rows.append(row)
             auc = " ".join(f"{c} {row['roc_auc'][c]:.3f}" for c in CLASSES)
             print(
@@ -168,6 +170,7 @@ def main() -> None:
                 "epochs": args.epochs,
                 "batch_size": args.batch_size,
                 "lr": args.lr,
+                "schedule": args.schedule,
                 "machine": platform.processor() or platform.machine(),
                 "threads": torch.get_num_threads(),
                 "rows": rows,

@@ -41,3 +41,24 @@ def test_early_stopping_and_bad_config(data) -> None:  # type: ignore[no-untyped
         TrainConfig(optimizer="lion")
     with pytest.raises(HwloopError, match="epochs"):
         TrainConfig(epochs=0)
+
+
+def test_plateau_schedule_divides_the_rate_by_ten(data) -> None:  # type: ignore[no-untyped-def]
+    """nac-opt's schedule: the rate drops tenfold once the validation metric has not improved
+    (by ReduceLROnPlateau's relative 1e-4) for more than ``plateau`` epochs; SGD at 1e-9
+    leaves the metric of a model without batch norm flat after epoch 2, so the drops come every
+    second epoch, and each restarts the early-stopping count (else patience 2 ends it at 5)."""
+    task = get_task("bragg")
+    spec = ArchSpec((1, 11, 11), (Flatten("f"), Linear("h", 8, act="relu"), Linear("o", 2)))
+    cfg = TrainConfig(
+        epochs=6, batch_size=64, lr=1e-9, optimizer="sgd", cosine=False, plateau=1, patience=2
+    )
+    result = train(build_model(spec), task, data, cfg)
+    assert result.epochs_run == 6
+    assert result.lrs == pytest.approx((1e-9, 1e-9, 1e-10, 1e-10, 1e-11, 1e-11), rel=1e-6)
+    constant = train(build_model(builtin_archs()["nac-tiny"]), task, data, TrainConfig(epochs=2))
+    assert len(constant.lrs) == 2 and constant.lrs[-1] < constant.lrs[0]  # cosine anneals
+    with pytest.raises(HwloopError, match="choose one"):
+        TrainConfig(plateau=3)  # cosine is on by default
+    with pytest.raises(HwloopError, match="plateau"):
+        TrainConfig(plateau=-1, cosine=False)
