@@ -188,8 +188,8 @@ def train(
         if not math.isfinite(val):
             break
         lrs.append(float(opt.param_groups[0]["lr"]))
-        if len(lrs) > 1 and lrs[-1] < lrs[-2]:
-            last_drop = epoch
+        if plateau is not None and len(lrs) > 1 and lrs[-1] < lrs[-2]:
+            last_drop = epoch  # (cosine lowers the rate every epoch: no restart)
         if val < best:
             best, best_epoch, best_state = val, epoch, copy.deepcopy(model.state_dict())
         elif epoch - max(best_epoch, last_drop) >= cfg.patience:
