@@ -13,7 +13,8 @@ detector simulation (docs/jets.md), so accuracies are compared side by side, not
 
 The defaults are the original's budget (batch 1024, Adam 3.2e-3, up to 100 epochs, patience 7)
 and nac-opt's schedule: the rate divided by 10 after 3 epochs without a better validation
-accuracy (``--schedule cosine``: annealed over the epoch budget, hwloop's default).
+loss (``--schedule cosine``: annealed over the epoch budget, hwloop's default; with
+``--patience 100`` it runs the whole budget, the tiny model's best recipe in docs/jets.md).
 ``--curve`` adds a learning curve: each arch trained again on the first N jets of the training
 split (same validation and test jets), its test accuracy and W / Z AUC per N.
 
