@@ -179,8 +179,7 @@ def train(
             val = task.metric(pred, target)
             if plateau is not None and math.isfinite(val):
                 # the loss, not the metric: an error rate moves in steps and drops the rate early
-                with torch.no_grad():
-                    plateau.step(float(task.loss(pred, target)))
+                plateau.step(float(task.loss(pred, target)))
         history.append(val)
         log.debug("epoch %d: val %s %.4f", epoch, task.metric_name, val)
         if on_epoch is not None:

@@ -44,9 +44,9 @@ def test_early_stopping_and_bad_config(data) -> None:  # type: ignore[no-untyped
 
 
 def test_plateau_schedule_divides_the_rate_by_ten(data) -> None:  # type: ignore[no-untyped-def]
-    """nac-opt's schedule: the rate drops tenfold once the validation metric has not improved
+    """nac-opt's schedule: the rate drops tenfold once the validation loss has not improved
     (by ReduceLROnPlateau's relative 1e-4) for more than ``plateau`` epochs; SGD at 1e-9
-    leaves the metric of a model without batch norm flat after epoch 2, so the drops come every
+    leaves the loss of a model without batch norm flat after epoch 2, so the drops come every
     second epoch, and each restarts the early-stopping count (else patience 2 ends it at 5)."""
     task = get_task("bragg")
     spec = ArchSpec((1, 11, 11), (Flatten("f"), Linear("h", 8, act="relu"), Linear("o", 2)))
