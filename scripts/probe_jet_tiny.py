@@ -90,10 +90,8 @@ def run(arch: str, parts: list[Any], seed: int, schedule: str) -> dict[str, Any]
     model = build_model(builtin_archs()[arch])
     loss = torch.nn.functional.cross_entropy
     opt = torch.optim.Adam(model.parameters(), 3.2e-3)
-    plateau = schedule == "nac"
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=3)
-    steps = len(ys[0]) // 1024
-    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 100 * steps)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=3)
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 100 * (len(ys[0]) // 1024))
     best, state, best_epoch, prev, left = float("inf"), None, 0, float("inf"), 7
     epoch = 0
     for epoch in range(1, 101):
@@ -111,8 +109,8 @@ def run(arch: str, parts: list[Any], seed: int, schedule: str) -> dict[str, Any]
             val = float(loss(model(xs[1]), ys[1]))
         if val < best:
             best, state, best_epoch = val, copy.deepcopy(model.state_dict()), epoch
-        if plateau:
-            sched.step(val)
+        if schedule == "nac":
+            plateau.step(val)
             left = 7 if val < prev else left - 1
             prev = val
             if left <= 0:
