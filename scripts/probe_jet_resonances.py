@@ -2,7 +2,7 @@
 
     python scripts/probe_jet_resonances.py [--per-class 8000] [--jobs 2] [--splits 0,1,2]
 
-The task's W and Z jets (generator det2) come from a 2 TeV W' -> W Z with longitudinal decay
+The task's W and Z jets (since generator det2) come from a 2 TeV W' -> W Z with longitudinal decay
 angles (``_generate.PROCESSES``); det1 made them with Pythia's SM dibosons
 (``WeakDoubleBoson:ffbar2WW`` / ``ffbar2gmZgmZ``: bosons mostly transverse, pT-hat 900-1100
 GeV). This generates det1's diboson W and Z jets again through the same detector, clustering,

@@ -2,8 +2,9 @@
 
     python scripts/probe_jet_tiny.py [--variants pt,ptrel,fast,ptrel-fast] [--seeds 0,1,2]
         [--radius 0.07] [--schedule nac] [--arch deepsets-tiny] [--n 300000] [--threads N]
+        [--band LO,HI]
 
-Trains a built-in Deep Set (hwloop's model of the arch spec) in plain torch on the committed det2
+Trains a built-in Deep Set (hwloop's model of the arch spec) in plain torch on the task's
 jets, 80/10/10 as the task splits them, and varies one cause at a time:
 
 - ``--variants``: the constituents' features. ``pt``: the task's (pT [GeV], η_rel, φ_rel), each
@@ -12,6 +13,10 @@ jets, 80/10/10 as the task splits them, and varies one cause at a time:
   over every slot, padding included, so padding stays below every real constituent);
   ``ptrel-fast``: both.
 - ``--radius``: the anti-kt radius that merges each jet's stored candidates (the task's 0.07).
+- ``--band``: only jets with pT in [LO, HI] GeV, as many of each class (the least-filled
+  class's count), against ``band-control``: as many jets of each class drawn at random from
+  all of them. A narrow band stands in for the original's hard-process window (partons and
+  bosons at 1 TeV ± 1 %, where ours spread ± 10 %), under which absolute pT is nearly pT / jet pT.
 - ``--schedule``: ``nac`` is nac-opt's ``evaluate_deepsets``: Adam 3.2e-3, batch 1024 (last
   partial batch dropped), ReduceLROnPlateau(0.1, 3) on the validation loss, stopped once the
   loss has not beaten the epoch before for 7 epochs in a row, at most 100 epochs; ``const``:
@@ -65,6 +70,20 @@ def jets(n: int, radius: float) -> JetSet:
             xs.append(merge_candidates(cand, radius))
             got, i = got + len(cand), i + 1
     return JetSet(np.concatenate(xs), js.y, js.jet, js.source)
+
+
+def band(js: JetSet, lo: float, hi: float, control: bool) -> JetSet:
+    """Jets in the pT band, or (``control``) as many drawn at random; equal per class."""
+    inside = (js.jet[:, 0] >= lo) & (js.jet[:, 0] <= hi)
+    y = js.y.ravel()
+    m = min(int((inside & (y == i)).sum()) for i in range(len(CLASSES)))
+    rng = np.random.default_rng(1)
+    keep = []
+    for i in range(len(CLASSES)):
+        pool = np.flatnonzero((y == i) & (inside | control))
+        keep.append(rng.choice(pool, m, replace=False) if control else pool[:m])
+    idx = np.sort(np.concatenate(keep))
+    return JetSet(js.x[idx], js.y[idx], js.jet[idx], js.source)
 
 
 def features(js: JetSet, variant: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -136,6 +155,7 @@ def main() -> None:
     ap.add_argument("--schedule", choices=("nac", "const", "cosine"), default="nac")
     ap.add_argument("--arch", default="deepsets-tiny")
     ap.add_argument("--n", type=int, default=300_000)
+    ap.add_argument("--band", default="", help="LO,HI: jets in this pT band against a control")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's choice)")
     args = ap.parse_args()
     if args.threads:
@@ -150,23 +170,29 @@ def main() -> None:
         f"{len(js)} jets, R = {args.radius:g}: jets with fewer than 8 constituents "
         + " ".join(f"{c} {100 * v:.0f} %" for c, v in short.items())
     )
+    sets = {"": js}
+    if args.band:
+        lo, hi = (float(v) for v in args.band.split(","))
+        sets = {"band ": band(js, lo, hi, False), "band-control ": band(js, lo, hi, True)}
+        print(f"band {lo:g}-{hi:g} GeV: {len(sets['band '])} jets each")
     rows = []
-    for variant in variants:
-        parts = features(js, variant)
+    for (prefix, subset), base in itertools.product(sets.items(), variants):
+        variant = prefix + base
+        parts = features(subset, base)
         for seed in (int(s) for s in args.seeds.split(",")):
             t0 = time.perf_counter()
             row = {"variant": variant, "seed": seed} | run(args.arch, parts, seed, args.schedule)
             rows.append(row)
             text = " ".join(f"{c} {v:.3f}" for c, v in row["auc"].items())
             print(
-                f"  {variant:<10} seed {seed}: test {100 * row['accuracy']:.2f} % "
+                f"  {variant:<16} seed {seed}: test {100 * row['accuracy']:.2f} % "
                 f"({row['epochs']} epochs, best {row['best_epoch']}, "
                 f"{time.perf_counter() - t0:.0f} s); AUC {text}"
             )
     print(f"\n{args.arch}, schedule {args.schedule}: test accuracy %, mean ± sd over seeds (max)")
     for variant, group in itertools.groupby(rows, key=lambda r: r["variant"]):
         acc = 100 * np.array([r["accuracy"] for r in group])
-        print(f"  {variant:<10} {acc.mean():6.2f} ± {acc.std():.2f} ({acc.max():.2f})")
+        print(f"  {variant:<16} {acc.mean():6.2f} ± {acc.std():.2f} ({acc.max():.2f})")
     doc = {"arch": args.arch, "radius": args.radius, "schedule": args.schedule, "rows": rows}
     print("PROBE_JSON " + json.dumps(doc | {"jets": len(js), "short": short}))
 
