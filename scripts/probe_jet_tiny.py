@@ -174,7 +174,7 @@ def main() -> None:
     if args.band:
         lo, hi = (float(v) for v in args.band.split(","))
         sets = {"band ": band(js, lo, hi, False), "band-control ": band(js, lo, hi, True)}
-        print(f"band {lo:g}-{hi:g} GeV: {len(sets['band '])} jets each")
+        print(f"band {lo:g}-{hi:g} GeV: {len(sets['band '])} jets in each set")
     rows = []
     for (prefix, subset), base in itertools.product(sets.items(), variants):
         variant = prefix + base
