@@ -23,7 +23,9 @@ jets, 80/10/10 as the task splits them, and varies one cause at a time:
   the rate constant, stopped 7 epochs after the best; ``cosine``: annealed to zero over all 100
   epochs, no early stop. Each keeps the best validation-loss weights.
 
-Prints a row per run, the mean and spread per setting, and one JSON line (``PROBE_JSON``).
+Prints a row per run with, per ReLU, how many of its units output 0 for every validation jet
+(dead) after epoch 1 and for the kept weights; the mean and spread per setting; and one JSON
+line (``PROBE_JSON``).
 """
 
 from __future__ import annotations
@@ -102,6 +104,26 @@ def features(js: JetSet, variant: str) -> list[tuple[np.ndarray, np.ndarray]]:
     return [((r / (q95 - q05)).astype(np.float32), y) for r, y in raw]
 
 
+def dead_units(model: torch.nn.Module, x: torch.Tensor) -> dict[str, int]:
+    """Per ReLU: how many of its units output 0 for every input of ``x`` (and every slot)."""
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [
+        m.register_forward_hook(
+            lambda _m, _i, out, name=name: seen.__setitem__(
+                name, (out > 0).reshape(-1, out.shape[-1]).any(0)
+            )
+        )
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.ReLU)
+    ]
+    model.eval()
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return {name: int((~alive).sum()) for name, alive in seen.items()}
+
+
 def run(arch: str, parts: list[Any], seed: int, schedule: str) -> dict[str, Any]:
     xs = [torch.from_numpy(np.ascontiguousarray(p[0])) for p in parts]
     ys = [torch.from_numpy(p[1]).long().view(-1) for p in parts]
@@ -112,7 +134,7 @@ def run(arch: str, parts: list[Any], seed: int, schedule: str) -> dict[str, Any]
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=3)
     cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 100 * (len(ys[0]) // 1024))
     best, state, best_epoch, prev, left = float("inf"), None, 0, float("inf"), 7
-    epoch = 0
+    epoch, dead = 0, {}
     for epoch in range(1, 101):
         model.train()
         order = torch.randperm(len(ys[0]))
@@ -123,6 +145,8 @@ def run(arch: str, parts: list[Any], seed: int, schedule: str) -> dict[str, Any]
             opt.step()
             if schedule == "cosine":
                 cosine.step()
+        if epoch == 1:
+            dead["epoch 1"] = dead_units(model, xs[1])
         model.eval()
         with torch.no_grad():
             val = float(loss(model(xs[1]), ys[1]))
@@ -138,13 +162,14 @@ def run(arch: str, parts: list[Any], seed: int, schedule: str) -> dict[str, Any]
             break
     assert state is not None
     model.load_state_dict(state)
+    dead["best"] = dead_units(model, xs[1])
     model.eval()
     with torch.no_grad():
         p = torch.softmax(model(xs[2]), 1).numpy()
     t = ys[2].numpy()
     auc = {c: float(roc_auc_score(t == i, p[:, i])) for i, c in enumerate(CLASSES)}
     acc = float((p.argmax(1) == t).mean())
-    return {"accuracy": acc, "auc": auc, "epochs": epoch, "best_epoch": best_epoch}
+    return {"accuracy": acc, "auc": auc, "epochs": epoch, "best_epoch": best_epoch, "dead": dead}
 
 
 def main() -> None:
@@ -189,6 +214,9 @@ def main() -> None:
                 f"({row['epochs']} epochs, best {row['best_epoch']}, "
                 f"{time.perf_counter() - t0:.0f} s); AUC {text}"
             )
+            for when, counts in row["dead"].items():
+                units = " ".join(f"{k} {v}" for k, v in counts.items())
+                print(f"    dead ReLU units, {when}: {units}")
     print(f"\n{args.arch}, schedule {args.schedule}: test accuracy %, mean ± sd over seeds (max)")
     for variant, group in itertools.groupby(rows, key=lambda r: r["variant"]):
         acc = 100 * np.array([r["accuracy"] for r in group])

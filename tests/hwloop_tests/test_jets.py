@@ -15,7 +15,7 @@ from hwloop.tasks import get_task
 from hwloop.tasks.jets import CLASSES, JetsTask, accuracy, generate, load_jets, roc_auc
 from hwloop.tasks.jets._dataset import SHARD, load_sample, split_and_scale
 from hwloop.tasks.jets._detector import TOWER_BOTH, TOWER_ECAL, TOWER_HCAL, TRACK
-from hwloop.tasks.jets._generate import generate_shard
+from hwloop.tasks.jets._generate import PTHAT, _pythia, generate_shard
 from hwloop.training import TrainConfig, train
 
 
@@ -38,6 +38,23 @@ def test_generated_jets_pass_the_selection_and_are_seeded() -> None:
     kinds = set(np.unique(a.cand[..., 3][a.cand[..., 0] > 0]).tolist())
     assert TRACK in kinds and kinds <= {TRACK, TOWER_ECAL, TOWER_HCAL, TOWER_BOTH}
     np.testing.assert_allclose(a.x[:, 0, 0], a.cand[:, 0, 0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("label", "boson"), [("q", None), ("t", None), ("W", 24), ("Z", 23)])
+def test_the_hard_process_lies_in_the_originals_window(label: str, boson: int | None) -> None:
+    # the original's partons and bosons at 1 TeV with ΔpT / pT = 0.01 (issue 19): pT-hat for the
+    # 2 -> 2 processes, a process-level veto on the tagged boson for the 2 -> 1 W'
+    assert PTHAT == (995.0, 1005.0)
+    pythia, hook = _pythia(label, 11)
+    assert (hook is None) == (boson is None)
+    for _ in range(6):
+        assert pythia.next()
+        if boson is None:
+            assert PTHAT[0] <= pythia.infoPython().pTHat() <= PTHAT[1]
+        else:
+            pts = [p.pT() for p in pythia.process if p.idAbs() == boson]
+            assert any(PTHAT[0] <= pt <= PTHAT[1] for pt in pts), pts
 
 
 def test_the_shipped_sample_holds_the_w_prongs() -> None:

@@ -29,7 +29,7 @@ from hwloop.tasks.jets._generate import CLASSES, generate_shard
 from hwloop.tasks.jets._merge import MERGE_RADIUS, merged_shard
 
 log = logging.getLogger(__name__)
-GENERATOR = "pythia8317-fastjet352-det2"  # change when the physics of a shard changes
+GENERATOR = "pythia8317-fastjet352-det3"  # change when the physics of a shard changes
 SHARD = 200  # jets per shard
 SAMPLE = "jets-sample.npz"  # shipped: SAMPLE_PER_CLASS jets of each class
 SEED_STRIDE = 100_000  # shard i of class c under run seed s: s*5*STRIDE + c*STRIDE + i + 1
