@@ -15,8 +15,8 @@ jets, 80/10/10 as the task splits them, and varies one cause at a time:
 - ``--radius``: the anti-kt radius that merges each jet's stored candidates (the task's 0.07).
 - ``--band``: only jets with pT in [LO, HI] GeV, as many of each class (the least-filled
   class's count), against ``band-control``: as many jets of each class drawn at random from
-  all of them. A narrow band stands in for the original's hard-process window (partons and
-  bosons at 1 TeV ± 1 %, where ours spread ± 10 %), under which absolute pT is nearly pT / jet pT.
+  all of them. A narrow band stands in for a narrower jet pT than the hard-process window gives
+  (the original's and det3's 1 TeV ± 0.5 %, det2's ± 10 %), so absolute pT is nearly pT / jet pT.
 - ``--schedule``: ``nac`` is nac-opt's ``evaluate_deepsets``: Adam 3.2e-3, batch 1024 (last
   partial batch dropped), ReduceLROnPlateau(0.1, 3) on the validation loss, stopped once the
   loss has not beaten the epoch before for 7 epochs in a row, at most 100 epochs; ``const``:

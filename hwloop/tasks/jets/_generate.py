@@ -44,7 +44,7 @@ MIN_CONSTITUENT_PT = 2.0
 # the hard process's partons (pT-hat) and the W / Z bosons: 1 TeV, ΔpT / pT = 0.01, as the
 # original's. det2's window, ten times wider (900-1100), spread the jets' pT further, and with
 # absolute pT as the feature that blurs the pT fractions (docs/jets.md, "The hard process's pT
-# window": the shower still spreads det3's jet pT by 6-11 %)
+# window": the shower still spreads det3's jet pT by 6.5-9.6 %, sd / median per class)
 PTHAT = (995.0, 1005.0)
 N_STORED = 32  # candidates kept per jet (``cand``)
 
